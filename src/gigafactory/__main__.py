@@ -1,0 +1,4 @@
+"""`python -m gigafactory` runs the CLI."""
+from gigafactory.cli import run
+
+run()

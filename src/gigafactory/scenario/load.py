@@ -1,0 +1,173 @@
+"""Load a scenario file: read -> YAML -> schema -> named checks.  Every failure is an InputError."""
+from __future__ import annotations
+
+import difflib
+import types
+import typing
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+
+from gigafactory.catalog import Catalog, load_catalog
+from gigafactory.errors import InputError, Problem
+from gigafactory.scenario.model import Scenario
+from gigafactory.scenario.yamlsource import YamlDocument, format_path, read_yaml_text
+
+MAX_FILE_BYTES = 5_000_000
+
+
+def default_scenario_path() -> Path:
+    return Path(str(resources.files("gigafactory.scenarios") / "default.yaml"))
+
+
+def read_scenario_file(path: str | Path) -> str:
+    """The file's text; missing, unreadable, binary or oversized files are InputErrors."""
+    p = Path(path)
+    name = str(path)
+    if not p.exists():
+        raise InputError.single("no such file", file=name, fix="check the path, or omit it to use the bundled default scenario", check="file-exists")
+    if p.is_dir():
+        raise InputError.single("this is a directory, not a scenario file", file=name, fix="name a .yaml file inside it", check="file-exists")
+    try:
+        raw = p.read_bytes()
+    except OSError as exc:
+        raise InputError.single(f"cannot read the file: {exc.strerror}", file=name, check="file-readable") from None
+    if len(raw) > MAX_FILE_BYTES:
+        raise InputError.single(f"the file is {len(raw) / 1e6:.1f} MB; a scenario is a few kB", file=name,
+                                expected=f"under {MAX_FILE_BYTES / 1e6:g} MB", fix="check you named the scenario, not a trace or data file", check="file-size")
+    if b"\x00" in raw[:8192]:
+        raise InputError.single("this is a binary file, not YAML text", file=name, expected="a UTF-8 YAML scenario",
+                                fix="name the .yaml scenario file (see docs/scenario.md)", check="text-file")
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise InputError.single(f"not UTF-8 text (bad byte at offset {exc.start})", file=name, expected="a UTF-8 YAML scenario",
+                                fix="save the file as UTF-8", check="text-file") from None
+
+
+def _field_names_at(loc: tuple[Any, ...]) -> list[str]:
+    """Allowed keys of the section at ``loc`` (for 'did you mean' on unknown keys)."""
+    model: Any = Scenario
+    for part in loc:
+        if isinstance(part, int):
+            continue
+        if not (isinstance(model, type) and issubclass(model, BaseModel)) or part not in model.model_fields:
+            return []
+        model = _inner_model(model.model_fields[part].annotation)
+    if isinstance(model, type) and issubclass(model, BaseModel):
+        return list(model.model_fields)
+    return []
+
+
+def _inner_model(annotation: Any) -> Any:
+    origin = typing.get_origin(annotation)
+    if origin in (list, typing.Union, types.UnionType) or origin is typing.Annotated:
+        for arg in typing.get_args(annotation):
+            inner = _inner_model(arg)
+            if isinstance(inner, type) and issubclass(inner, BaseModel):
+                return inner
+        return None
+    return annotation
+
+
+def _description(loc: tuple[Any, ...]) -> str | None:
+    model: Any = Scenario
+    for i, part in enumerate(loc):
+        if isinstance(part, int):
+            continue
+        if not (isinstance(model, type) and issubclass(model, BaseModel)) or part not in model.model_fields:
+            return None
+        info = model.model_fields[part]
+        if i == len(loc) - 1:
+            return info.description
+        model = _inner_model(info.annotation)
+    return None
+
+
+_EXPECTED = {
+    "float_parsing": "a number",
+    "float_type": "a number",
+    "int_parsing": "a whole number",
+    "int_type": "a whole number",
+    "int_from_float": "a whole number",
+    "bool_parsing": "true or false",
+    "bool_type": "true or false",
+    "string_type": "text",
+    "list_type": "a list (lines starting with '- ')",
+    "model_type": "a mapping of keys (key: value)",
+    "model_attributes_type": "a mapping of keys (key: value)",
+    "dict_type": "a mapping of keys (key: value)",
+    "date_from_datetime_parsing": "a date like 2026-03-01",
+    "date_parsing": "a date like 2026-03-01",
+    "date_type": "a date like 2026-03-01",
+}
+
+
+def _problem_from_error(err: dict[str, Any], doc: YamlDocument) -> Problem:
+    loc = tuple(p for p in err["loc"] if not (isinstance(p, str) and p.startswith("function-")))
+    field = format_path(loc) if loc else None
+    kind = err["type"]
+    line = doc.line(loc)
+    desc = _description(loc)
+    value = err.get("input")
+    if kind == "extra_forbidden":
+        allowed = _field_names_at(loc[:-1])
+        key = str(loc[-1])
+        hint = difflib.get_close_matches(key, allowed, n=1, cutoff=0.5)
+        return Problem(
+            f"unknown key '{key}'" + (f" — did you mean '{hint[0]}'?" if hint else ""),
+            file=doc.file, line=line, field=field,
+            expected=f"one of: {', '.join(allowed)}" if allowed else None,
+            fix=f"rename it to '{hint[0]}'" if hint else "remove it (see docs/scenario.md for the keys of each section)",
+            check="schema",
+        )
+    if kind == "missing":
+        return Problem(
+            f"required key '{loc[-1]}' is missing",
+            file=doc.file, line=line, field=field,
+            expected=desc,
+            fix=f"add `{loc[-1]}: ...` to {format_path(loc[:-1]) or 'the top level'}",
+            check="schema",
+        )
+    expected = _EXPECTED.get(kind)
+    ctx = err.get("ctx") or {}
+    if kind in ("greater_than", "greater_than_equal", "less_than", "less_than_equal"):
+        bound = next(iter(ctx.values()), None)
+        sign = {"greater_than": ">", "greater_than_equal": ">=", "less_than": "<", "less_than_equal": "<="}[kind]
+        expected = f"a value {sign} {bound}"
+    elif kind == "literal_error":
+        expected = f"one of {ctx.get('expected')}"
+    elif kind in ("too_short", "too_long"):
+        expected = err["msg"].replace("List should", "a list that should").replace("String should", "text that should")
+    message = err["msg"].removeprefix("Value error, ")
+    if expected is not None:
+        fix = f"write {expected} for {field}" + (f" ({desc})" if desc else "")
+    else:
+        expected = desc
+        fix = f"correct {field or 'the value'}; see docs/scenario.md for its meaning and unit"
+    return Problem(message, file=doc.file, line=line, field=field, value=value, expected=expected, fix=fix, check="schema")
+
+
+def parse_scenario_text(text: str, file: str = "<scenario>", catalog: Catalog | None = None, run_named_checks: bool = True) -> Scenario:
+    """Validate scenario ``text``; raise InputError listing every problem found."""
+    doc = read_yaml_text(text, file)
+    try:
+        scenario = Scenario.model_validate(doc.data)
+    except ValidationError as exc:
+        raise InputError([_problem_from_error(e, doc) for e in exc.errors(include_url=False)]) from None
+    if run_named_checks:
+        from gigafactory.checks import run_checks
+
+        problems = run_checks(scenario, catalog or load_catalog(), doc)
+        if problems:
+            raise InputError(problems)
+    return scenario
+
+
+def load_scenario(path: str | Path | None = None, catalog: Catalog | None = None) -> Scenario:
+    """Load and check a scenario file (the bundled default when ``path`` is None)."""
+    p = Path(path) if path is not None else default_scenario_path()
+    text = read_scenario_file(p)
+    return parse_scenario_text(text, file=str(path) if path is not None else "default.yaml (bundled)", catalog=catalog)

@@ -1,0 +1,182 @@
+"""The scenario schema: typed, frozen sections that every capability reads.
+
+Sections are shaped so that later capabilities fill them in rather than redesign them:
+sites -> design, systems/fabric -> design and perf, workloads -> perf, simulate and
+economics, rollout -> rollout planner, finance -> economics, devices -> device fleet,
+simulation -> serving simulator.  Numbers are plain numbers in the unit the field name
+states; a string with a unit ("300 MW", "0.3 GW") is also accepted and converted.
+"""
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
+
+from gigafactory.units import UnitMismatch, convert
+
+
+def _quantity(unit: str):
+    """A validator accepting a number (already in ``unit``) or a string like '300 MW'."""
+
+    def parse(value):
+        if isinstance(value, str):
+            text = value.strip()
+            try:
+                return float(text)
+            except ValueError:
+                pass
+            parts = text.split(maxsplit=1)
+            try:
+                number = float(parts[0])
+            except (ValueError, IndexError):
+                raise ValueError(f"expected a number in {unit} or a quantity like '12 {unit}', got {value!r}") from None
+            if len(parts) == 1:
+                return number
+            try:
+                return convert(number, parts[1], unit)
+            except UnitMismatch as exc:
+                raise ValueError(f"unit of {value!r} does not fit a value in {unit}: {exc}") from None
+        return value
+
+    return BeforeValidator(parse)
+
+
+PowerMW = Annotated[float, _quantity("MW")]
+AreaM2 = Annotated[float, _quantity("m^2")]
+DurationS = Annotated[float, _quantity("s")]
+TimeMs = Annotated[float, _quantity("ms")]
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)
+
+
+class SiteSpec(_Section):
+    """One site of the programme; the designer sizes it from its power."""
+
+    name: str = Field(min_length=1, max_length=64, description="Unique site name, e.g. 'abilene'.")
+    region: str = Field(description="Region id from `gigafactory catalog list regions` (climate, power price, carbon, costs).")
+    facility_power_mw: PowerMW | None = Field(None, description="Facility (grid) power envelope [MW]. Give this or it_power_mw.")
+    it_power_mw: PowerMW | None = Field(None, description="Critical IT power [MW]. Give this or facility_power_mw.")
+    system: str | None = Field(None, description="System id for this site; defaults to systems.default.")
+    cooling: str | None = Field(None, description="Cooling technology id (facility catalog); the designer picks one when absent.")
+    powered_shell: bool = Field(False, description="The building and grid connection already exist (skips site and shell work).")
+    floor_area_m2: AreaM2 | None = Field(None, description="Usable floor area limit [m^2]; no limit when absent.")
+    energisation_phases_mw: list[PowerMW] | None = Field(
+        None, description="Facility power energised in successive phases [MW], e.g. [200, 400]; all at once when absent."
+    )
+
+    @model_validator(mode="after")
+    def _one_power(self) -> "SiteSpec":
+        if (self.facility_power_mw is None) == (self.it_power_mw is None):
+            raise ValueError("give exactly one of facility_power_mw or it_power_mw")
+        return self
+
+    @property
+    def power_mw(self) -> float:
+        return self.facility_power_mw if self.facility_power_mw is not None else self.it_power_mw  # type: ignore[return-value]
+
+
+class SystemsSpec(_Section):
+    """Systems built at the sites."""
+
+    default: str = Field(description="System id built at every site unless a site names another, e.g. gb300-nvl72.")
+    candidates: list[str] = Field(default_factory=list, description="Other system ids the designer compares against the default.")
+
+
+class FabricSpec(_Section):
+    """The scale-out compute fabric between NVLink domains."""
+
+    compute: Literal["infiniband", "ethernet"] = Field("infiniband", description="Scale-out compute fabric: Quantum InfiniBand or Spectrum-X Ethernet.")
+    switch: str | None = Field(None, description="Switch id for the compute fabric (network catalog); chosen from the technology when absent.")
+    oversubscription: float = Field(1.0, ge=1.0, le=8.0, description="Leaf uplink oversubscription ratio [1]; 1.0 = non-blocking fat tree.")
+
+
+class SLOSpec(_Section):
+    """Serving latency targets, as p99 over requests."""
+
+    ttft_p99_ms: TimeMs = Field(gt=0, description="p99 serving time to first token [ms].")
+    tpot_p99_ms: TimeMs = Field(gt=0, description="p99 time per output token after the first [ms].")
+
+
+class WorkloadSpec(_Section):
+    """One served model: its share of the fleet, sequence lengths, precision, SLOs and prices."""
+
+    model: str = Field(description="Model id, alias or Hugging Face id (`gigafactory catalog list models`).")
+    share: float = Field(gt=0, le=1, description="Share of the factory's GPUs serving this model [1]; shares sum to 1.")
+    precision: Literal["bf16", "fp8", "fp4"] = Field("fp8", description="Weight / GEMM precision.")
+    isl_tokens: int = Field(gt=0, description="Mean input (prompt) length [tokens].")
+    osl_tokens: int = Field(gt=0, description="Mean output length [tokens].")
+    slo: SLOSpec = Field(description="Serving latency targets for this model.")
+    speculative_tokens: int = Field(0, ge=0, le=8, description="Draft / MTP tokens proposed per step (0 = none).")
+    price_input_usd_per_mtok: float | None = Field(None, ge=0, description="Price charged per million input tokens [USD].")
+    price_output_usd_per_mtok: float | None = Field(None, ge=0, description="Price charged per million output tokens [USD].")
+
+
+class RolloutSpec(_Section):
+    """How the programme is built; the rollout planner turns it into a schedule."""
+
+    method: Literal["gigafactory", "stick-built", "powered-shell"] = Field(
+        "gigafactory", description="Build method preset: pre-integrated racks and prefab skids, traditional stick-built, or a powered shell."
+    )
+    start_date: dt.date = Field(dt.date(2026, 3, 1), description="Notice to proceed (programme start).")
+    monte_carlo_samples: int = Field(1000, ge=0, le=1_000_000, description="Risk samples over task durations and supply delays.")
+
+
+class FinanceSpec(_Section):
+    """Inputs of the cash-flow model."""
+
+    cost_profile: str = Field("us-2025", description="Cost profile id (`gigafactory catalog list costs`).")
+    horizon_years: int = Field(6, ge=1, le=40, description="Cash-flow horizon [years].")
+    wacc: float | None = Field(None, ge=0, lt=1, description="Discount rate [1/year]; the cost profile's when absent.")
+    utilisation: float = Field(0.7, gt=0, le=1, description="Average share of capacity sold [1].")
+    revenue_model: Literal["tokens", "gpu-hours"] = Field("tokens", description="Sell tokens (per-model prices) or GPU-hours.")
+    gpu_hour_price_usd: float | None = Field(None, gt=0, description="Price per GPU-hour when revenue_model is gpu-hours [USD].")
+    price_decline_per_year: float = Field(0.2, ge=0, lt=1, description="Yearly decline of token / GPU-hour prices [1/year].")
+
+
+class DeviceFleetSpec(_Section):
+    """A fleet of devices running a small model locally."""
+
+    name: str = Field(min_length=1, description="Fleet name.")
+    device: str = Field(description="Device type (e.g. a Snapdragon X Elite laptop) as named in the device-performance table.")
+    count: int = Field(ge=0, le=10_000_000_000, description="Devices in the fleet [count].")
+    local_model: str = Field(description="Model id run on the device.")
+    requests_per_device_per_day: float = Field(20, ge=0, description="Requests each device makes per day [1/day].")
+    offload_fraction: float = Field(0.3, ge=0, le=1, description="Share of requests sent to the factory [1].")
+
+
+class DevicesSpec(_Section):
+    """Personal AI on devices (Qira-style): local models with offload to the factory."""
+
+    fleets: list[DeviceFleetSpec] = Field(default_factory=list, description="Device fleets, one entry each.")
+    offload_model: str | None = Field(None, description="Factory model that serves offloaded requests; a workload's model.")
+
+
+class SimulationSpec(_Section):
+    """Settings of the discrete-event serving simulation."""
+
+    trace: str | None = Field(None, description="Trace name or CSV/JSONL path; synthetic Poisson arrivals when absent.")
+    duration_s: DurationS = Field(3600, gt=0, le=30 * 86400, description="Simulated time [s].")
+    rate_rps: float | None = Field(None, gt=0, description="Arrival rate to scale the trace to [requests/s].")
+    router: str = Field("least-outstanding", description="Router policy name.")
+
+
+class Scenario(_Section):
+    """A whole programme: where, what, for whom, how it is built and financed."""
+
+    name: str = Field(min_length=1, max_length=120, description="Scenario name, recorded with every run.")
+    description: str = Field("", description="Free text.")
+    seed: int = Field(0, ge=0, le=2**63 - 1, description="Seed of every random stream [1].")
+    sites: list[SiteSpec] = Field(min_length=1, description="Where the factory is built: one entry per site.")
+    systems: SystemsSpec = Field(description="Which systems are built (and compared).")
+    fabric: FabricSpec = Field(FabricSpec(), description="Scale-out network.")
+    workloads: list[WorkloadSpec] = Field(min_length=1, description="Models served, their share of the GPUs, lengths and SLOs.")
+    rollout: RolloutSpec = Field(RolloutSpec(), description="How and from when the programme is built.")
+    finance: FinanceSpec = Field(FinanceSpec(), description="Cost profile, horizon, prices, utilisation.")
+    devices: DevicesSpec = Field(DevicesSpec(), description="Device fleets running small models locally and offloading to the factory.")
+    simulation: SimulationSpec = Field(SimulationSpec(), description="Serving-simulation settings.")
+
+    def system_for(self, site: SiteSpec) -> str:
+        return site.system or self.systems.default

@@ -1,0 +1,29 @@
+"""Shared fixtures.  Tests run against the installed package and the bundled data."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from gigafactory.catalog import load_catalog
+from gigafactory.cli import main
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED = REPO.parent / "shared"
+
+
+@pytest.fixture(scope="session")
+def catalog():
+    return load_catalog()
+
+
+@pytest.fixture
+def cli(capsys):
+    """Run the CLI in-process: returns (exit_code, stdout, stderr)."""
+
+    def run(*args: str):
+        code = main(list(args))
+        captured = capsys.readouterr()
+        return code, captured.out, captured.err
+
+    return run
