@@ -1,0 +1,157 @@
+"""Calibration: fit the roofline's efficiency parameters per (hardware generation, engine)
+on measured rows.  ``fit_efficiency`` returns the :class:`Efficiency` the model consumes.
+
+Residuals are log(predicted / measured) tok/s/GPU, weighted by the row's trust (1: 1.0,
+2: 0.8, 3: 0.5; trust-4 and AMBIGUOUS rows are not used), with a soft-L1 loss so a few
+odd rows do not dominate.  Parameters stay inside physical bounds (efficiency.BOUNDS).
+"""
+from __future__ import annotations
+
+import datetime as dt
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+import yaml
+from scipy.optimize import least_squares
+
+from gigafactory.catalog import Catalog
+from gigafactory.perf.efficiency import BOUNDS, ENGINE, PRIOR, Efficiency
+from gigafactory.perf.hardware import hardware_from_catalog
+from gigafactory.perf.validate import RowPrediction, predict_row
+
+TRUST_WEIGHT = {"1": 1.0, "2": 0.8, "3": 0.5}
+MIN_ROWS = 12  # five parameters: fewer rows would be fitted, not measured
+#: residual used when a parameter set makes a row infeasible (no config meets its limits)
+INFEASIBLE_RESIDUAL = 1.5
+PARAMS = ("compute", "memory", "collective_latency_s", "step_overhead_s", "expert")
+
+
+def _to_x(e: Efficiency) -> np.ndarray:
+    return np.array([e.compute, e.memory, math.log10(e.collective_latency_s), e.step_overhead_s * 1e3, e.expert])
+
+
+def _from_x(x: np.ndarray) -> Efficiency:
+    return Efficiency(compute=x[0], memory=x[1], collective_latency_s=10 ** x[2], step_overhead_s=x[3] / 1e3, expert=x[4])
+
+
+def _bounds() -> tuple[np.ndarray, np.ndarray]:
+    lo = [BOUNDS["compute"][0], BOUNDS["memory"][0], math.log10(BOUNDS["collective_latency_s"][0]), BOUNDS["step_overhead_s"][0] * 1e3, BOUNDS["expert"][0]]
+    hi = [BOUNDS["compute"][1], BOUNDS["memory"][1], math.log10(BOUNDS["collective_latency_s"][1]), BOUNDS["step_overhead_s"][1] * 1e3, BOUNDS["expert"][1]]
+    return np.array(lo), np.array(hi)
+
+
+def usable_for_fit(row: dict[str, str]) -> bool:
+    return row.get("trust") in TRUST_WEIGHT and not (row.get("notes") or "").startswith("AMBIGUOUS")
+
+
+def group_key(row: dict[str, str], cat: Catalog) -> tuple[str, str] | None:
+    try:
+        hw = hardware_from_catalog(cat, row.get("hardware", ""))
+    except Exception:  # noqa: BLE001 - unknown hardware: not fittable
+        return None
+    return hw.generation, ENGINE.get(row.get("framework") or "trtllm", "trtllm")
+
+
+@dataclass(frozen=True)
+class FitReport:
+    generation: str
+    engine: str
+    efficiency: Efficiency
+    rows: list[str]
+    median_ape: float
+    p90_ape: float
+    n_infeasible: int
+    cost: float
+
+
+def fit_efficiency(
+    rows: list[dict[str, str]], cat: Catalog, x0: Efficiency = PRIOR,
+    predictor: Callable[[dict[str, str], Catalog, Efficiency], RowPrediction] | None = None,
+) -> FitReport:
+    """Fit one parameter set to ``rows`` (all of one generation and engine)."""
+    predictor = predictor or (lambda r, c, e: predict_row(r, c, eff=e))
+    weights = np.sqrt([TRUST_WEIGHT.get(r.get("trust", "3"), 0.5) for r in rows])
+
+    def residuals(x: np.ndarray) -> np.ndarray:
+        eff = _from_x(x)
+        out = np.empty(len(rows))
+        for i, r in enumerate(rows):
+            p = predictor(r, cat, eff)
+            out[i] = math.log(p.predicted_tok_s_gpu / p.measured_tok_s_gpu) if p.status == "ok" else INFEASIBLE_RESIDUAL
+        return out * weights
+
+    lo, hi = _bounds()
+    start = np.clip(_to_x(x0), lo + 1e-9, hi - 1e-9)
+    res = least_squares(residuals, start, bounds=(lo, hi), loss="soft_l1", f_scale=0.3, diff_step=0.05, max_nfev=60)
+    eff = _from_x(res.x)
+    preds = [predictor(r, cat, eff) for r in rows]
+    apes = np.array([p.ape for p in preds if p.status == "ok"])
+    gen, eng = group_key(rows[0], cat) or ("?", "?")
+    return FitReport(
+        generation=gen, engine=eng, efficiency=eff, rows=[r["id"] for r in rows],
+        median_ape=float(np.median(apes)) if apes.size else float("nan"),
+        p90_ape=float(np.percentile(apes, 90)) if apes.size else float("nan"),
+        n_infeasible=sum(p.status != "ok" for p in preds), cost=float(res.cost),
+    )
+
+
+def calibrate(rows: list[dict[str, str]], cat: Catalog, source: str, progress: Callable[[str], None] | None = None) -> list[FitReport]:
+    """Fit every (generation, engine) group with at least MIN_ROWS usable rows."""
+    groups: dict[tuple[str, str], list[dict[str, str]]] = {}
+    for r in rows:
+        if not usable_for_fit(r):
+            continue
+        key = group_key(r, cat)
+        if key is None:
+            continue
+        # keep only rows the model can predict at all
+        if predict_row(r, cat, eff=PRIOR).status != "ok":
+            continue
+        groups.setdefault(key, []).append(r)
+    reports = []
+    for key in sorted(groups):
+        if len(groups[key]) < MIN_ROWS:
+            if progress:
+                progress(f"skip {key}: {len(groups[key])} rows < {MIN_ROWS}")
+            continue
+        if progress:
+            progress(f"fitting {key[0]} / {key[1]} on {len(groups[key])} rows")
+        reports.append(fit_efficiency(groups[key], cat))
+    return reports
+
+
+def write_efficiency_file(reports: list[FitReport], path: Path, source: str) -> None:
+    """Write the fitted parameters with provenance (rows used, date, fit error)."""
+    body = {
+        "description": "Roofline efficiency parameters fitted by `gigafactory calibrate` (see perf/calibrate.py).",
+        "fitted_on": dt.date.today().isoformat(),
+        "measured_source": source,
+        "bounds": {k: list(v) for k, v in BOUNDS.items()},
+        "parameters": [
+            {
+                "generation": r.generation,
+                "engine": r.engine,
+                **{k: float(f"{getattr(r.efficiency, k):.6g}") for k in PARAMS},
+                "n_rows": len(r.rows),
+                "in_sample_median_ape": round(r.median_ape, 4),
+                "in_sample_p90_ape": round(r.p90_ape, 4),
+                "n_infeasible_after_fit": r.n_infeasible,
+                "rows": r.rows,
+            }
+            for r in reports
+        ],
+    }
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(yaml.safe_dump(body, sort_keys=False, width=120), encoding="utf-8")
+    tmp.replace(path)  # never leave a half-written file
+
+
+def report_rows(reports: list[FitReport]) -> list[dict[str, Any]]:
+    return [
+        {"generation": r.generation, "engine": r.engine, "n_rows": len(r.rows), **r.efficiency.as_dict(),
+         "median_ape": r.median_ape, "p90_ape": r.p90_ape, "n_infeasible": r.n_infeasible}
+        for r in reports
+    ]

@@ -1,0 +1,127 @@
+"""Step time of one forward pass: compute and memory rooflines per operator group, plus
+collectives and a fixed per-step overhead.
+
+All functions are pure; times are per pipeline stage [s].  A step processes ``n_decode``
+sequences generating one token each (reading ``ctx_decode`` tokens of KV on average) and
+``n_prefill`` prompt tokens whose attention spans ``ctx_prefill`` tokens on average.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from gigafactory.perf.architecture import ParamCounts, kv_cache_bytes_per_token
+from gigafactory.perf.efficiency import COMM_EFFICIENCY, Efficiency
+from gigafactory.perf.hardware import Hardware
+from gigafactory.perf.layout import Layout
+from gigafactory.perf.memory import ATTN_BYTES, ATTN_PRECISION, EMBED_BYTES, KV_BYTES, MLP_BYTES, attention_shards
+
+ACT_BYTES = 2.0  # activations exchanged in collectives are 16-bit
+
+
+@dataclass(frozen=True)
+class StepTime:
+    total_s: float
+    dense_s: float
+    experts_s: float
+    attention_s: float
+    comm_s: float
+    overhead_s: float
+
+
+def _attn_flops_per_key(m: Any, decode: bool) -> float:
+    """FLOPs of QK^T and AV for one query token against one cached key, all layers' heads."""
+    h = m.num_attention_heads
+    if m.attention == "mla":
+        if decode:  # weight-absorbed MLA attends in the latent space
+            return 2.0 * h * (m.kv_lora_rank + m.qk_rope_head_dim) + 2.0 * h * m.kv_lora_rank
+        return 2.0 * h * (m.qk_nope_head_dim + m.qk_rope_head_dim) + 2.0 * h * m.v_head_dim
+    return 4.0 * h * m.head_dim
+
+
+def _effective_ctx(m: Any, ctx: float) -> float:
+    """Average keys attended per layer, with sliding-window layers capped at their window."""
+    win_layers = m.sliding_window_layers or 0
+    if not win_layers:
+        return ctx
+    full = m.num_layers - win_layers
+    return (full * ctx + win_layers * min(ctx, m.sliding_window_tokens)) / m.num_layers
+
+
+def step_time(
+    m: Any,
+    pc: ParamCounts,
+    hw: Hardware,
+    eff: Efficiency,
+    layout: Layout,
+    precision: str,
+    n_decode: float,
+    ctx_decode: float,
+    n_prefill: float = 0.0,
+    ctx_prefill: float = 0.0,
+    decode_tokens_per_seq: float = 1.0,
+) -> StepTime:
+    """Time of one step of one pipeline stage [s].
+
+    ``decode_tokens_per_seq`` > 1 models speculative verification (1 + draft tokens per sequence).
+    """
+    tp, pp = layout.tp, layout.pp
+    gpus = tp * pp
+    layers = m.num_layers
+    t_dec = n_decode * decode_tokens_per_seq
+    tokens = t_dec + n_prefill
+    if tokens <= 0:
+        return StepTime(eff.step_overhead_s, 0, 0, 0, 0, eff.step_overhead_s)
+    bw = hw.hbm_bw_bytes_per_s * eff.memory
+    peak_mlp = hw.flop_per_s[precision] * eff.compute
+    peak_attn = hw.flop_per_s[ATTN_PRECISION[precision]] * eff.compute
+
+    # Dense operator group: attention projections, dense MLPs, shared experts, routers, LM head.
+    lm_head = m.vocab_size * m.hidden_size
+    lm_tokens = n_decode * decode_tokens_per_seq + (1.0 if n_prefill else 0.0)
+    attn_shard = 1 if layout.dp_attention else tp
+    dense_flops = (2.0 * (pc.attention + pc.dense_mlp + pc.shared) * tokens + 2.0 * lm_head * lm_tokens) / gpus
+    dense_bytes = (
+        pc.attention * ATTN_BYTES[precision] / attn_shard + (pc.dense_mlp + pc.shared) * MLP_BYTES[precision] / tp + lm_head * EMBED_BYTES / tp
+    ) / pp
+    attn_proj_share = pc.attention / max(pc.attention + pc.dense_mlp + pc.shared, 1.0)
+    dense_peak = attn_proj_share * peak_attn + (1 - attn_proj_share) * peak_mlp
+    dense_s = max(dense_flops / dense_peak, dense_bytes / bw)
+
+    # Routed experts: only experts that receive a token this step are read.
+    experts_s = 0.0
+    if pc.experts_total:
+        e, k = m.num_experts, m.experts_per_token
+        p_hit = 1.0 - (1.0 - k / e) ** tokens
+        expert_bytes_per_gpu = pc.experts_total * MLP_BYTES[precision] * p_hit / gpus
+        expert_flops = 2.0 * pc.experts_active * tokens / gpus
+        experts_s = max(expert_flops / peak_mlp, expert_bytes_per_gpu / bw) / eff.expert
+
+    # Attention over the KV cache.
+    kv_tok = kv_cache_bytes_per_token(m, KV_BYTES[precision]) / (pp * attention_shards(m, layout))
+    share = 1.0 / tp if layout.dp_attention else 1.0  # sequences per GPU
+    ctx_d = _effective_ctx(m, ctx_decode)
+    # every layer has the same KV width, so reading ctx_d keys per layer costs ctx_d x kv_tok
+    kv_read = n_decode * share * ctx_d * kv_tok
+    attn_flops = (t_dec * ctx_d * _attn_flops_per_key(m, True) + n_prefill * _effective_ctx(m, ctx_prefill) * _attn_flops_per_key(m, False)) / gpus
+    attention_s = max(attn_flops / peak_attn, kv_read / bw)
+
+    # Collectives over NVLink (or the scale-out fabric when the instance spans domains).
+    link = hw.link_bw(gpus) * COMM_EFFICIENCY
+    stage_layers = layers / pp
+    comm_s = 0.0
+    if tp > 1 and not layout.dp_attention:
+        msg = tokens * m.hidden_size * ACT_BYTES
+        comm_s += stage_layers * 2 * (2.0 * (tp - 1) / tp * msg / link + eff.collective_latency_s)
+    if pc.experts_total and (layout.ep > 1 or layout.dp_attention):
+        ep = max(layout.ep, tp if layout.dp_attention else 1)
+        moe_layers = (layers - (m.num_dense_layers or 0)) / pp
+        per_gpu_tokens = tokens / tp
+        # dispatch in FP8 (1 B) and combine in 16-bit (2 B), (ep-1)/ep of it leaves the GPU
+        a2a = per_gpu_tokens * m.experts_per_token * m.hidden_size * (1.0 + 2.0) * (ep - 1) / ep
+        comm_s += moe_layers * (a2a / (link * eff.expert) + 2 * eff.collective_latency_s)
+    if pp > 1:
+        comm_s += tokens * m.hidden_size * ACT_BYTES / (hw.link_bw(gpus) * COMM_EFFICIENCY) + eff.collective_latency_s
+
+    total = dense_s + experts_s + attention_s + comm_s + eff.step_overhead_s
+    return StepTime(total, dense_s, experts_s, attention_s, comm_s, eff.step_overhead_s)

@@ -1,0 +1,294 @@
+"""Predict rows of a measured-results table, following each scenario's comparison rule
+(../shared/data/measured/README.md), and summarise the errors.
+
+offline: max tok/s/GPU (memory-limited batch); server / interactive: max tok/s/GPU with p99
+TTFT and TPOT under the row's limits; fixed-concurrency: tok/s/GPU and tok/s/user at that
+concurrency; decode-only: steady decode tok/s per decode GPU at max batch.  The row's parallel
+layout, disaggregation and MTP are honoured where given; blank layouts are searched.
+"""
+from __future__ import annotations
+
+import csv
+import math
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterable
+
+import numpy as np
+
+from gigafactory.catalog import Catalog
+from gigafactory.errors import InputError
+from gigafactory.perf.architecture import param_counts
+from gigafactory.perf.efficiency import Efficiency, efficiency_for
+from gigafactory.perf.hardware import Hardware, hardware_from_catalog
+from gigafactory.perf.layout import Layout
+from gigafactory.perf.memory import memory_fit
+from gigafactory.perf.search import batch_sizes, candidate_layouts
+from gigafactory.perf.serving import ServingPoint, Speculation, aggregated_point, disaggregated_point
+
+REQUIRED_COLUMNS = ("id", "hardware", "num_gpus", "model", "precision", "framework", "scenario", "isl_mean", "osl_mean", "tok_s_gpu")
+#: Poisson arrivals put the p99 well above the steady-state value.  Ratios p99 / p50 in the
+#: MLPerf v4.1 H100 llama2-70b server log (same table): TTFT 461/273 = 1.7, TPOT 175/156 = 1.12.
+#: A server point counts as feasible when its steady-state TTFT x 1.7 and TPOT x 1.12 meet the limits.
+P99_OVER_STEADY = {"ttft": 1.7, "tpot": 1.12}
+
+
+@dataclass(frozen=True)
+class RowPrediction:
+    id: str
+    status: str  # "ok" | "unsupported"
+    reason: str | None
+    measured_tok_s_gpu: float | None
+    predicted_tok_s_gpu: float | None = None
+    predicted_tok_s_user: float | None = None
+    measured_tok_s_user: float | None = None
+    predicted_ttft_s: float | None = None
+    predicted_tpot_s: float | None = None
+    config: dict | None = None
+    meta: dict | None = None
+
+    @property
+    def ape(self) -> float | None:
+        if self.status != "ok" or not self.measured_tok_s_gpu:
+            return None
+        return abs(self.predicted_tok_s_gpu - self.measured_tok_s_gpu) / self.measured_tok_s_gpu
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "status": self.status,
+            "reason": self.reason,
+            "predicted_tok_s_gpu": self.predicted_tok_s_gpu,
+            "measured_tok_s_gpu": self.measured_tok_s_gpu,
+            "ape": self.ape,
+            "predicted_tok_s_user": self.predicted_tok_s_user,
+            "measured_tok_s_user": self.measured_tok_s_user,
+            "predicted_ttft_s": self.predicted_ttft_s,
+            "predicted_tpot_s": self.predicted_tpot_s,
+            "config": self.config,
+            **(self.meta or {}),
+        }
+
+
+def read_measured_csv(path: str | Path) -> list[dict[str, str]]:
+    p = Path(path)
+    if not p.exists():
+        raise InputError.single("no such file", file=str(path), fix="give the path of a measured-results CSV (e.g. ../shared/data/measured/calibration.csv)")
+    if p.is_dir():
+        raise InputError.single("this is a directory", file=str(path), fix="name the CSV file inside it")
+    raw = p.read_bytes()
+    if b"\x00" in raw[:4096]:
+        raise InputError.single("this is a binary file, not a CSV", file=str(path), fix="give the measured-results CSV")
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise InputError.single("not UTF-8 text", file=str(path), fix="save the CSV as UTF-8") from None
+    rows = list(csv.DictReader(text.splitlines()))
+    if not rows:
+        raise InputError.single("the CSV has no data rows", file=str(path), fix="add rows in the calibration.csv format")
+    missing = [c for c in REQUIRED_COLUMNS if c not in rows[0]]
+    if missing:
+        raise InputError.single(
+            f"missing columns: {', '.join(missing)}", file=str(path), field="header", value=list(rows[0])[:12],
+            expected=f"the columns of calibration.csv, at least {', '.join(REQUIRED_COLUMNS)}", fix="use the format documented in shared/data/measured/README.md",
+        )
+    return rows
+
+
+def _f(row: dict, key: str) -> float | None:
+    v = (row.get(key) or "").strip()
+    if not v:
+        return None
+    try:
+        return float(v)
+    except ValueError:
+        return None
+
+
+def _i(row: dict, key: str) -> int | None:
+    v = _f(row, key)
+    return None if v is None else int(v)
+
+
+def _row_layouts(row: dict, m: Any, hw: Hardware) -> list[Layout]:
+    tp, ep, pp, dp = _i(row, "tp"), _i(row, "ep"), _i(row, "pp"), _i(row, "dp_attention")
+    if tp is None:
+        return candidate_layouts(m, hw, max_gpus=_i(row, "num_gpus"))
+    pp = pp or 1
+    if m.architecture != "moe":
+        return [Layout(tp=tp, pp=pp)]
+    if dp is None:
+        return [Layout(tp=tp, pp=pp, ep=ep or tp), Layout(tp=tp, pp=pp, ep=tp, dp_attention=True)]
+    return [Layout(tp=tp, pp=pp, ep=(ep or tp) if not dp else tp, dp_attention=bool(dp))]
+
+
+_PREFILL_NOTE = re.compile(r"prefill\s+\d+\s*GPU\s*=\s*(\d+)\s*x\s*TP(\d+)(?:/EP(\d+))?(\s*DPattn)?", re.IGNORECASE)
+
+
+def _prefill_layout(m: Any, pc: Any, hw: Hardware, precision: str, prefill_gpus: int, notes: str = "") -> Layout:
+    """The prefill instance layout: from the row's notes when they state it ("prefill 32 GPU =
+    2 x TP16/EP16 DPattn"), else the smallest power-of-two instance (up to 4 GPUs if memory
+    allows, the common TRT-LLM / Dynamo prefill worker size) whose weights fit."""
+    hit = _PREFILL_NOTE.search(notes or "")
+    if hit:
+        tp = int(hit.group(2))
+        ep = int(hit.group(3)) if hit.group(3) else 1
+        return Layout(tp=tp, ep=ep, dp_attention=bool(hit.group(4)) and m.architecture == "moe")
+    g = 1
+    while g <= prefill_gpus:
+        lay = Layout(tp=g, ep=g, dp_attention=g > 1) if m.architecture == "moe" else Layout(tp=g)
+        if (g >= 4 or g * 2 > prefill_gpus) and memory_fit(m, pc, hw, lay, precision, 8192).fits:
+            return lay
+        g *= 2
+    return Layout(tp=g // 2 or 1)
+
+
+def predict_row(row: dict[str, str], cat: Catalog, table: dict | None = None, eff: Efficiency | None = None) -> RowPrediction:
+    rid = row.get("id", "?")
+    measured = _f(row, "tok_s_gpu")
+    meta = {
+        "source_kind": row.get("source_kind"), "trust": row.get("trust"), "hardware": row.get("hardware"),
+        "model": row.get("model"), "scenario": row.get("scenario"), "framework": row.get("framework"), "precision": row.get("precision"),
+    }
+
+    def unsupported(reason: str) -> RowPrediction:
+        return RowPrediction(rid, "unsupported", reason, measured, measured_tok_s_user=_f(row, "tok_s_user"), meta=meta)
+
+    if measured is None or measured <= 0:
+        return unsupported("no measured tok_s_gpu")
+    model_id = cat.resolve_id("models", row.get("model", ""))
+    if model_id is None:
+        return unsupported(f"model '{row.get('model')}' not in the catalog")
+    try:
+        hw = hardware_from_catalog(cat, row.get("hardware", ""))
+    except InputError:
+        return unsupported(f"hardware '{row.get('hardware')}' not in the catalog")
+    precision = (row.get("precision") or "").strip()
+    if not hw.supports(precision):
+        return unsupported(f"precision '{precision}' not supported on {hw.accelerator_id}")
+    m = cat.model(model_id)
+    pc = param_counts(m)
+    if eff is None:
+        eff = efficiency_for(hw.generation, row.get("framework") or "trtllm", table)
+    isl, osl = _f(row, "isl_mean"), _f(row, "osl_mean")
+    n_gpus = _i(row, "num_gpus")
+    if not isl or not osl or not n_gpus:
+        return unsupported("isl_mean, osl_mean or num_gpus missing")
+    spec = Speculation(draft_tokens=max(1, m.mtp_layers or 1)) if _i(row, "mtp") == 1 else Speculation()
+    scenario = row.get("scenario", "")
+    disagg = _i(row, "disaggregated") == 1
+    layouts = [lay for lay in _row_layouts(row, m, hw) if lay.gpus <= n_gpus]
+    if not layouts:
+        return unsupported("no layout fits the row's GPU count")
+
+    best: ServingPoint | None = None
+    if scenario == "fixed-concurrency":
+        conc = _i(row, "concurrency")
+        if not conc:
+            return unsupported("fixed-concurrency row without concurrency")
+        if disagg:
+            pg, dg = _i(row, "prefill_gpus"), _i(row, "decode_gpus")
+            if not pg or not dg:
+                return unsupported("disaggregated row without prefill/decode GPU counts")
+            for lay in layouts:
+                n_d = dg // lay.gpus
+                if n_d < 1:
+                    continue
+                pl = _prefill_layout(m, pc, hw, precision, pg, row.get("notes", ""))
+                n_p = max(1, pg // pl.gpus)
+                fit = memory_fit(m, pc, hw, lay, precision, int(isl + osl))
+                c_inst = min(max(1, round(conc / n_d)), fit.max_concurrency(isl + osl))
+                p = disaggregated_point(m, pc, hw, eff, pl, lay, precision, isl, osl, c_inst, spec, prefill_instances=n_p, decode_instances=n_d)
+                if p is not None and (best is None or p.tok_s_gpu > best.tok_s_gpu):
+                    best = p
+        else:
+            for lay in layouts:
+                n_inst = max(1, n_gpus // lay.gpus)
+                fit = memory_fit(m, pc, hw, lay, precision, int(isl + osl))
+                c_inst = min(max(1, round(conc / n_inst)), fit.max_concurrency(isl + osl))
+                p = aggregated_point(m, pc, hw, eff, lay, precision, isl, osl, c_inst, spec)
+                if p is not None and (best is None or p.tok_s_gpu > best.tok_s_gpu):
+                    best = p
+    elif scenario in ("offline", "server", "interactive", "decode-only"):
+        ttft_lim = _f(row, "ttft_p99_limit_ms")
+        tpot_lim = _f(row, "tpot_p99_limit_ms")
+        limited = scenario in ("server", "interactive")
+        if limited and (ttft_lim is None or tpot_lim is None):
+            return unsupported(f"{scenario} row without latency limits")
+        for lay in layouts:
+            fit = memory_fit(m, pc, hw, lay, precision, int(isl + osl))
+            max_c = fit.max_concurrency(isl + osl)
+            sizes = [max_c] if scenario in ("offline", "decode-only") else batch_sizes(max_c)
+            for c in sizes:
+                if scenario == "decode-only":
+                    p = disaggregated_point(m, pc, hw, eff, lay, lay, precision, isl, osl, c, spec, prefill_instances=1, decode_instances=1)
+                    if p is not None:  # decode GPUs only: the decode pool's own rate
+                        p = ServingPoint("decode-only", lay, c, c / p.tpot_s / lay.gpus, p.tok_s_user, p.ttft_s, p.tpot_s, lay.gpus)
+                elif disagg and scenario != "offline":
+                    pg, dg = _i(row, "prefill_gpus"), _i(row, "decode_gpus")
+                    pl = _prefill_layout(m, pc, hw, precision, pg, row.get("notes", "")) if pg else lay
+                    p = disaggregated_point(m, pc, hw, eff, pl, lay, precision, isl, osl, c, spec,
+                                            prefill_instances=max(1, pg // pl.gpus) if pg else None,
+                                            decode_instances=max(1, dg // lay.gpus) if dg else None, max_gpus=n_gpus)
+                else:
+                    p = aggregated_point(m, pc, hw, eff, lay, precision, isl, osl, c, spec)
+                if p is None:
+                    continue
+                if limited and (p.ttft_s * P99_OVER_STEADY["ttft"] * 1e3 > ttft_lim or p.tpot_s * P99_OVER_STEADY["tpot"] * 1e3 > tpot_lim):
+                    continue
+                if best is None or p.tok_s_gpu > best.tok_s_gpu:
+                    best = p
+    else:
+        return unsupported(f"unknown scenario '{scenario}'")
+
+    if best is None:
+        if scenario in ("server", "interactive"):
+            return unsupported("no configuration meets the row's latency limits in the model")
+        return unsupported("no memory-feasible configuration")
+    return RowPrediction(
+        rid, "ok", None, measured, best.tok_s_gpu, best.tok_s_user, _f(row, "tok_s_user"), best.ttft_s, best.tpot_s,
+        {**best.as_dict(), "draft_tokens": spec.draft_tokens}, meta,
+    )
+
+
+def summarise(preds: Iterable[RowPrediction]) -> dict[str, Any]:
+    preds = list(preds)
+    ok = [p for p in preds if p.status == "ok"]
+    apes = np.array([p.ape for p in ok]) if ok else np.array([])
+
+    def stats(sub: list[RowPrediction]) -> dict[str, Any]:
+        a = np.array([p.ape for p in sub if p.status == "ok"])
+        return {"n_ok": int(a.size), "median_ape": float(np.median(a)) if a.size else None, "p90_ape": float(np.percentile(a, 90)) if a.size else None}
+
+    groups: dict[str, dict[str, Any]] = {}
+    for key in ("source_kind", "hardware", "model", "scenario", "trust"):
+        vals = sorted({(p.meta or {}).get(key) or "" for p in preds})
+        groups[key] = {v: stats([p for p in preds if (p.meta or {}).get(key) == v]) for v in vals}
+    trusted = [p for p in preds if (p.meta or {}).get("trust") in ("1", "2")]
+    return {
+        "n_rows": len(preds),
+        "n_ok": len(ok),
+        "n_unsupported": len(preds) - len(ok),
+        "median_ape": float(np.median(apes)) if apes.size else None,
+        "p90_ape": float(np.percentile(apes, 90)) if apes.size else None,
+        "trust_1_2": stats(trusted),
+        "by": groups,
+        "unsupported_reasons": _count(p.reason for p in preds if p.status != "ok"),
+    }
+
+
+def _count(items: Iterable[str | None]) -> dict[str, int]:
+    out: dict[str, int] = {}
+    for it in items:
+        out[it or "?"] = out.get(it or "?", 0) + 1
+    return dict(sorted(out.items(), key=lambda kv: -kv[1]))
+
+
+def validate_rows(rows: list[dict[str, str]], cat: Catalog, table: dict | None = None) -> tuple[list[RowPrediction], dict[str, Any]]:
+    preds = [predict_row(r, cat, table) for r in rows]
+    return preds, summarise(preds)
+
+
+def log_error(p: RowPrediction) -> float:
+    return math.log(p.predicted_tok_s_gpu / p.measured_tok_s_gpu)
