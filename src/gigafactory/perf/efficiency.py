@@ -61,19 +61,32 @@ def load_efficiencies(path: str | None = None) -> dict[tuple[str, str], Efficien
     return out
 
 
+#: a generation without measurements borrows the next older calibrated one: announced
+#: hardware is assumed to reach the same fraction of its (higher) peaks as its predecessor.
+OLDER_GENERATION = {"rubin": "blackwell-ultra", "blackwell-ultra": "blackwell", "blackwell": "hopper"}
+
+
+def _lookup(generation: str, engine: str, table: dict) -> tuple[Efficiency | None, str]:
+    gen: str | None = generation
+    while gen is not None:
+        for eng in dict.fromkeys((engine, "trtllm")):
+            if (gen, eng) in table:
+                note = "" if (gen, eng) == (generation, engine) else (
+                    f"; no {engine} fit" if gen == generation else f"; applied to {generation}, which has no measurements")
+                return table[(gen, eng)], f"calibrated ({gen}, {eng}{note})"
+        gen = OLDER_GENERATION.get(gen)
+    return None, "prior (no calibration for this generation)"
+
+
 def efficiency_for(generation: str, framework: str = "trtllm", table: dict | None = None) -> Efficiency:
-    """Calibrated parameters for (generation, engine).  An engine without its own fit on that
-    generation uses TensorRT-LLM's fit on the same generation; a generation without any fit
-    (e.g. an announced one) uses PRIOR.  ``efficiency_source`` says which applied."""
+    """Calibrated parameters for (generation, engine), falling back to TensorRT-LLM's fit on the
+    same generation, then to the next older calibrated generation, then PRIOR;
+    ``efficiency_source`` says which applied."""
     table = load_efficiencies() if table is None else table
-    return table.get((generation, ENGINE.get(framework, framework))) or table.get((generation, "trtllm")) or PRIOR
+    eff, _ = _lookup(generation, ENGINE.get(framework, framework), table)
+    return eff or PRIOR
 
 
 def efficiency_source(generation: str, framework: str = "trtllm", table: dict | None = None) -> str:
     table = load_efficiencies() if table is None else table
-    engine = ENGINE.get(framework, framework)
-    if (generation, engine) in table:
-        return f"calibrated ({generation}, {engine})"
-    if (generation, "trtllm") in table:
-        return f"calibrated ({generation}, trtllm; no {engine} fit)"
-    return "prior (no calibration for this generation)"
+    return _lookup(generation, ENGINE.get(framework, framework), table)[1]

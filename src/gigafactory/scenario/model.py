@@ -91,6 +91,10 @@ class FabricSpec(_Section):
     compute: Literal["infiniband", "ethernet"] = Field("infiniband", description="Scale-out compute fabric: Quantum InfiniBand or Spectrum-X Ethernet.")
     switch: str | None = Field(None, description="Switch id for the compute fabric (network catalog); chosen from the technology when absent.")
     oversubscription: float = Field(1.0, ge=1.0, le=8.0, description="Leaf uplink oversubscription ratio [1]; 1.0 = non-blocking fat tree.")
+    island_max_gpus: int | None = Field(
+        None, gt=0, le=10_000_000,
+        description="GPUs per scale-out fabric island (whole SUs); islands are replicated. Default: the largest 2-tier fabric of the chosen switch.",
+    )
 
 
 class SLOSpec(_Section):

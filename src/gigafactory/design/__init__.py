@@ -1,0 +1,1 @@
+"""Factory designer: power envelope -> racks, fabric, power chain, cooling, PUE/WUE, floor, BOM and capex."""

@@ -1,0 +1,86 @@
+"""Design choice: compare candidate systems for the scenario's workload mix by tokens/s per
+MW of facility power and per capex dollar, using the performance model's best configuration
+per workload under its SLO."""
+from __future__ import annotations
+
+from typing import Any, Callable
+
+from gigafactory.catalog import Catalog
+from gigafactory.errors import InputError
+from gigafactory.perf.architecture import param_counts
+from gigafactory.perf.efficiency import efficiency_for, efficiency_source
+from gigafactory.perf.hardware import hardware_from_catalog
+from gigafactory.perf.search import search
+from gigafactory.perf.serving import Speculation
+from gigafactory.scenario.model import Scenario
+
+
+def serving_for_system(cat: Catalog, scn: Scenario, system_id: str) -> list[dict[str, Any]]:
+    """Best tok/s/GPU per workload on ``system_id`` under the workload's SLO (None if unmet)."""
+    hw = hardware_from_catalog(cat, system_id)
+    eff = efficiency_for(hw.generation, "trtllm")
+    out = []
+    for wl in scn.workloads:
+        m = cat.model(wl.model)
+        if not hw.supports(wl.precision):
+            out.append({"model": m.id, "share": wl.share, "tok_s_gpu": 0.0, "reason": f"{wl.precision} not supported"})
+            continue
+        res = search(m, hw, eff, wl.precision, wl.isl_tokens, wl.osl_tokens, ttft_s=wl.slo.ttft_p99_ms / 1e3, tpot_s=wl.slo.tpot_p99_ms / 1e3,
+                     spec=Speculation(wl.speculative_tokens), pc=param_counts(m))
+        best = res.best
+        out.append({
+            "model": m.id, "share": wl.share, "tok_s_gpu": best.tok_s_gpu if best else 0.0,
+            "tok_s_user": best.tok_s_user if best else None, "config": best.as_dict() if best else None,
+            "reason": None if best else "no configuration meets the SLO", "efficiency": efficiency_source(hw.generation, "trtllm"),
+        })
+    return out
+
+
+def compare_systems(cat: Catalog, scn: Scenario, design_fn: Callable[[Catalog, Scenario], dict[str, Any]]) -> dict[str, Any]:
+    """Design the whole programme with each candidate system and rank them."""
+    candidates = [scn.systems.default, *scn.systems.candidates]
+    rows = []
+    for sid in dict.fromkeys(cat.system(c).id for c in candidates):
+        variant = scn.model_copy(update={
+            "systems": scn.systems.model_copy(update={"default": sid}),
+            "sites": [s.model_copy(update={"system": None, "cooling": None}) for s in scn.sites],
+        })
+        try:
+            design = design_fn(cat, variant)
+        except InputError as exc:
+            rows.append({"system": sid, "feasible": False, "reason": exc.problems[0].message})
+            continue
+        serving = serving_for_system(cat, variant, sid)
+        gpus = design["total"]["gpus"]
+        tok_s = sum(w["share"] * gpus * w["tok_s_gpu"] for w in serving)
+        fac_mw = design["total"]["facility_power_mw"]
+        capex = design["total"]["capex_usd"]
+        rows.append({
+            "system": sid, "feasible": True, "announced": cat.system(sid).announced, "gpus": gpus, "facility_power_mw": fac_mw, "capex_usd": capex,
+            "tok_s": tok_s, "tok_s_per_mw": tok_s / fac_mw if fac_mw else 0.0, "tok_s_per_musd": tok_s / (capex / 1e6) if capex else 0.0,
+            "serving": serving,
+        })
+    ok = [r for r in rows if r["feasible"] and r["tok_s"] > 0]
+    verdict = None
+    if ok:
+        by_mw = max(ok, key=lambda r: r["tok_s_per_mw"])
+        by_usd = max(ok, key=lambda r: r["tok_s_per_musd"])
+        verdict = _explain(by_mw, by_usd, ok)
+    return {"candidates": rows, "winner_per_mw": verdict and verdict["per_mw"], "winner_per_usd": verdict and verdict["per_usd"], "why": verdict and verdict["why"]}
+
+
+def _explain(by_mw: dict, by_usd: dict, rows: list[dict]) -> dict[str, Any]:
+    others = [r for r in rows if r is not by_mw]
+    parts = []
+    for r in others:
+        ratio_mw = by_mw["tok_s_per_mw"] / r["tok_s_per_mw"] if r["tok_s_per_mw"] else float("inf")
+        gpu_ratio = by_mw["gpus"] / r["gpus"] if r["gpus"] else float("inf")
+        tok_gpu = (by_mw["tok_s"] / by_mw["gpus"]) / (r["tok_s"] / r["gpus"]) if r["tok_s"] else float("inf")
+        parts.append(f"{by_mw['system']} serves {ratio_mw:.2f}x the tokens per MW of {r['system']}: "
+                     f"{gpu_ratio:.2f}x the GPUs in the same power and {tok_gpu:.2f}x the tokens/s per GPU for this mix")
+    why = "; ".join(parts)
+    if by_usd is not by_mw:
+        why += f". Per capex dollar {by_usd['system']} wins ({by_usd['tok_s_per_musd']:,.0f} vs {by_mw['tok_s_per_musd']:,.0f} tok/s per M USD)."
+    if by_mw.get("announced"):
+        why += f" Note: {by_mw['system']} is announced, not shipping; its figures are vendor claims."
+    return {"per_mw": by_mw["system"], "per_usd": by_usd["system"], "why": why}
