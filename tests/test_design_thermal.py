@@ -278,22 +278,27 @@ def test_liquid_system_needs_liquid_and_air_system_needs_no_cold_plates(catalog)
         th.size_cooling_plant(catalog, "dlc-dry-cooler", 10e6, 300e3, 1.0, 30.0)
 
 
-@pytest.mark.parametrize("redundancy, extra, factor", [("N", 0, 1), ("N+1", 1, 1), ("2N", 0, 2)])
-def test_dlc_dry_cooler_counts(catalog, redundancy, extra, factor):
+def _spares(n: int, redundancy: str) -> int:
+    """N+1 = one spare per block of up to four working units (design.power.BLOCK)."""
+    return -(-n // 4) if redundancy == "N+1" else 0
+
+
+@pytest.mark.parametrize("redundancy, factor", [("N", 1), ("N+1", 1), ("2N", 2)])
+def test_dlc_dry_cooler_counts(catalog, redundancy, factor):
     """100 MW of GB300 IT at Abilene's 37.4 C design dry bulb: 98 MW liquid -> ceil(98 / 2.3)
     = 43 CDUs; dry coolers on 100 MW -> 100 x 1 MW; 2.4 K above the 35 C limit the series trim
     chillers lift 2.4 / 10 of the liquid heat plus all 2 MW of room air (13 C limit):
-    98 x 0.24 + 2 = 25.52 MW -> ceil(25.52 / 2.11) = 13 chillers.  N+1 adds one per group,
-    2N doubles."""
+    98 x 0.24 + 2 = 25.52 MW -> ceil(25.52 / 2.11) = 13 chillers.  N+1 adds one spare per block
+    of four, 2N doubles."""
     it = 100e6
     plant = th.size_cooling_plant(catalog, "dlc-dry-cooler", it, GB300_RACK_W, GB300_LF, 37.4, redundancy)
     cdu = catalog.get("facility", "cdu-in-row-2mw").capacity_w
     chiller = catalog.get("facility", "chiller-water-cooled-2mw").capacity_w
     assert plant.liquid_heat_w == pytest.approx(0.98 * it) and plant.air_heat_w == pytest.approx(0.02 * it)
-    assert plant.count("cdu-in-row-2mw") == math.ceil(0.98 * it / cdu) * factor + extra == 43 * factor + extra
-    assert plant.count("dry-cooler-1mw") == 100 * factor + extra
+    assert plant.count("cdu-in-row-2mw") == math.ceil(0.98 * it / cdu) * factor + _spares(43, redundancy) == 43 * factor + _spares(43, redundancy)
+    assert plant.count("dry-cooler-1mw") == 100 * factor + _spares(100, redundancy)
     assert plant.chiller_load_w == pytest.approx(25.52e6)
-    assert plant.count("chiller-water-cooled-2mw") == math.ceil(25.52e6 / chiller) * factor + extra == 13 * factor + extra
+    assert plant.count("chiller-water-cooled-2mw") == math.ceil(25.52e6 / chiller) * factor + _spares(13, redundancy) == 13 * factor + _spares(13, redundancy)
     assert plant.count("cooling-tower-1mw") == 0
     assert json.loads(json.dumps(plant.as_dict()))["redundancy"] == redundancy
 
@@ -308,12 +313,12 @@ def test_cold_design_day_needs_chillers_only_for_room_air(catalog):
 
 def test_tower_plant_counts(catalog):
     """GB200 NVL72 (132 kW, 85 % liquid) on dlc-chiller-tower, 50 MW at 37.4 C: chillers on all
-    heat (ceil(50 / 2.11) = 24, +1); towers on heat + compressor work 50 x (1 + 1/6.28) = 57.96 MW
-    -> 58, +1; CDUs ceil(42.5 / 2.3) = 19, +1."""
+    heat (ceil(50 / 2.11) = 24, +6 spares at one per four); towers on heat + compressor work
+    50 x (1 + 1/6.28) = 57.96 MW -> 58, +15; CDUs ceil(42.5 / 2.3) = 19, +5."""
     plant = th.size_cooling_plant(catalog, "dlc-chiller-tower", 50e6, 132e3, 0.85, 37.4)
-    assert plant.count("chiller-water-cooled-2mw") == 25
-    assert plant.count("cooling-tower-1mw") == 59
-    assert plant.count("cdu-in-row-2mw") == 20
+    assert plant.count("chiller-water-cooled-2mw") == 30
+    assert plant.count("cooling-tower-1mw") == 73
+    assert plant.count("cdu-in-row-2mw") == 24
     assert plant.count("dry-cooler-1mw") == 0
 
 

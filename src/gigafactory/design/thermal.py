@@ -508,18 +508,11 @@ class CoolingPlant:
 
 
 def with_redundancy(n_needed: int, redundancy: str) -> int:
-    """Units to install for ``n_needed`` working units [count]: N, N+1 (one spare per group,
-    none for an empty group) or 2N."""
-    if redundancy == "N":
-        return n_needed
-    if redundancy == "N+1":
-        return n_needed + 1 if n_needed > 0 else 0
-    if redundancy == "2N":
-        return 2 * n_needed
-    raise InputError.single(
-        f"unknown redundancy '{redundancy}'", field="redundancy", value=redundancy,
-        expected=f"one of {', '.join(REDUNDANCY)}", fix="use 'N+1' (default) or '2N'",
-    )
+    """Units to install for ``n_needed`` working units [count]; the power chain's rule
+    (N+1 = one spare per block of up to four, as in distributed-redundant Tier III plants)."""
+    from gigafactory.design.power import units_with_redundancy
+
+    return units_with_redundancy(n_needed, redundancy)
 
 
 def cooling_problem(tech: Any, rack_power_w: float, system_liquid_fraction: float) -> str | None:
