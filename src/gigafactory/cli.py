@@ -193,6 +193,61 @@ def design(
             out.print(f"[bold]Winner per MW: {dc['winner_per_mw']}; per capex dollar: {dc['winner_per_usd']}.[/] {dc['why']}")
 
 
+# --------------------------------------------------------------------------- rollout
+
+
+@app.command()
+def rollout(
+    scenario: Optional[Path] = ScenarioArg,
+    samples: Optional[int] = typer.Option(None, "--samples", min=0, max=100_000, help="Monte Carlo samples (default: the scenario's)."),
+    gantt: bool = typer.Option(False, "--gantt", help="Include every task's start and end in the JSON."),
+    as_json: bool = JsonOpt,
+) -> None:
+    """Plan the rollout: deployment time to first token (P10/P50/P90), capacity ramp, critical path, headcount."""
+    from gigafactory.design.choice import serving_for_system
+    from gigafactory.design.factory import design_factory
+    from gigafactory.rollout.plan import plan_rollout
+    from gigafactory.scenario import load_scenario
+
+    scn = load_scenario(scenario)
+    cat = load_catalog()
+    with err.status("designing the factory…"):
+        design_result = design_factory(cat, scn)
+    with err.status("serving rates per system (performance model)…"):
+        per_system = {}
+        for site in design_result["sites"]:
+            if site["system"] not in per_system:
+                per_system[site["system"]] = sum(w["share"] * w["tok_s_gpu"] for w in serving_for_system(cat, scn, site["system"]))
+        tok = {s["name"]: per_system[s["system"]] for s in design_result["sites"]}
+    with err.status("solving the base plan (CP-SAT) and sampling risk…"):
+        result = plan_rollout(cat, scn, design_result, tok, samples=samples)
+    if not gantt:
+        result.pop("gantt")
+    if as_json:
+        _print_json(result)
+        return
+    out.print(f"[bold]Rollout — {scn.name}[/], method [bold]{result['method']}[/] from {result['start_date']}")
+    out.print(f"Deployment TTFT (first production token): P50 [bold]{result['ttft_days']:.0f} days[/] ({result['first_token_date']}), "
+              f"P10 {result['ttft_days_p10'] or float('nan'):.0f}, P90 {result['ttft_days_p90'] or float('nan'):.0f}; base plan {result['plan_ttft_days']:.0f} days")
+    out.print(f"Full capacity: P50 {result['full_capacity_days']:.0f} days (P10 {result['full_capacity_days_p10'] or float('nan'):.0f}, "
+              f"P90 {result['full_capacity_days_p90'] or float('nan'):.0f}); base plan {result['plan_full_capacity_days']:.0f} days")
+    s = result["solver"]
+    out.print(f"CP-SAT: {s['status']}, optimality gap {s['optimality_gap']:.1%}, {s['tasks']:,} tasks, {s['wall_s']:.1f} s; "
+              f"peak on-site headcount {result['peak_headcount']:,}; permanent staff {result['permanent_staff_fte']:,.0f} FTE")
+    c = Table(title="Tasks most often on the critical path to first token", title_justify="left")
+    c.add_column("task")
+    c.add_column("share of samples", justify="right")
+    for row in result["critical_path"][:10]:
+        c.add_row(row["task"], f"{row['share']:.0%}")
+    out.print(c)
+    r = Table(title="Capacity ramp (every 4 weeks)", title_justify="left")
+    for col in ("week", "date", "GPUs online", "tokens/s online"):
+        r.add_column(col, justify="right")
+    for row in result["ramp"][::4] + ([result["ramp"][-1]] if result["ramp"] else []):
+        r.add_row(str(row["week"]), row["date"], f"{row['gpus']:,}", f"{row['tok_s']:,.0f}")
+    out.print(r)
+
+
 # --------------------------------------------------------------------------- perf
 
 

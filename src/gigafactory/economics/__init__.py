@@ -1,0 +1,1 @@
+"""Economics: time value of money, levelised cost and cash-flow metrics of an AI factory."""

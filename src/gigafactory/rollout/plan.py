@@ -1,0 +1,98 @@
+"""Orchestrator of `gigafactory rollout`: design -> tasks -> CP-SAT base plan -> Monte Carlo
+risk -> Gantt, capacity ramp (GPUs and tokens/s online per week), labour and headcount."""
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import numpy as np
+
+from gigafactory.catalog import Catalog
+from gigafactory.rollout.presets import PRESETS
+from gigafactory.rollout.risk import simulate
+from gigafactory.rollout.solve import build, solve
+from gigafactory.rollout.tasks import HOURS_PER_DAY, build_tasks
+from gigafactory.scenario.model import Scenario
+
+
+def ramp_weeks(tasks, plan, start: dt.date, tok_s_per_gpu: dict[str, float]) -> list[dict[str, Any]]:
+    accepts = sorted(((plan.end_h[t.id], t) for t in tasks if t.kind == "accept"), key=lambda x: (x[0], x[1].id))
+    if not accepts:
+        return []
+    last_week = int(np.ceil(accepts[-1][0] / (7 * HOURS_PER_DAY))) + 1
+    out = []
+    gpus = 0
+    tok = 0.0
+    i = 0
+    for w in range(last_week + 1):
+        edge = w * 7 * HOURS_PER_DAY
+        while i < len(accepts) and accepts[i][0] <= edge:
+            t = accepts[i][1]
+            gpus += t.gpus
+            tok += t.gpus * tok_s_per_gpu.get(t.site, 0.0)
+            i += 1
+        out.append({"week": w, "date": (start + dt.timedelta(days=7 * w)).isoformat(), "gpus": gpus, "tok_s": tok})
+    return out
+
+
+def labour(tasks, plan) -> dict[str, Any]:
+    by_trade: dict[str, float] = {}
+    events: list[tuple[int, float]] = []
+    for t in tasks:
+        if t.people <= 0:
+            continue
+        for trade, share in t.trade_split or (("general", 1.0),):
+            by_trade[trade] = by_trade.get(trade, 0.0) + t.labour_hours * share
+        events.append((plan.start_h[t.id], t.people))
+        events.append((plan.end_h[t.id], -t.people))
+    events.sort()
+    cur = peak = 0.0
+    peak_at = 0
+    for time_h, delta in events:
+        cur += delta
+        if cur > peak:
+            peak, peak_at = cur, time_h
+    return {"labour_hours_by_trade": by_trade, "peak_headcount": int(round(peak)), "peak_day": peak_at / HOURS_PER_DAY}
+
+
+def plan_rollout(cat: Catalog, scn: Scenario, design: dict[str, Any], tok_s_per_gpu: dict[str, float] | None = None,
+                 samples: int | None = None, max_deterministic_time: float = 30.0) -> dict[str, Any]:
+    tasks = build_tasks(scn, design, cat)
+    plan = solve(build(tasks), max_deterministic_time=max_deterministic_time, seed=scn.seed % (2**31))
+    n = scn.rollout.monte_carlo_samples if samples is None else samples
+    ss = np.random.SeedSequence(scn.seed).spawn(2)
+    risk = simulate(tasks, plan, n, np.random.default_rng(ss[0])) if n > 0 else None
+    start = scn.rollout.start_date
+    ramp = ramp_weeks(tasks, plan, start, tok_s_per_gpu or {})
+    pct = risk.percentiles() if risk else {}
+    crit_ft = list((risk.critical_first_token if risk else {}).items())[:12]
+    crit_fc = list((risk.critical_full_capacity if risk else {}).items())[:12]
+    lab = labour(tasks, plan)
+    staff_fte = cat.get("costs", scn.finance.cost_profile).staff_fte_per_mw * sum(s.power_mw for s in scn.sites)
+    gantt = [{"id": t.id, "site": t.site, "kind": t.kind, "su": t.su, "phase": t.phase, "start_day": plan.start_h[t.id] / 24,
+              "end_day": plan.end_h[t.id] / 24, "resource": t.resource} for t in tasks]
+    return {
+        "method": scn.rollout.method,
+        "preset": {"name": PRESETS[scn.rollout.method].name, "description": PRESETS[scn.rollout.method].description,
+                   "assumptions": list(PRESETS[scn.rollout.method].notes)},
+        "start_date": start.isoformat(),
+        "plan_ttft_days": plan.first_token_h / 24,
+        "plan_full_capacity_days": plan.full_capacity_h / 24,
+        "ttft_days": pct.get("first_token_days", {}).get("p50", plan.first_token_h / 24),
+        "ttft_days_p10": pct.get("first_token_days", {}).get("p10"),
+        "ttft_days_p90": pct.get("first_token_days", {}).get("p90"),
+        "full_capacity_days": pct.get("full_capacity_days", {}).get("p50", plan.full_capacity_h / 24),
+        "full_capacity_days_p10": pct.get("full_capacity_days", {}).get("p10"),
+        "full_capacity_days_p90": pct.get("full_capacity_days", {}).get("p90"),
+        "first_token_date": (start + dt.timedelta(days=pct.get("first_token_days", {}).get("p50", plan.first_token_h / 24))).isoformat(),
+        "solver": {"status": plan.status, "optimality_gap": plan.gap, "first_token_proven_optimal": plan.first_token_proven_optimal, "wall_s": plan.wall_s,
+                   "tasks": len(tasks)},
+        "monte_carlo_samples": n,
+        "critical_path": [{"task": k, "share": v} for k, v in crit_ft],
+        "critical_path_full_capacity": [{"task": k, "share": v} for k, v in crit_fc],
+        "ramp": ramp,
+        "peak_headcount": lab["peak_headcount"],
+        "labour_hours_by_trade": lab["labour_hours_by_trade"],
+        "permanent_staff_fte": staff_fte,
+        "gantt": gantt,
+    }

@@ -1,0 +1,135 @@
+"""The rollout task graph: site works, long-lead procurement, energisation phases and, per
+scalable unit, rack integration -> shipping -> install -> L12 -> burn-in -> acceptance.
+
+Times are in hours (integers in the solver).  Each task names the single resource it needs
+(None, the global integrator line, or a site's fit-out or install crews); every resource
+serves one task at a time, a crew pool working together on one scalable unit.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+from gigafactory.rollout.presets import PRESETS, MethodPreset, Tri
+
+HOURS_PER_DAY = 24.0
+
+
+@dataclass(frozen=True)
+class Task:
+    id: str
+    site: str
+    kind: str  # lead | civil | shell | fitout | energise | integrate | ship | install | l12 | burn_in | accept | software
+    duration: Tri  # (low, mode, high) [h]
+    preds: tuple[str, ...]
+    resource: str | None = None
+    capacity: int = 1  # tasks the resource runs at once (parallel teams)
+    su: int | None = None
+    phase: int | None = None
+    gpus: int = 0  # GPUs that come online when this task ends (acceptance)
+    people: float = 0.0  # on-site workers while the task runs [count]
+    work_hours_per_day: float = 10.0  # hours each of them works per calendar day [h]
+    trade_split: tuple[tuple[str, float], ...] = ()
+
+    @property
+    def labour_hours(self) -> float:
+        """Person-hours of on-site labour at the mode duration [h]."""
+        return self.people * self.work_hours_per_day * self.duration[1] / HOURS_PER_DAY
+
+    @property
+    def mode_h(self) -> int:
+        return max(0, int(round(self.duration[1])))
+
+
+def _h(days: Tri, scale: float = 1.0) -> Tri:
+    return tuple(d * HOURS_PER_DAY * scale for d in days)  # type: ignore[return-value]
+
+
+#: share of install crew-hours by trade (assumption: power, liquid and network hook-up about equal)
+INSTALL_TRADES = (("electrical", 0.3), ("mechanical", 0.3), ("network", 0.4))
+
+
+def site_preset(method: str, powered_shell: bool) -> MethodPreset:
+    return PRESETS["powered-shell"] if powered_shell or method == "powered-shell" else PRESETS[method]
+
+
+def phases_for(site_power_mw: float, phases_mw: list[float] | None) -> list[float]:
+    phases = [p for p in (phases_mw or []) if p > 0]
+    rest = site_power_mw - sum(phases)
+    if rest > 1e-6 or not phases:
+        phases.append(rest if phases else site_power_mw)
+    return phases
+
+
+def su_phases(n_sus: int, su_facility_mw: float, phases_mw: list[float]) -> list[int]:
+    """Phase index of each SU: SUs fill the phases' power in order."""
+    bounds = []
+    acc = 0.0
+    for p in phases_mw:
+        acc += p
+        bounds.append(acc)
+    out = []
+    for j in range(n_sus):
+        need = (j + 1) * su_facility_mw
+        k = next((i for i, b in enumerate(bounds) if need <= b + 1e-6), len(bounds) - 1)
+        out.append(k)
+    return out
+
+
+def build_tasks(scn: Any, design: dict[str, Any], cat: Any) -> list[Task]:
+    """All tasks of the programme from the scenario and its factory design."""
+    method = PRESETS[scn.rollout.method] if scn.rollout.method in PRESETS else PRESETS["gigafactory"]
+    tasks: list[Task] = []
+    racks_per_week = scn.rollout.integrator_racks_per_week or method.integrator_racks_per_week
+    for site_spec, site in zip(scn.sites, design["sites"]):
+        s = site_spec.name
+        sp = site_preset(scn.rollout.method, site_spec.powered_shell)
+        system = cat.system(site["system"])
+        racks_per_su = math.ceil(system.scalable_unit_units / (system.units_per_rack or 1))
+        n_su = site["scalable_units"]
+        phases = phases_for(site_spec.power_mw, site_spec.energisation_phases_mw)
+        su_mw = site["facility_power_mw"] / max(n_su, 1)
+        phase_of = su_phases(n_su, su_mw, phases)
+        leads = []
+        for name, tri in (("switchgear", sp.lead_switchgear), ("transformers", sp.lead_transformers), ("ups", sp.lead_ups),
+                          ("generators", sp.lead_generators), ("cooling", sp.lead_cooling)):
+            tasks.append(Task(f"{s}/lead-{name}", s, "lead", _h(tri), ()))
+            leads.append(f"{s}/lead-{name}")
+        prev: tuple[str, ...] = ()
+        if sp.site_civil:
+            tasks.append(Task(f"{s}/civil", s, "civil", _h(sp.site_civil), ()))
+            prev = (f"{s}/civil",)
+        workers = sp.construction_workers_per_mw_peak
+        for k, mw in enumerate(phases):
+            shell_tri = sp.shell if k == 0 else sp.shell_next_phase
+            if shell_tri:
+                scale = max(mw / phases[0], 0.25) if k else 1.0
+                tasks.append(Task(f"{s}/shell-{k}", s, "shell", _h(shell_tri, scale ** 0.5), prev, resource=f"shell:{s}", phase=k,
+                                  people=workers * mw * 0.4, trade_split=(("civil", 1.0),)))
+                prev = (f"{s}/shell-{k}",)
+            fit = _h(sp.fitout_per_phase, max(mw / 200.0, 0.25) ** 0.5)
+            # construction workers split ~40 % shell / 60 % M&E fit-out at the peak (assumption)
+            tasks.append(Task(f"{s}/fitout-{k}", s, "fitout", fit, prev, resource=f"fitout:{s}", phase=k,
+                              people=workers * mw * 0.6, trade_split=(("electrical", 0.5), ("mechanical", 0.5))))
+            tasks.append(Task(f"{s}/energise-{k}", s, "energise", _h(sp.commissioning_per_phase), (f"{s}/fitout-{k}", *leads), phase=k))
+        hours_per_day = method.shift_hours_per_day
+        crews = max(1, round(method.crews_per_100mw * site_spec.power_mw / 100))
+        # one crew per rack of an SU forms a team; the site's crews form this many parallel teams
+        team_crews = min(crews, racks_per_su)
+        teams = max(1, crews // team_crews)
+        install_days = method.onsite_crew_hours_per_rack * racks_per_su / (team_crews * hours_per_day)
+        for j in range(n_su):
+            su = f"{s}/su{j:04d}"
+            integ_h = racks_per_su / racks_per_week * 7 * HOURS_PER_DAY
+            tasks.append(Task(f"{su}/integrate", s, "integrate", (integ_h * 0.8, integ_h, integ_h * 1.5), (), resource="integrator", su=j))
+            tasks.append(Task(f"{su}/ship", s, "ship", _h(method.shipping), (f"{su}/integrate",), su=j))
+            tasks.append(Task(f"{su}/install", s, "install", _h((install_days * 0.8, install_days, install_days * 1.6)),
+                              (f"{su}/ship", f"{s}/energise-{phase_of[j]}"), resource=f"install:{s}", capacity=teams, su=j, phase=phase_of[j],
+                              people=team_crews * method.crew_size, work_hours_per_day=hours_per_day, trade_split=INSTALL_TRADES))
+            tasks.append(Task(f"{su}/l12", s, "l12", _h(method.cluster_test_l12), (f"{su}/install",), su=j))
+            tasks.append(Task(f"{su}/burn_in", s, "burn_in", _h(method.burn_in), (f"{su}/l12",), su=j))
+            tasks.append(Task(f"{su}/accept", s, "accept", _h(method.acceptance), (f"{su}/burn_in",), su=j, gpus=site["gpus"] // max(n_su, 1)))
+        if n_su:
+            tasks.append(Task(f"{s}/software", s, "software", _h(method.software_first_deploy), (f"{s}/su0000/accept",)))
+    return tasks
