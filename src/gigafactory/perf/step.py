@@ -123,5 +123,7 @@ def step_time(
     if pp > 1:
         comm_s += tokens * m.hidden_size * ACT_BYTES / (hw.link_bw(gpus) * COMM_EFFICIENCY) + eff.collective_latency_s
 
-    total = dense_s + experts_s + attention_s + comm_s + eff.step_overhead_s
-    return StepTime(total, dense_s, experts_s, attention_s, comm_s, eff.step_overhead_s)
+    # kernel launches and host work grow with the layers a stage runs (normalised to 80 layers)
+    overhead = eff.step_overhead_s * stage_layers / 80.0
+    total = dense_s + experts_s + attention_s + comm_s + overhead
+    return StepTime(total, dense_s, experts_s, attention_s, comm_s, overhead)
