@@ -141,6 +141,7 @@ class FinanceSpec(_Section):
     revenue_model: Literal["tokens", "gpu-hours"] = Field("tokens", description="Sell tokens (per-model prices) or GPU-hours.")
     gpu_hour_price_usd: float | None = Field(None, gt=0, description="Price per GPU-hour when revenue_model is gpu-hours [USD].")
     price_decline_per_year: float = Field(0.2, ge=0, lt=1, description="Yearly decline of token / GPU-hour prices [1/year].")
+    tax_rate: float | None = Field(None, ge=0, lt=1, description="Corporate income tax rate [1]; 0.21 (US federal) when absent.")
 
 
 class DeviceFleetSpec(_Section):

@@ -1,0 +1,59 @@
+"""Orchestrator of `gigafactory economics`: design -> serving rates -> rollout -> cash flows ->
+levelised costs, NPV / IRR / payback, cost of delay, tornado, Monte Carlo."""
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from gigafactory.catalog import Catalog
+from gigafactory.economics.analysis import base_case, monte_carlo, tornado
+from gigafactory.economics.build import build_inputs
+from gigafactory.scenario.model import Scenario
+
+
+def serving_rates(cat: Catalog, scn: Scenario, design: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
+    from gigafactory.design.choice import serving_for_system
+
+    return {sid: serving_for_system(cat, scn, sid) for sid in dict.fromkeys(s["system"] for s in design["sites"])}
+
+
+def run_economics(cat: Catalog, scn: Scenario, design: dict[str, Any], rollout: dict[str, Any], serving: dict[str, list[dict[str, Any]]],
+                  mc_samples: int = 10_000) -> dict[str, Any]:
+    inp = build_inputs(cat, scn, design, rollout, serving)
+    base = base_case(inp)
+    spread = ((rollout.get("ttft_days") or 0) - (rollout.get("plan_ttft_days") or 0), (rollout.get("ttft_days_p90") or 0) - (rollout.get("plan_ttft_days") or 0))
+    delay = (max(0.0, spread[0] / 30.44), max(0.0, spread[1] / 30.44))
+    rng = np.random.default_rng(np.random.SeedSequence(scn.seed).spawn(3)[2])
+    mc = monte_carlo(inp, mc_samples, rng, delay) if mc_samples > 0 else None
+    cost = cat.get("costs", scn.finance.cost_profile)
+    market = []
+    for wl in scn.workloads:
+        model_id = cat.model(wl.model).id
+        c = base["cost_per_mtok_usd"].get(model_id)
+        if c and wl.price_output_usd_per_mtok:
+            market.append({"model": model_id, "cost_per_mtok_usd": c, "list_price_output_usd_per_mtok": wl.price_output_usd_per_mtok,
+                           "price_over_cost": wl.price_output_usd_per_mtok / c})
+    warnings = []
+    if any(m["price_over_cost"] > 3 for m in market):
+        warnings.append("list token prices are several times the modelled cost per token: revenue assumes today's list prices hold at this "
+                        "scale (less the yearly decline); the tornado's token-price and price-decline rows show how fast that changes")
+    return {
+        **base,
+        "market_check": market,
+        "warnings": warnings,
+        "tornado": tornado(inp),
+        "monte_carlo": mc,
+        "assumptions": {
+            "horizon_months": inp.months, "wacc": inp.wacc, "tax_rate": inp.tax_rate, "utilisation": inp.utilisation,
+            "price_decline_per_year": inp.price_decline_per_year, "revenue_model": scn.finance.revenue_model,
+            "depreciation_months": {"it": inp.life_it_months, "network": inp.life_network_months, "facility": inp.life_facility_months},
+            "maintenance_fraction_per_year": inp.maintenance_fraction_per_year, "cost_profile": cost.id, "base_year": int(cost.base_year),
+            "currency": "USD",
+        },
+        "notes": list(inp.notes) + [
+            "no facility maintenance, insurance or software licences: the cost profile has no sourced figure for them",
+            "revenue = output tokens x output price + input tokens (isl/osl per output token) x input price, at the scenario's utilisation",
+        ],
+        "serving": {sid: [{k: w[k] for k in ("model", "share", "tok_s_gpu", "tok_s_user", "reason")} for w in rows] for sid, rows in serving.items()},
+    }
