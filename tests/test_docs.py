@@ -13,7 +13,7 @@ def test_scenario_reference_is_up_to_date():
 def test_readme_opens_with_the_two_setup_commands():
     text = (REPO / "README.md").read_text(encoding="utf-8")
     blocks = [b.split("```", 1)[0].strip() for b in text.split("```bash\n")[1:3]]
-    assert blocks[0].endswith("pip install -e . && gigafactory check")
+    assert blocks[0].endswith("pip install -e . && gigafactory plan")
     assert blocks[1].endswith("pip install -e '.[test]' && pytest")
     head = text.split("```bash", 1)[0]
     assert head.strip() == "# gigafactory", "nothing but the title may come before the two commands"

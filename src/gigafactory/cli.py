@@ -128,6 +128,139 @@ def _print_scenario_summary(summary: dict[str, Any], path: Optional[Path]) -> No
     out.print("[dim]Rack counts above are upper bounds from power alone; `gigafactory design` (coming) sizes the full factory.[/]")
 
 
+# --------------------------------------------------------------------------- plan
+
+
+@app.command()
+def plan(
+    scenario: Optional[Path] = ScenarioArg,
+    out_dir: Optional[Path] = typer.Option(None, "--out", help="Output folder for result.json and report.html (default: ./plan-<scenario name>)."),
+    store: Optional[Path] = typer.Option(None, "--store", help="Run-store database (default: $GIGAFACTORY_HOME/runs.sqlite or ~/.local/share/gigafactory)."),
+    no_store: bool = typer.Option(False, "--no-store", help="Do not record the run in the run store."),
+    samples: int = typer.Option(10_000, "--samples", min=0, max=1_000_000, help="Economics Monte Carlo samples."),
+    as_json: bool = JsonOpt,
+) -> None:
+    """The main job: design -> serving configuration per model -> rollout -> economics, with result.json, report.html and a run record."""
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from gigafactory.plan import run_plan, write_outputs
+    from gigafactory.runs.store import record
+    from gigafactory.scenario import default_scenario_path, load_scenario
+
+    scn = load_scenario(scenario)
+    text = (scenario or default_scenario_path()).read_text(encoding="utf-8")
+    target = out_dir or Path(f"plan-{scn.name}")
+    if target.exists() and not target.is_dir():
+        raise InputError.single("the output path exists and is not a folder", file=str(target), fix="choose another --out")
+    steps = ["design", "serving", "rollout", "economics", "frontiers"]
+    with Progress(TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn(), console=err, transient=True, disable=as_json) as bar:
+        task = bar.add_task("planning", total=len(steps))
+
+        def progress(step: str) -> None:
+            bar.update(task, description=f"planning: {step}", completed=steps.index(step))
+
+        result = run_plan(load_catalog(), scn, text, str(scenario) if scenario else None, progress, economics_samples=samples)
+        bar.update(task, completed=len(steps))
+    files = write_outputs(result, target)
+    run_id = None if no_store else record(result, target, store)
+    if as_json:
+        _print_json({"run_id": run_id, "result": str(files["result"]), "report": str(files["report"])})
+        return
+    d, r, e = result["design"], result["rollout"], result["economics"]
+    out.print(f"[bold]{scn.name}[/] — {len(d['sites'])} sites, {d['gpus']:,} GPUs in {d['racks']:,} racks, {d['facility_power_mw']:,.0f} MW facility "
+              f"(PUE {d['pue']:.3f}), capex {human(d['capex_usd'], 'USD')} (USD {d['base_year']})")
+    out.print(f"Deployment TTFT: first production token P50 [bold]{r['ttft_days']:.0f} days[/] ({r['first_token_date']}), P90 {r['ttft_days_p90']:.0f} days; "
+              f"full capacity P50 {r['full_capacity_days']:.0f} days")
+    t = Table(title="Serving (best configuration under each model's SLO)", title_justify="left")
+    for col in ("model", "configuration", "tok/s/GPU", "tok/s/user", "TTFT p99 (est.)", "TPOT p99 (est.)", "SLO", "cost / Mtok"):
+        t.add_column(col, justify="left" if col in ("model", "configuration") else "right")
+    for model, s in result["serving"].items():
+        cfg = s["config"] or {}
+        label = f"{cfg.get('mode', '—')} {cfg.get('layout', '')}" + (f" (prefill {cfg['prefill_layout']})" if cfg.get("prefill_layout") else "")
+        c = e["cost_per_mtok_usd"].get(model)
+        t.add_row(model, label, f"{s['tok_s_gpu']:,.0f}", f"{s['tok_s_user'] or 0:,.1f}",
+                  "—" if s["ttft_p99_s"] is None else f"{s['ttft_p99_s'] * 1e3:,.0f} ms", "—" if s["tpot_p99_s"] is None else f"{s['tpot_p99_s'] * 1e3:,.1f} ms",
+                  f"{s['slo']['ttft_p99_s'] * 1e3:,.0f} / {s['slo']['tpot_p99_s'] * 1e3:,.0f} ms", "—" if c is None else f"{c:.3f} USD")
+    out.print(t)
+    irr_text = "—" if e["irr"] is None else f"{e['irr']:.1%}"
+    pb = "never" if e["payback_months"] is None else f"{e['payback_months']:.1f} months"
+    out.print(f"Economics: NPV {human(e['npv_usd'], 'USD')}, IRR {irr_text}, payback {pb}, {e['cost_per_gpu_hour_usd']:.2f} USD per GPU-hour, "
+              f"cost of delay {human(e['cost_of_delay_usd_per_week'], 'USD')} per week")
+    for w in e["warnings"]:
+        out.print(f"[yellow]warning: {w}[/]")
+    out.print(f"wrote {files['result']} and {files['report']}" + (f"; run recorded as [bold]{run_id}[/]" if run_id else ""))
+
+
+# --------------------------------------------------------------------------- runs
+
+runs_app = typer.Typer(no_args_is_help=True, help="The run store: every plan is recorded; list, show and compare runs.")
+app.add_typer(runs_app, name="runs")
+StoreOpt = typer.Option(None, "--store", help="Run-store database (default: $GIGAFACTORY_HOME/runs.sqlite or ~/.local/share/gigafactory).")
+
+
+@runs_app.command("list")
+def runs_list(store: Optional[Path] = StoreOpt, as_json: bool = JsonOpt) -> None:
+    """List recorded plans."""
+    from gigafactory.runs.store import list_runs
+
+    rows = list_runs(store)
+    if as_json:
+        _print_json(rows)
+        return
+    if not rows:
+        out.print("no runs recorded yet: run `gigafactory plan`")
+        return
+    t = Table(title="Runs", title_justify="left")
+    for col in ("id", "created", "scenario", "GPUs", "TTFT P50 d", "NPV", "capex"):
+        t.add_column(col, justify="left" if col in ("id", "created", "scenario") else "right")
+    for r in rows:
+        h = r["headline"]
+        t.add_row(r["id"], r["created"], r["scenario_name"], f"{h['gpus']:,}", f"{h['ttft_days']:.0f}", human(h["npv_usd"], "USD"), human(h["capex_usd"], "USD"))
+    out.print(t)
+
+
+@runs_app.command("show")
+def runs_show(run_id: str = typer.Argument(..., metavar="ID", help="Run id (or a unique prefix)."), store: Optional[Path] = StoreOpt, as_json: bool = JsonOpt) -> None:
+    """Show one recorded plan: inputs and headline outputs."""
+    from gigafactory.runs.store import get_run
+
+    run = get_run(run_id, store)
+    if as_json:
+        _print_json(run)
+        return
+    out.print(f"[bold]{run['id']}[/] — {run['scenario_name']} (seed {run['seed']}, catalog {run['catalog_version']}) created {run['created']}; outputs in {run['out_dir']}")
+    t = Table()
+    t.add_column("output")
+    t.add_column("value", justify="right")
+    for k, v in run["headline"].items():
+        t.add_row(k, "—" if v is None else (f"{v:,.4g}" if isinstance(v, float) else str(v)))
+    out.print(t)
+
+
+@runs_app.command("compare")
+def runs_compare(a: str = typer.Argument(..., metavar="A"), b: str = typer.Argument(..., metavar="B"), store: Optional[Path] = StoreOpt, as_json: bool = JsonOpt) -> None:
+    """What changed between two runs, in inputs and in outputs."""
+    from gigafactory.runs.store import compare, get_run
+
+    diff = compare(get_run(a, store), get_run(b, store))
+    if as_json:
+        _print_json(diff)
+        return
+    t = Table(title=f"Inputs changed ({diff['a']} → {diff['b']})", title_justify="left")
+    for col in ("input", "A", "B"):
+        t.add_column(col)
+    for row in diff["inputs"]:
+        t.add_row(row["key"], str(row["a"]), str(row["b"]))
+    out.print(t if diff["inputs"] else "inputs: identical")
+    o = Table(title="Outputs changed", title_justify="left")
+    for col in ("output", "A", "B", "change"):
+        o.add_column(col, justify="left" if col == "output" else "right")
+    for row in diff["outputs"]:
+        fmt = lambda v: "—" if v is None else (f"{v:,.4g}" if isinstance(v, float) else str(v))  # noqa: E731
+        o.add_row(row["key"], fmt(row["a"]), fmt(row["b"]), "—" if row["change"] is None else f"{row['change']:+.1%}")
+    out.print(o if diff["outputs"] else "outputs: identical")
+
+
 # --------------------------------------------------------------------------- design
 
 

@@ -46,6 +46,7 @@ class SiteDesign:
     compute_racks: int
     it_max_w: float
     it_typical_w: float
+    non_compute_w: float
     facility_design_w: float
     power_envelope_w: float
     pue_monthly: tuple[float, ...]
@@ -84,6 +85,7 @@ class SiteDesign:
             "cpus": self.cpus,
             "it_power_mw": self.it_max_w / 1e6,
             "it_typical_mw": self.it_typical_w / 1e6,
+            "non_compute_mw": self.non_compute_w / 1e6,
             "facility_power_mw": self.facility_design_w / 1e6,
             "power_envelope_mw": self.power_envelope_w / 1e6,
             "pue": self.pue_annual,
@@ -241,7 +243,7 @@ def design_site(cat: Catalog, scn: Scenario, site: SiteSpec) -> SiteDesign:
     return SiteDesign(
         name=site.name, region_id=region.id, system_id=system.id, cooling_id=cooling_id, scalable_units=sus,
         gpus=block.gpus, cpus=block.cpus, racks=racks, compute_racks=block.compute_racks,
-        it_max_w=block.it_max_w, it_typical_w=block.it_typical_w, facility_design_w=chain.facility_w, power_envelope_w=envelope_w,
+        it_max_w=block.it_max_w, it_typical_w=block.it_typical_w, non_compute_w=block.non_compute_w, facility_design_w=chain.facility_w, power_envelope_w=envelope_w,
         pue_monthly=tuple(float(x) for x in pue_m), pue_annual=pue_annual, pue_design=pue_design, wue_l_per_kwh=wue,
         annual_energy_mwh=energy_mwh, floor=floor, power_chain=chain, cooling=plant, fabrics=tuple(fabrics), bom=tuple(bom),
         limiting_factor=limiting, electricity_price_usd_per_mwh=region.electricity_price_usd_per_mwh,

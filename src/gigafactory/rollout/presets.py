@@ -49,12 +49,12 @@ class MethodPreset:
     crew_size: int  # people per crew
     shift_hours_per_day: float  # crew working hours per day (shifts x hours)
     integrator_racks_per_week: float  # programme share of integrator capacity, all sites together
-    shipping: Tri  # integrator -> site
     cluster_test_l12: Tri
     burn_in: Tri
     acceptance: Tri
     software_first_deploy: Tri  # provisioning, scheduler, model weights, smoke tests on the first SU
     construction_workers_per_mw_peak: float
+    delivery_racks_per_day: float = 24.0  # racks a site can receive, unpack and stage per day (dock slots)
     notes: tuple[str, ...] = field(default=())
 
 
@@ -76,15 +76,15 @@ STICK_BUILT = MethodPreset(
     crew_size=4,
     shift_hours_per_day=10 * 5 / 7,
     integrator_racks_per_week=100,
-    shipping=weeks(1, 2, 4),
     cluster_test_l12=(3, 5, 10),
     burn_in=(2, 3, 7),
     acceptance=(1, 2, 5),
     software_first_deploy=(10, 14, 28),
     construction_workers_per_mw_peak=6400 / 1200,
+    delivery_racks_per_day=24,
     notes=(
         "on-site crew-hours per rack: 18 trays x ~2 h cabled tray work (regantih, low) + 24 h hook-up and L11 test (assumption)",
-        "crews per 100 MW, single 10-h shift 5 days a week, integrator share 100 racks/week: assumptions",
+        "crews per 100 MW, single 10-h shift 5 days a week, integrator share 100 racks/week, 24 racks/day received: assumptions",
         "construction workers at peak: Stargate Abilene 6,400 for 1.2 GW (themilliondollarway, 2025)",
     ),
 )
@@ -107,17 +107,17 @@ GIGAFACTORY = MethodPreset(
     crew_size=4,
     shift_hours_per_day=2 * 10,
     integrator_racks_per_week=400,
-    shipping=weeks(1, 2, 4),
     cluster_test_l12=(2, 3, 6),
     burn_in=(1, 3, 7),
     acceptance=(1, 1, 3),
     software_first_deploy=(3, 5, 10),
     construction_workers_per_mw_peak=0.6 * 6400 / 1200,
+    delivery_racks_per_day=48,
     notes=(
         "prefab skids: C&W 28-36 wk lead for prefab power skids; framework supply agreements assumed for the rest",
         "modular shell in weeks vs 12-24 months stick-built (aidatacenterguide 6.4); prefab reaches power 6-12 months sooner",
         "factory L11 test leaves ~16 crew-hours per rack on site for placement and hook-up (assumption)",
-        "integrator share 400 racks/week of e.g. Foxconn's 1,000/week (assumption); two 10-h shifts 7 days",
+        "integrator share 400 racks/week of e.g. Foxconn's 1,000/week (assumption); two 10-h shifts 7 days; 48 racks/day received (assumption)",
         "site labour 60 % of stick-built as skids are built in factories (assumption)",
     ),
 )
@@ -140,17 +140,35 @@ POWERED_SHELL = MethodPreset(
     crew_size=4,
     shift_hours_per_day=2 * 10,
     integrator_racks_per_week=500,
-    shipping=weeks(0.5, 1, 2),
     cluster_test_l12=(2, 3, 6),
     burn_in=(1, 2, 4),
     acceptance=(1, 1, 2),
     software_first_deploy=(3, 5, 10),
     construction_workers_per_mw_peak=0.4 * 6400 / 1200,
+    delivery_racks_per_day=64,
     notes=(
         "building and grid connection exist (the xAI Colossus anchor: 100k H100 in 122 days, training 19 days after the first rack)",
         "CALIBRATED ON ONE ANCHOR: fit-out, UPS/cooling procurement (rented turbines, bought batteries, vendor DLC bundles), crews and "
-        "integrator share are set so a Colossus-like scenario lands near 122 days; it is therefore not independent validation of this preset",
+        "integrator share and the 64 racks/day dock rate are set so a Colossus-like scenario lands near 122 days; it is therefore not independent validation of this preset",
     ),
 )
 
 PRESETS: dict[str, MethodPreset] = {p.name: p for p in (STICK_BUILT, GIGAFACTORY, POWERED_SHELL)}
+
+#: continent of each catalog country code (first word of a region's `country`)
+CONTINENT = {"US": "north-america", "CA": "north-america", "MX": "north-america", "FI": "europe", "SE": "europe", "NO": "europe", "DE": "europe",
+             "IE": "europe", "GB": "europe", "HU": "europe", "SA": "middle-east", "AE": "middle-east", "JP": "asia", "SG": "asia", "IN": "asia",
+             "TW": "asia", "CN": "asia"}
+#: integrator -> site transit [days, triangular] by how far the site is from the integration
+#: plant (assumption: road freight within a country, road/rail within a continent, sea freight
+#: across continents; Supermicro ships DLC racks 2-4 weeks after order, factory_facts deployment)
+SHIPPING_DAYS = {"same-country": (3.0, 5.0, 10.0), "same-continent": (7.0, 12.0, 21.0), "intercontinental": (25.0, 35.0, 56.0)}
+
+
+def shipping_days(integrator_country: str, site_country: str) -> tuple[float, float, float]:
+    a, b = integrator_country.upper(), site_country.upper()
+    if a == b:
+        return SHIPPING_DAYS["same-country"]
+    if CONTINENT.get(a) and CONTINENT.get(a) == CONTINENT.get(b):
+        return SHIPPING_DAYS["same-continent"]
+    return SHIPPING_DAYS["intercontinental"]

@@ -69,7 +69,7 @@ def build(tasks: list[Task]) -> Built:
             m.AddCumulative([interval[i] for i in ids], [1] * len(ids), capacity[res])
         names.append(f"capacity:{res}")
     # identical SUs of a site: integrate and install in index order (symmetry breaking)
-    for kind in ("integrate", "install"):
+    for kind in ("integrate", "receive", "install"):
         groups: dict[str, list[Task]] = {}
         for t in tasks:
             if t.kind == kind:
@@ -90,8 +90,8 @@ def greedy_starts(tasks: list[Task]) -> dict[str, int]:
     """A feasible schedule at mode durations: tasks in a natural priority order (site work
     first, then scalable units interleaved across sites by index), each starting when its
     predecessors and the previous task on its resource have ended.  Used as a hint."""
-    kind_rank = {"lead": 0, "civil": 1, "shell": 2, "fitout": 3, "energise": 4, "integrate": 5, "ship": 6, "install": 7,
-                 "l12": 8, "burn_in": 9, "accept": 10, "software": 11}
+    kind_rank = {"lead": 0, "civil": 1, "shell": 2, "fitout": 3, "energise": 4, "integrate": 5, "ship": 6, "receive": 7, "install": 8,
+                 "l12": 9, "burn_in": 10, "accept": 11, "software": 12}
     by_id = {t.id: t for t in tasks}
     order = sorted(tasks, key=lambda t: (t.su if t.su is not None else -1, kind_rank.get(t.kind, 99), t.phase or 0, t.site, t.id))
     pos = {t.id: i for i, t in enumerate(order)}

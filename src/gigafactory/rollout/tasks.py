@@ -11,7 +11,7 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-from gigafactory.rollout.presets import PRESETS, MethodPreset, Tri
+from gigafactory.rollout.presets import PRESETS, MethodPreset, Tri, shipping_days
 
 HOURS_PER_DAY = 24.0
 
@@ -113,6 +113,9 @@ def build_tasks(scn: Any, design: dict[str, Any], cat: Any) -> list[Task]:
             tasks.append(Task(f"{s}/fitout-{k}", s, "fitout", fit, prev, resource=f"fitout:{s}", phase=k,
                               people=workers * mw * 0.6, trade_split=(("electrical", 0.5), ("mechanical", 0.5))))
             tasks.append(Task(f"{s}/energise-{k}", s, "energise", _h(sp.commissioning_per_phase), (f"{s}/fitout-{k}", *leads), phase=k))
+        site_country = (cat.region(site_spec.region).country or "").split()[0]
+        ship = shipping_days(scn.rollout.integrator_country, site_country)
+        receive_days = racks_per_su / method.delivery_racks_per_day
         hours_per_day = method.shift_hours_per_day
         crews = max(1, round(method.crews_per_100mw * site_spec.power_mw / 100))
         # one crew per rack of an SU forms a team; the site's crews form this many parallel teams
@@ -123,9 +126,12 @@ def build_tasks(scn: Any, design: dict[str, Any], cat: Any) -> list[Task]:
             su = f"{s}/su{j:04d}"
             integ_h = racks_per_su / racks_per_week * 7 * HOURS_PER_DAY
             tasks.append(Task(f"{su}/integrate", s, "integrate", (integ_h * 0.8, integ_h, integ_h * 1.5), (), resource="integrator", su=j))
-            tasks.append(Task(f"{su}/ship", s, "ship", _h(method.shipping), (f"{su}/integrate",), su=j))
+            tasks.append(Task(f"{su}/ship", s, "ship", _h(ship), (f"{su}/integrate",), su=j))
+            # delivery slots: the site's dock receives and stages one SU's racks at a time
+            tasks.append(Task(f"{su}/receive", s, "receive", _h((receive_days * 0.8, receive_days, receive_days * 2)), (f"{su}/ship",),
+                              resource=f"dock:{s}", su=j))
             tasks.append(Task(f"{su}/install", s, "install", _h((install_days * 0.8, install_days, install_days * 1.6)),
-                              (f"{su}/ship", f"{s}/energise-{phase_of[j]}"), resource=f"install:{s}", capacity=teams, su=j, phase=phase_of[j],
+                              (f"{su}/receive", f"{s}/energise-{phase_of[j]}"), resource=f"install:{s}", capacity=teams, su=j, phase=phase_of[j],
                               people=team_crews * method.crew_size, work_hours_per_day=hours_per_day, trade_split=INSTALL_TRADES))
             tasks.append(Task(f"{su}/l12", s, "l12", _h(method.cluster_test_l12), (f"{su}/install",), su=j))
             tasks.append(Task(f"{su}/burn_in", s, "burn_in", _h(method.burn_in), (f"{su}/l12",), su=j))

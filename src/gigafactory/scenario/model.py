@@ -126,6 +126,7 @@ class RolloutSpec(_Section):
     )
     start_date: dt.date = Field(dt.date(2026, 3, 1), description="Notice to proceed (programme start).")
     monte_carlo_samples: int = Field(1000, ge=0, le=1_000_000, description="Risk samples over task durations and supply delays.")
+    integrator_country: str = Field("US", min_length=2, max_length=2, description="Country (ISO code) of the rack-integration plant; sets shipping time to each site.")
     integrator_racks_per_week: float | None = Field(
         None, gt=0, le=100_000, description="Programme share of rack-integrator capacity [racks/week]; the method preset's when absent."
     )

@@ -1,0 +1,236 @@
+"""Self-contained HTML report of a plan: one file that opens offline.
+
+plotly.js is inlined once; every figure is a plotly div with a stable id (``figures.FIGURES``);
+no request leaves the page (a Content-Security-Policy forbids any).  The headline numbers are
+also embedded as JSON (``<script type="application/json" id="gf-summary">``) with their path in
+result.json, so they can be checked against it.
+"""
+from __future__ import annotations
+
+import html
+import json
+from typing import Any
+
+from gigafactory.report.figures import FIGURES
+from gigafactory.report.summary import (
+    fmt_days,
+    fmt_months,
+    fmt_usd,
+    fmt_usd_per_mtok,
+    headlines,
+    summary_json,
+)
+
+#: nothing may be fetched: scripts and styles are inline, images only data: URIs
+CSP = "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; img-src data: blob:; font-src data:"
+PLOT_CONFIG = {"displaylogo": False, "responsive": True, "modeBarButtonsToRemove": ["sendDataToCloud"]}
+
+CSS = """
+:root { --fg:#1d2330; --muted:#5b6475; --line:#dde2ea; --accent:#1f5fbf; --warn:#9a5b00; --bg-warn:#fff6e5; }
+* { box-sizing: border-box; }
+body { font-family: system-ui, -apple-system, 'Segoe UI', Roboto, Helvetica, Arial, sans-serif; color: var(--fg);
+       margin: 0; line-height: 1.45; background: #fafbfc; }
+header { background: #14213d; color: #fff; padding: 18px 28px; }
+header h1 { margin: 0 0 4px 0; font-size: 24px; }
+header p { margin: 2px 0; color: #cfd6e4; font-size: 13px; }
+nav { position: sticky; top: 0; background: #fff; border-bottom: 1px solid var(--line); padding: 8px 28px; z-index: 10; font-size: 14px; }
+nav a { margin-right: 16px; color: var(--accent); text-decoration: none; }
+main { padding: 8px 28px 40px 28px; max-width: 1500px; }
+section { margin-top: 26px; }
+h2 { font-size: 20px; border-bottom: 2px solid var(--line); padding-bottom: 4px; }
+h3 { font-size: 16px; margin-bottom: 6px; }
+.cards { display: grid; grid-template-columns: repeat(auto-fill, minmax(230px, 1fr)); gap: 10px; }
+.card { background: #fff; border: 1px solid var(--line); border-radius: 6px; padding: 10px 12px; }
+.card .label { color: var(--muted); font-size: 12px; }
+.card .value { font-size: 19px; font-weight: 600; }
+table.data { border-collapse: collapse; background: #fff; font-size: 13px; margin: 6px 0 12px 0; }
+table.data th, table.data td { border: 1px solid var(--line); padding: 4px 8px; text-align: left; vertical-align: top; }
+table.data th { background: #eef2f8; }
+table.data td.num { text-align: right; font-variant-numeric: tabular-nums; }
+.warnings li { background: var(--bg-warn); color: var(--warn); padding: 4px 8px; margin: 4px 0; border-radius: 4px; list-style: none; }
+.figure { background: #fff; border: 1px solid var(--line); border-radius: 6px; margin: 12px 0; padding: 4px; }
+.muted { color: var(--muted); font-size: 13px; }
+ul.sources a { word-break: break-all; }
+pre { background: #fff; border: 1px solid var(--line); padding: 10px; overflow: auto; font-size: 12px; max-height: 520px; }
+"""
+
+
+def _e(value: Any) -> str:
+    """Escape any value for HTML text or attribute content."""
+    return html.escape("" if value is None else str(value), quote=True)
+
+
+def _json_for_script(data: Any) -> str:
+    """JSON that is safe inside a <script> element."""
+    text = json.dumps(data, ensure_ascii=False, allow_nan=False, default=str)
+    return text.replace("&", "\\u0026").replace("<", "\\u003c").replace(">", "\\u003e")
+
+
+def _table(header: list[str], rows: list[list[Any]], numeric: set[int] | None = None, table_id: str | None = None) -> str:
+    numeric = numeric or set()
+    head = "".join(f"<th>{_e(h)}</th>" for h in header)
+    body = "".join("<tr>" + "".join(f"<td class=\"num\">{_e(c)}</td>" if i in numeric else f"<td>{_e(c)}</td>" for i, c in enumerate(r)) + "</tr>"
+                   for r in rows)
+    ident = f' id="{_e(table_id)}"' if table_id else ""
+    return f"<table class=\"data\"{ident}><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+
+
+def _ms(seconds: float | None) -> str:
+    return "—" if seconds is None else f"{seconds * 1e3:,.1f} ms"
+
+
+def _figure_div(spec: Any, result: dict[str, Any]) -> str:
+    fig = spec.build(result)
+    body = fig.to_html(full_html=False, include_plotlyjs=False, div_id=spec.id, config=PLOT_CONFIG)
+    return f'<div class="figure" data-figure="{_e(spec.id)}">{body}</div>'
+
+
+def _headline_section(result: dict[str, Any]) -> str:
+    cards = "".join(f'<div class="card" data-headline="{_e(h.id)}"><div class="label">{_e(h.label)}</div>'
+                    f'<div class="value">{_e(h.text)}</div></div>' for h in headlines(result))
+    return f'<section id="headline"><h2>Headline</h2><div class="cards">{cards}</div></section>'
+
+
+def _warnings_section(result: dict[str, Any]) -> str:
+    ec = result.get("economics") or {}
+    warnings = [("economics", w) for w in ec.get("warnings") or []]
+    for model, s in (result.get("serving") or {}).items():
+        if not s.get("meets_slo"):
+            warnings.append((f"serving {model}", s.get("reason") or "no configuration meets the SLO"))
+    notes = [("economics", n) for n in ec.get("notes") or []]
+    notes += [(f"site {s['name']}", n) for s in result["design"]["sites"] for n in s.get("notes") or []]
+    w = "".join(f"<li><b>{_e(src)}:</b> {_e(text)}</li>" for src, text in warnings) or "<li>none</li>"
+    n = "".join(f"<li><b>{_e(src)}:</b> {_e(text)}</li>" for src, text in notes) or "<li>none</li>"
+    return (f'<section id="warnings"><h2>Warnings and notes</h2><h3>Warnings</h3><ul class="warnings">{w}</ul>'
+            f"<h3>Notes</h3><ul>{n}</ul></section>")
+
+
+def _figures(result: dict[str, Any], section: str) -> str:
+    return "".join(_figure_div(spec, result) for spec in FIGURES if spec.section == section)
+
+
+def _design_section(result: dict[str, Any]) -> str:
+    de = result["design"]
+    rows = []
+    for s in de["sites"]:
+        fab = ", ".join(f"{f['name']} {f['technology']} ×{f.get('count', 1)}" for f in s.get("fabrics") or [])
+        rows.append([s["name"], s.get("limiting_factor", ""), f"{s.get('floor_area_m2', 0):,.0f}", f"{s.get('annual_energy_mwh', 0):,.0f}",
+                     fab])
+    extra = _table(["site", "limited by", "floor area [m²]", "annual energy [MWh]", "fabrics (islands)"], rows, {2, 3}, "gf-table-site-extra")
+    return (f'<section id="design"><h2>Design</h2><p class="muted">{_e(len(de["sites"]))} site(s), base year {_e(de.get("base_year"))}, '
+            f'{_e(de.get("currency"))}.</p>{_figures(result, "design")}{extra}</section>')
+
+
+def _serving_section(result: dict[str, Any]) -> str:
+    serving = result.get("serving") or {}
+    cost = (result.get("economics") or {}).get("cost_per_mtok_usd") or {}
+    rows = []
+    for model, s in serving.items():
+        cfg = s.get("config") or {}
+        rows.append([model, s.get("system"), f"{s.get('share', 0):.0%}", s.get("precision"), f"{s.get('isl_tokens')} / {s.get('osl_tokens')}",
+                     cfg.get("mode", "—"), cfg.get("layout", "—"), f"{s.get('tok_s_gpu') or 0:,.0f}", f"{s.get('tok_s_user') or 0:,.1f}",
+                     f"{_ms(s.get('ttft_p99_s'))} / {_ms(s['slo']['ttft_p99_s'])}", f"{_ms(s.get('tpot_p99_s'))} / {_ms(s['slo']['tpot_p99_s'])}",
+                     "yes" if s.get("meets_slo") else "no", fmt_usd_per_mtok(cost.get(model)), s.get("efficiency") or "—"])
+    table = _table(["model", "system", "share", "precision", "ISL / OSL [tokens]", "mode", "layout", "tok/s/GPU", "tok/s/user",
+                    "p99 TTFT est. / SLO", "p99 TPOT est. / SLO", "meets SLO", "cost [USD/Mtok]", "efficiency source"],
+                   rows, {2, 7, 8, 9, 10, 12}, "gf-table-serving")
+    return f'<section id="serving"><h2>Serving</h2>{table}{_figures(result, "serving")}</section>'
+
+
+def _rollout_section(result: dict[str, Any]) -> str:
+    ro = result["rollout"]
+    rows = [["deployment TTFT (first production token)", fmt_days(ro.get("plan_ttft_days")), fmt_days(ro.get("ttft_days_p10")),
+             fmt_days(ro.get("ttft_days")), fmt_days(ro.get("ttft_days_p90"))],
+            ["full capacity", fmt_days(ro.get("plan_full_capacity_days")), fmt_days(ro.get("full_capacity_days_p10")),
+             fmt_days(ro.get("full_capacity_days")), fmt_days(ro.get("full_capacity_days_p90"))]]
+    times = _table(["milestone (days since start " + str(ro.get("start_date")) + ")", "base plan", "P10", "P50", "P90"], rows, {1, 2, 3, 4},
+                   "gf-table-rollout")
+    cp = _table(["task on the critical path to first token", "share of samples"],
+                [[c["task"], f"{c['share']:.0%}"] for c in ro.get("critical_path") or []], {1})
+    labour = _table(["trade", "labour [hours]"], [[k, f"{v:,.0f}"] for k, v in (ro.get("labour_hours_by_trade") or {}).items()], {1})
+    solver = ro.get("solver") or {}
+    gap = "—" if solver.get("optimality_gap") is None else f"{solver['optimality_gap']:.1%}"
+    headcount = "—" if ro.get("peak_headcount") is None else f"{ro['peak_headcount']:,}"
+    staff = "—" if ro.get("permanent_staff_fte") is None else f"{ro['permanent_staff_fte']:,.0f}"
+    info = (f"<p class=\"muted\">Method <b>{_e(ro.get('method'))}</b>, start {_e(ro.get('start_date'))}, "
+            f"{_e(ro.get('monte_carlo_samples'))} Monte Carlo samples; solver {_e(solver.get('status'))} "
+            f"(gap {_e(gap)}, {_e(solver.get('tasks'))} tasks); peak headcount {_e(headcount)}, "
+            f"permanent staff {_e(staff)} FTE.</p>")
+    return (f'<section id="rollout"><h2>Rollout</h2>{info}{times}{_figures(result, "rollout")}'
+            f'<div style="display:flex;gap:24px;flex-wrap:wrap"><div>{cp}</div><div>{labour}</div></div></section>')
+
+
+def _economics_section(result: dict[str, Any]) -> str:
+    ec = result["economics"]
+    mc = ec.get("market_check") or []
+    market = _table(["model", "modelled cost [USD/Mtok]", "list output price [USD/Mtok]", "price / cost"],
+                    [[m["model"], fmt_usd_per_mtok(m.get("cost_per_mtok_usd")), fmt_usd_per_mtok(m.get("list_price_output_usd_per_mtok")),
+                      "—" if m.get("price_over_cost") is None else f"{m['price_over_cost']:.2f}"] for m in mc], {1, 2, 3}, "gf-table-market")
+    totals = _table(["total over the horizon", "USD"], [[k, fmt_usd(v)] for k, v in (ec.get("totals_usd") or {}).items()], {1})
+    sold = ec.get("cost_per_sold_gpu_hour_usd")
+    sold_text = "—" if sold is None else f"{sold:.2f} USD"
+    info = (f"<p class=\"muted\">Cost of one week of delay: {_e(fmt_usd(ec.get('cost_of_delay_usd_per_week')))}; "
+            f"discounted payback {_e(fmt_months(ec.get('discounted_payback_months')))}; cost per sold GPU-hour {_e(sold_text)}.</p>")
+    return (f'<section id="economics"><h2>Economics</h2>{info}{_figures(result, "economics")}<h3>Market check</h3>{market}'
+            f"<h3>Totals</h3>{totals}</section>")
+
+
+def _flatten(d: dict[str, Any], prefix: str = "") -> list[tuple[str, Any]]:
+    out: list[tuple[str, Any]] = []
+    for k, v in d.items():
+        if isinstance(v, dict):
+            out += _flatten(v, f"{prefix}{k}.")
+        else:
+            out.append((f"{prefix}{k}", v))
+    return out
+
+
+def _assumptions_section(result: dict[str, Any]) -> str:
+    ec = result.get("economics") or {}
+    econ = _table(["economics assumption", "value"], [[k, v] for k, v in _flatten(ec.get("assumptions") or {})], None, "gf-table-assumptions")
+    preset = (result.get("rollout") or {}).get("preset") or {}
+    items = "".join(f"<li>{_e(a)}</li>" for a in preset.get("assumptions") or [])
+    eff = _table(["model", "efficiency source"], [[m, s.get("efficiency") or "—"] for m, s in (result.get("serving") or {}).items()])
+    return (f'<section id="assumptions"><h2>Assumptions</h2>{econ}<h3>Rollout preset: {_e(preset.get("name"))}</h3>'
+            f"<p>{_e(preset.get('description'))}</p><ul>{items}</ul><h3>Performance model efficiency per model</h3>{eff}</section>")
+
+
+def _sources_section(result: dict[str, Any]) -> str:
+    entries = []
+    for s in result.get("sources") or []:
+        links = "".join(f'<li><a href="{_e(u)}" rel="noopener noreferrer nofollow">{_e(u)}</a></li>' for u in s.get("sources") or [])
+        entries.append(f"<li><b>{_e(s.get('kind'))} / {_e(s.get('id'))}</b> — {_e(s.get('name'))}<ul class=\"sources\">{links}</ul></li>")
+    return (f'<section id="sources"><h2>Sources</h2><p class="muted">Catalog {_e(result.get("catalog_version"))}: the entries this plan used and '
+            f'the sources of their values (links are not loaded by this page).</p><ul>{"".join(entries)}</ul></section>')
+
+
+def _scenario_section(result: dict[str, Any]) -> str:
+    text = json.dumps(result.get("scenario"), indent=1, default=str)
+    return (f'<section id="scenario"><h2>Scenario</h2><p class="muted">file {_e(result.get("scenario_file") or "—")}, sha256 '
+            f'{_e(result.get("scenario_sha256"))}, seed {_e(result.get("seed"))}</p><details><summary>resolved scenario (JSON)</summary>'
+            f"<pre>{_e(text)}</pre></details></section>")
+
+
+def render_report(result: dict[str, Any]) -> str:
+    """The report of a plan result (the content of result.json) as one self-contained HTML page."""
+    from plotly.offline import get_plotlyjs
+
+    name = result.get("scenario_name") or "plan"
+    desc = (result.get("scenario") or {}).get("description") or ""
+    sections = [_headline_section(result), _warnings_section(result), _design_section(result), _serving_section(result),
+                _rollout_section(result), _economics_section(result), _assumptions_section(result), _sources_section(result),
+                _scenario_section(result)]
+    nav = "".join(f'<a href="#{s}">{s}</a>' for s in ("headline", "warnings", "design", "serving", "rollout", "economics", "assumptions",
+                                                          "sources", "scenario"))
+    meta = (f"created {_e(result.get('created'))} · gigafactory {_e(result.get('gigafactory_version'))} · catalog "
+            f"{_e(result.get('catalog_version'))} · seed {_e(result.get('seed'))}")
+    return (
+        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
+        f'<meta http-equiv="Content-Security-Policy" content="{CSP}">'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">'
+        f"<title>gigafactory plan — {_e(name)}</title><style>{CSS}</style>"
+        f'<script type="text/javascript">{get_plotlyjs()}</script></head><body>'
+        f"<header><h1>gigafactory plan — {_e(name)}</h1><p>{_e(desc)}</p><p>{meta}</p></header><nav>{nav}</nav><main>"
+        + "".join(sections)
+        + f'</main><script type="application/json" id="gf-summary">{_json_for_script(summary_json(result))}</script></body></html>\n'
+    )

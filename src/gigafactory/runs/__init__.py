@@ -1,0 +1,1 @@
+"""Run store: every plan recorded in an embedded SQLite database."""
