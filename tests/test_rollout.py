@@ -142,3 +142,19 @@ def test_rollout_cli_json(cli, tmp_path):
     for key in ("ttft_days", "ttft_days_p10", "ttft_days_p90", "full_capacity_days", "ramp", "critical_path", "peak_headcount"):
         assert key in body
     assert body["ramp"][-1]["tok_s"] > 0
+
+
+def test_grid_connection_gates_a_greenfield_site(catalog):
+    """A site without a ready utility connection waits for its HV substation: large power
+    transformers take 80-210 weeks (DOE large power transformer report, 2024), and Texas's
+    interconnection queue (~4 years, the US average) is longer still, so the first token moves
+    past the queue."""
+    ready = _plan(catalog, _scenario(catalog))
+    data = yaml.safe_load(default_scenario_path().read_text())
+    data["sites"] = [{"name": "one", "region": "us-texas", "facility_power_mw": 100.0, "grid_ready": False}]
+    data["systems"] = {"default": "gb300-nvl72"}
+    data["rollout"] = {"method": "gigafactory", "start_date": "2026-03-01", "monte_carlo_samples": 100}
+    waiting = _plan(catalog, parse_scenario_text(yaml.safe_dump(data), "t.yaml", catalog))
+    wait_days = catalog.region("us-texas").grid_interconnection_wait_s / 86400
+    assert waiting["plan_ttft_days"] > max(wait_days, 80 * 7) > ready["plan_ttft_days"]
+    assert any(c["task"] == "one/grid-connection" for c in waiting["critical_path"])

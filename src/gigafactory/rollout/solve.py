@@ -90,7 +90,7 @@ def greedy_starts(tasks: list[Task]) -> dict[str, int]:
     """A feasible schedule at mode durations: tasks in a natural priority order (site work
     first, then scalable units interleaved across sites by index), each starting when its
     predecessors and the previous task on its resource have ended.  Used as a hint."""
-    kind_rank = {"lead": 0, "civil": 1, "shell": 2, "fitout": 3, "energise": 4, "integrate": 5, "ship": 6, "receive": 7, "install": 8,
+    kind_rank = {"grid": 0, "lead": 0, "civil": 1, "shell": 2, "fitout": 3, "energise": 4, "integrate": 5, "ship": 6, "receive": 7, "install": 8,
                  "l12": 9, "burn_in": 10, "accept": 11, "software": 12}
     by_id = {t.id: t for t in tasks}
     order = sorted(tasks, key=lambda t: (t.su if t.su is not None else -1, kind_rank.get(t.kind, 99), t.phase or 0, t.site, t.id))

@@ -92,6 +92,16 @@ def build_tasks(scn: Any, design: dict[str, Any], cat: Any) -> list[Task]:
         su_mw = site["facility_power_mw"] / max(n_su, 1)
         phase_of = su_phases(n_su, su_mw, phases)
         leads = []
+        if not site_spec.grid_ready and not site_spec.powered_shell and scn.rollout.method != "powered-shell":
+            # HV substation and interconnection: large power transformers take 80-210 weeks (DOE, 2024);
+            # the region's interconnection queue when that is longer
+            lo, mode, hi = 80 * 7.0, 120 * 7.0, 210 * 7.0
+            wait = cat.region(site_spec.region).grid_interconnection_wait_s
+            if wait:
+                mode = max(mode, wait / 86400)
+                hi = max(hi, mode * 1.5)
+            tasks.append(Task(f"{s}/grid-connection", s, "grid", _h((lo, mode, hi)), ()))
+            leads.append(f"{s}/grid-connection")
         for name, tri in (("switchgear", sp.lead_switchgear), ("transformers", sp.lead_transformers), ("ups", sp.lead_ups),
                           ("generators", sp.lead_generators), ("cooling", sp.lead_cooling)):
             tasks.append(Task(f"{s}/lead-{name}", s, "lead", _h(tri), ()))

@@ -62,6 +62,9 @@ class SiteSpec(_Section):
     system: str | None = Field(None, description="System id for this site; defaults to systems.default.")
     cooling: str | None = Field(None, description="Cooling technology id (facility catalog); the designer picks one when absent.")
     powered_shell: bool = Field(False, description="The building and grid connection already exist (skips site and shell work).")
+    grid_ready: bool = Field(
+        True, description="Utility interconnection and HV substation available at programme start (powered land); when false, a grid-connection task gates energisation."
+    )
     floor_area_m2: AreaM2 | None = Field(None, description="Usable floor area limit [m^2]; no limit when absent.")
     energisation_phases_mw: list[PowerMW] | None = Field(
         None, description="Facility power energised in successive phases [MW], e.g. [200, 400]; all at once when absent."
