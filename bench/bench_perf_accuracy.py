@@ -11,14 +11,13 @@ from __future__ import annotations
 import argparse
 import json
 import platform
-import random
 import time
 from pathlib import Path
 
 import numpy as np
 
 from gigafactory.catalog import load_catalog
-from gigafactory.perf.calibrate import calibrate
+from gigafactory.perf.calibrate import calibrate, cross_validated_predictions
 from gigafactory.perf.efficiency import PRIOR, load_efficiencies
 from gigafactory.perf.hardware import hardware_from_catalog
 from gigafactory.perf.search import search
@@ -60,11 +59,8 @@ def main() -> None:
     out["in_sample"] = {"trust_1_2": _stats(preds), "all": _stats(preds, False), "summary": {k: v for k, v in summarise(preds).items() if k != "by"}}
     out["prior_uncalibrated"] = {"trust_1_2": _stats([predict_row(r, cat, eff=PRIOR) for r in rows])}
 
-    rng = random.Random(0)
-    idx = list(range(len(rows)))
-    rng.shuffle(idx)
-    fold = {i: k % 5 for k, i in enumerate(idx)}
-    out["kfold5"] = {"trust_1_2": _stats(held_out(rows, cat, lambda r: fold[rows.index(r)])), "all": None}
+    cv = cross_validated_predictions(rows, cat, folds=5, seed=0)
+    out["kfold5"] = {"trust_1_2": _stats(list(cv.values())), "all": _stats(list(cv.values()), False)}
     lomo = held_out(rows, cat, lambda r: cat.resolve_id("models", r["model"]) or r["model"])
     out["leave_one_model_out"] = {"trust_1_2": _stats(lomo), "all": _stats(lomo, False)}
     loho = held_out(rows, cat, lambda r: r["hardware"])

@@ -11,13 +11,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import random
 from pathlib import Path
 
 import numpy as np
 
 from gigafactory.catalog import load_catalog
-from gigafactory.perf.calibrate import calibrate
+from gigafactory.perf.calibrate import cross_validated_predictions
 from gigafactory.perf.efficiency import load_efficiencies
 from gigafactory.perf.validate import predict_row, read_measured_csv
 
@@ -40,16 +39,7 @@ def main() -> None:
     aic = {r["id"]: r for r in json.load(open(args.aic))["rows"]}
 
     in_sample = {r["id"]: predict_row(r, cat, load_efficiencies()) for r in rows}
-    rng = random.Random(0)
-    idx = list(range(len(rows)))
-    rng.shuffle(idx)
-    fold = {rows[i]["id"]: k % 5 for k, i in enumerate(idx)}
-    cv = {}
-    for f in range(5):
-        table = {(r.generation, r.engine): r.efficiency for r in calibrate([r for r in rows if fold[r["id"]] != f], cat, "cv")}
-        for r in rows:
-            if fold[r["id"]] == f:
-                cv[r["id"]] = predict_row(r, cat, table)
+    cv = cross_validated_predictions(rows, cat, folds=5, seed=0)
 
     out = {}
     for subset, keep in (("all", lambda r: True), ("trust_1_2", lambda r: r["trust"] in ("1", "2"))):

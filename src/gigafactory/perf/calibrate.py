@@ -155,3 +155,20 @@ def report_rows(reports: list[FitReport]) -> list[dict[str, Any]]:
          "median_ape": r.median_ape, "p90_ape": r.p90_ape, "n_infeasible": r.n_infeasible}
         for r in reports
     ]
+
+
+def cross_validated_predictions(rows: list[dict[str, str]], cat: Catalog, folds: int = 5, seed: int = 0) -> dict[str, RowPrediction]:
+    """k-fold cross-validation: each row predicted by parameters fitted without its fold
+    (rows shuffled with ``seed``, then dealt round-robin into ``folds`` groups)."""
+    import random
+
+    order = list(range(len(rows)))
+    random.Random(seed).shuffle(order)
+    fold = {rows[i]["id"]: k % folds for k, i in enumerate(order)}
+    out: dict[str, RowPrediction] = {}
+    for f in range(folds):
+        table = {(r.generation, r.engine): r.efficiency for r in calibrate([r for r in rows if fold[r["id"]] != f], cat, "cv")}
+        for r in rows:
+            if fold[r["id"]] == f:
+                out[r["id"]] = predict_row(r, cat, table)
+    return out
