@@ -9,6 +9,7 @@ import time
 import numpy as np
 
 from gigafactory.catalog import load_catalog
+from gigafactory.design.choice import mix_tok_s_per_gpu
 from gigafactory.design.factory import design_factory
 from gigafactory.economics.analysis import monte_carlo
 from gigafactory.economics.build import build_inputs
@@ -22,8 +23,7 @@ def main() -> None:
     scn = load_scenario()
     design = design_factory(cat, scn)
     serving = serving_rates(cat, scn, design)
-    tok = {s["name"]: sum(w["share"] * w["tok_s_gpu"] for w in serving[s["system"]]) for s in design["sites"]}
-    plan = plan_rollout(cat, scn, design, tok, samples=200)
+    plan = plan_rollout(cat, scn, design, mix_tok_s_per_gpu(design, serving), samples=200)
     inp = build_inputs(cat, scn, design, plan, serving)
     t0 = time.perf_counter()
     mc = monte_carlo(inp, 10_000, np.random.default_rng(0), (0.8, 1.8))

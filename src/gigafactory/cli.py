@@ -337,8 +337,9 @@ def rollout(
     as_json: bool = JsonOpt,
 ) -> None:
     """Plan the rollout: deployment time to first token (P10/P50/P90), capacity ramp, critical path, headcount."""
-    from gigafactory.design.choice import serving_for_system
+    from gigafactory.design.choice import mix_tok_s_per_gpu
     from gigafactory.design.factory import design_factory
+    from gigafactory.economics.run import serving_rates
     from gigafactory.rollout.plan import plan_rollout
     from gigafactory.scenario import load_scenario
 
@@ -347,11 +348,7 @@ def rollout(
     with err.status("designing the factory…"):
         design_result = design_factory(cat, scn)
     with err.status("serving rates per system (performance model)…"):
-        per_system = {}
-        for site in design_result["sites"]:
-            if site["system"] not in per_system:
-                per_system[site["system"]] = sum(w["share"] * w["tok_s_gpu"] for w in serving_for_system(cat, scn, site["system"]))
-        tok = {s["name"]: per_system[s["system"]] for s in design_result["sites"]}
+        tok = mix_tok_s_per_gpu(design_result, serving_rates(cat, scn, design_result))
     with err.status("solving the base plan (CP-SAT) and sampling risk…"):
         result = plan_rollout(cat, scn, design_result, tok, samples=samples)
     if not gantt:
@@ -391,6 +388,7 @@ def economics(
     as_json: bool = JsonOpt,
 ) -> None:
     """Cash flows, $/GPU-hour and $/Mtok per model, NPV, IRR, payback, cost of delay, tornado and Monte Carlo."""
+    from gigafactory.design.choice import mix_tok_s_per_gpu
     from gigafactory.design.factory import design_factory
     from gigafactory.economics.run import run_economics, serving_rates
     from gigafactory.rollout.plan import plan_rollout
@@ -401,8 +399,7 @@ def economics(
     with err.status("designing, rating and scheduling the factory…"):
         design_result = design_factory(cat, scn)
         serving = serving_rates(cat, scn, design_result)
-        tok = {s["name"]: sum(w["share"] * w["tok_s_gpu"] for w in serving[s["system"]]) for s in design_result["sites"]}
-        plan = plan_rollout(cat, scn, design_result, tok, samples=min(scn.rollout.monte_carlo_samples, 300))
+        plan = plan_rollout(cat, scn, design_result, mix_tok_s_per_gpu(design_result, serving), samples=min(scn.rollout.monte_carlo_samples, 300))
     with err.status("cash flows, sensitivity and Monte Carlo…"):
         result = run_economics(cat, scn, design_result, plan, serving, samples)
     if as_json:
@@ -541,7 +538,6 @@ def validate(
     efficiency: Optional[Path] = typer.Option(None, "--efficiency", help="Efficiency parameters file (default: the calibrated package file)."),
 ) -> None:
     """Predict every row of a measured CSV by its scenario's rule and report the errors."""
-    import statistics
 
     from gigafactory.perf.efficiency import load_efficiencies
     from gigafactory.perf.validate import read_measured_csv, validate_rows

@@ -11,6 +11,7 @@ from typing import Any, Callable
 
 from gigafactory import __version__
 from gigafactory.catalog import Catalog
+from gigafactory.design.choice import mix_tok_s_per_gpu
 from gigafactory.design.factory import design_factory
 from gigafactory.economics.run import run_economics, serving_rates
 from gigafactory.perf.validate import P99_OVER_STEADY
@@ -47,26 +48,9 @@ def _serving_section(cat: Catalog, scn: Scenario, serving: dict[str, list[dict[s
     return out
 
 
-def frontiers(cat: Catalog, scn: Scenario, system_id: str) -> dict[str, Any]:
-    """Pareto frontier per workload on ``system_id`` (for the report)."""
-    from gigafactory.perf.architecture import param_counts
-    from gigafactory.perf.efficiency import efficiency_for
-    from gigafactory.perf.hardware import hardware_from_catalog
-    from gigafactory.perf.search import search
-    from gigafactory.perf.serving import Speculation
-
-    hw = hardware_from_catalog(cat, system_id)
-    eff = efficiency_for(hw.generation, "trtllm")
-    out = {}
-    for wl in scn.workloads:
-        m = cat.model(wl.model)
-        if not hw.supports(wl.precision):
-            continue
-        res = search(m, hw, eff, wl.precision, wl.isl_tokens, wl.osl_tokens, wl.slo.ttft_p99_ms / 1e3 / P99_OVER_STEADY["ttft"],
-                     wl.slo.tpot_p99_ms / 1e3 / P99_OVER_STEADY["tpot"], Speculation(wl.speculative_tokens), pc=param_counts(m))
-        out[m.id] = [{"tok_s_user": p.tok_s_user, "tok_s_gpu": p.tok_s_gpu, "ttft_s": p.ttft_s, "tpot_s": p.tpot_s, "mode": p.mode,
-                      "layout": p.layout.label(), "concurrency": p.concurrency} for p in res.frontier]
-    return out
+def frontiers(serving_rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """Pareto frontier per workload (for the report), as found by the serving search."""
+    return {row["model"]: row["frontier"] for row in serving_rows if row.get("frontier")}
 
 
 def run_plan(cat: Catalog, scn: Scenario, scenario_text: str, scenario_file: str | None, progress: Progress | None = None,
@@ -76,14 +60,13 @@ def run_plan(cat: Catalog, scn: Scenario, scenario_text: str, scenario_file: str
     design = design_factory(cat, scn)
     say("serving")
     serving = serving_rates(cat, scn, design)
-    tok = {s["name"]: sum(w["share"] * w["tok_s_gpu"] for w in serving[s["system"]]) for s in design["sites"]}
     say("rollout")
-    rollout = plan_rollout(cat, scn, design, tok, samples=rollout_samples)
+    rollout = plan_rollout(cat, scn, design, mix_tok_s_per_gpu(design, serving), samples=rollout_samples)
     say("economics")
     econ = run_economics(cat, scn, design, rollout, serving, economics_samples)
     say("frontiers")
     main_system = max(design["sites"], key=lambda s: s["gpus"])["system"]
-    fronts = frontiers(cat, scn, main_system)
+    fronts = frontiers(serving[main_system])
     t = design["total"]
     return {
         "schema_version": SCHEMA_VERSION,

@@ -36,8 +36,15 @@ def serving_for_system(cat: Catalog, scn: Scenario, system_id: str) -> list[dict
             "model": m.id, "share": wl.share, "tok_s_gpu": best.tok_s_gpu if best else 0.0,
             "tok_s_user": best.tok_s_user if best else None, "config": best.as_dict() if best else None,
             "reason": None if best else "no configuration meets the SLO", "efficiency": efficiency_source(hw.generation, "trtllm"),
+            "frontier": [{"tok_s_user": p.tok_s_user, "tok_s_gpu": p.tok_s_gpu, "ttft_s": p.ttft_s, "tpot_s": p.tpot_s, "mode": p.mode,
+                          "layout": p.layout.label(), "concurrency": p.concurrency} for p in res.frontier],
         })
     return out
+
+
+def mix_tok_s_per_gpu(design: dict[str, Any], serving: dict[str, list[dict[str, Any]]]) -> dict[str, float]:
+    """Per site: output tokens/s per GPU of the workload mix (share-weighted best points)."""
+    return {s["name"]: sum(w["share"] * w["tok_s_gpu"] for w in serving[s["system"]]) for s in design["sites"]}
 
 
 def compare_systems(cat: Catalog, scn: Scenario, design_fn: Callable[[Catalog, Scenario], dict[str, Any]]) -> dict[str, Any]:

@@ -9,7 +9,6 @@ scenario seed.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 
