@@ -191,6 +191,73 @@ def plan(
     out.print(f"wrote {files['result']} and {files['report']}" + (f"; run recorded as [bold]{run_id}[/]" if run_id else ""))
 
 
+# --------------------------------------------------------------------------- simulate
+
+
+@app.command()
+def simulate(
+    scenario: Optional[Path] = ScenarioArg,
+    trace: Optional[str] = typer.Option(None, "--trace", help="Bundled trace name (azure-conv-2023, azure-code-2023, mooncake-conversation, "
+                                        "mooncake-synthetic, sharegpt, arxiv-summarization), poisson, gamma-cv<X>, diurnal, or a CSV/JSONL path."),
+    rate: Optional[float] = typer.Option(None, "--rate", min=0.0, help="Whole-fleet arrival rate [requests/s] (default: the scenario's, else each pool at finance.utilisation of its modelled capacity)."),
+    duration: Optional[float] = typer.Option(None, "--duration", min=0.0, help="Simulated time of arrivals [s] (default: the scenario's simulation.duration_s)."),
+    router: Optional[str] = typer.Option(None, "--router", help="round-robin, least-outstanding, prefix-aware or central-queue (default: the scenario's)."),
+    workers: int = typer.Option(1, "--workers", min=1, max=64, help="Processes to run pools in parallel."),
+    as_json: bool = JsonOpt,
+) -> None:
+    """Discrete-event serving simulation of the scenario's fleet on a real or synthetic trace: TTFT/TPOT percentiles, goodput, utilisation, energy."""
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from gigafactory.scenario import load_scenario
+    from gigafactory.simulate.run import simulate_scenario
+
+    if rate is not None and rate <= 0:
+        raise InputError.single("the arrival rate must be positive", field="--rate", value=rate, expected="requests per second > 0", fix="e.g. --rate 100")
+    if duration is not None and duration <= 0:
+        raise InputError.single("the duration must be positive", field="--duration", value=duration, expected="seconds > 0", fix="e.g. --duration 3600")
+    scn = load_scenario(scenario)
+    cat = load_catalog()
+    with Progress(TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn(), console=err, transient=True, disable=as_json) as bar:
+        task = bar.add_task("simulating", total=1.0)
+
+        def progress(pool: str, frac: float) -> None:
+            bar.update(task, description=f"simulating {pool}", completed=frac)
+
+        result = simulate_scenario(cat, scn, trace=trace, rate_rps=rate, duration_s=duration, router=router, workers=workers, progress=progress)
+    if as_json:
+        _print_json(result)
+        return
+    out.print(f"[bold]Serving simulation — {scn.name}[/]: trace {result['trace']}, router {result['router']}, {result['duration_s']:,.0f} s of arrivals "
+              f"({result['rate_rps_represented']:,.0f} req/s over {result['gpus_represented']:,.0f} GPUs)")
+    t = Table(title="Per pool (p50 / p99)", title_justify="left")
+    for col in ("pool", "configuration", "simulated", "TTFT", "TPOT", "SLO met", "tok/s/GPU", "GPU util", "J/token"):
+        t.add_column(col, justify="left" if col in ("pool", "configuration") else "right")
+    for b in result["pools"]:
+        u = b["units"]
+        sim_txt = f"{u['decode_replicas_simulated']}" + (f"+{u['prefill_replicas_simulated']}p" if u["prefill_replicas_simulated"] else "") + \
+            f" of {b['replicas_represented']:,}" + (" (per rank)" if b["per_rank_mean_field"] else "")
+        att = b.get("slo_attainment")
+        t.add_row(b["pool"], f"{b['mode']} {b['layout']}", sim_txt,
+                  _ms_pair(b["ttft_s"]), _ms_pair(b["tpot_s"]), "—" if att is None else f"{att:.1%}",
+                  f"{b['throughput_tok_s'] / b['gpus_represented']:,.0f}", f"{b['gpu_utilization']:.0%}",
+                  "—" if b["energy_j_per_token"] is None else f"{b['energy_j_per_token']:.3f}")
+    out.print(t)
+    out.print(f"Fleet: TTFT p50/p90/p99 {_ms(result['ttft_s']['p50'])} / {_ms(result['ttft_s']['p90'])} / {_ms(result['ttft_s']['p99'])}, "
+              f"TPOT {_ms(result['tpot_s']['p50'])} / {_ms(result['tpot_s']['p90'])} / {_ms(result['tpot_s']['p99'])}; "
+              f"goodput {result['goodput_rps']:,.0f} req/s, {result['throughput_tok_s']:,.0f} output tok/s, "
+              f"GPU utilisation {result['gpu_utilization']:.0%}, {result['energy_j_per_token'] or 0:.3f} J/token (GPU)")
+    out.print(f"Requests simulated: {result['arrived']:,} arrived = {result['completed']:,} completed + {result['dropped']:,} dropped + "
+              f"{result['in_flight']:,} in flight; {result['events']:,} events")
+
+
+def _ms(x: float | None) -> str:
+    return "—" if x is None else f"{x * 1e3:,.0f} ms" if x >= 0.1 else f"{x * 1e3:,.1f} ms"
+
+
+def _ms_pair(p: dict[str, float | None]) -> str:
+    return f"{_ms(p['p50'])} / {_ms(p['p99'])}"
+
+
 # --------------------------------------------------------------------------- runs
 
 runs_app = typer.Typer(no_args_is_help=True, help="The run store: every plan is recorded; list, show and compare runs.")

@@ -1,0 +1,299 @@
+"""Serving simulator: queueing theory, agreement with the performance model, engine
+invariants (conservation, monotone time, utilisation <= 1, determinism), preemption,
+prefix caching, disaggregation, the scenario fleet and the CLI."""
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+import pytest
+import yaml
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from gigafactory.catalog import load_catalog
+from gigafactory.perf.architecture import param_counts
+from gigafactory.perf.efficiency import efficiency_for
+from gigafactory.perf.hardware import hardware_from_catalog
+from gigafactory.perf.layout import Layout
+from gigafactory.perf.serving import Speculation, aggregated_point
+from gigafactory.scenario import default_scenario_path, parse_scenario_text
+from gigafactory.simulate import workload as wlmod
+from gigafactory.simulate.cost import PerfStepCost, RankCost, TokenLinearCost
+from gigafactory.simulate.engine import EngineConfig, Pool, Replica
+from gigafactory.simulate.kernel import EventQueue
+from gigafactory.simulate.router import make_router
+from gigafactory.simulate.run import simulate_scenario
+from gigafactory.simulate.sim import Requests, Simulation
+
+
+_CATALOG = load_catalog()  # module level: hypothesis would print a fixture's (large) repr
+
+
+def _pool_sim(req, duration, costs, cfg, router="least-outstanding", **sim_kw):
+    sim = Simulation(req, duration, **sim_kw)
+    pool = Pool(sim, "p", None, make_router(router))
+    pool.replicas = [Replica(sim, pool, i, c, cfg) for i, c in enumerate(costs)]
+    sim.add_pool(pool, [0])
+    return sim, pool
+
+
+def _queue_run(lam, c, n, seed, deterministic=False):
+    """Poisson arrivals; service = prompt tokens x 1 ms on one-request replicas, one central queue."""
+    rng = np.random.default_rng(seed)
+    arr = np.cumsum(rng.exponential(1 / lam, n))
+    tokens = np.full(n, 1000) if deterministic else np.maximum(1, np.rint(rng.exponential(1000, n))).astype(int)
+    req = Requests(arr.tolist(), tokens.tolist(), [1] * n, [0] * n)
+    sim, _ = _pool_sim(req, float(arr[-1]) + 1, [TokenLinearCost()] * c, EngineConfig(max_seqs=1), router="central-queue")
+    sim.run()
+    service = tokens * 1e-3
+    wait = np.array(req.first) - arr - service
+    return wait, service
+
+
+def _erlang_c_wait(lam, mu, c):
+    """Mean wait in queue of M/M/c (Erlang C formula; Kleinrock, Queueing Systems vol. 1, 1975, eq. 3.40)."""
+    a = lam / mu
+    rho = a / c
+    top = a**c / math.factorial(c) / (1 - rho)
+    p_wait = top / (sum(a**k / math.factorial(k) for k in range(c)) + top)
+    return p_wait / (c * mu - lam)
+
+
+def test_mg1_matches_pollaczek_khinchine():
+    """M/G/1 mean wait = lambda E[S^2] / (2 (1 - rho)) (Pollaczek-Khinchine; Kleinrock 1975, eq. 5.73),
+    with the exponential (M/M/1) service of the sample; rho = 0.5, 100k requests (sampling error ~1 %)."""
+    lam = 0.5
+    wait, s = _queue_run(lam, 1, 100_000, seed=3)
+    rho = lam * s.mean()
+    expected = lam * (s**2).mean() / (2 * (1 - rho))
+    assert wait.min() >= -1e-9
+    assert wait.mean() == pytest.approx(expected, rel=0.06)
+    # and the M/M/1 closed form rho / (mu - lambda) with the sample's mean service
+    assert wait.mean() == pytest.approx(rho / (1 / s.mean() - lam), rel=0.08)
+
+
+def test_md1_wait():
+    """M/D/1: W_q = rho / (2 mu (1 - rho)) (Kleinrock 1975, eq. 5.76 with C_s = 0)."""
+    lam = 0.6
+    wait, _ = _queue_run(lam, 1, 100_000, seed=5, deterministic=True)
+    assert wait.mean() == pytest.approx(lam / (2 * (1 - lam)), rel=0.06)
+
+
+def test_mmc_matches_erlang_c():
+    """M/M/4 at rho = 0.5 with one shared FIFO queue: mean wait equals the Erlang C formula."""
+    lam, c = 2.0, 4
+    wait, s = _queue_run(lam, c, 100_000, seed=11)
+    assert wait.mean() == pytest.approx(_erlang_c_wait(lam, 1 / s.mean(), c), rel=0.1)
+
+
+def _closed_loop(catalog, model, system, precision, layout, conc, isl, osl, spec=0, duration=2000.0, ranks=1):
+    m = catalog.model(model)
+    pc = param_counts(m)
+    hw = hardware_from_catalog(catalog, system)
+    eff = efficiency_for(hw.generation, "trtllm")
+    cost = PerfStepCost(m, pc, hw, eff, layout, precision, Speculation(spec))
+    if ranks > 1:
+        cost = RankCost(cost, ranks)
+    req = Requests([], [], [], [])
+    sim, _ = _pool_sim(req, duration, [cost], EngineConfig(max_seqs=conc // ranks), concurrency=conc // ranks, lengths=([isl], [osl]))
+    sim.run()
+    fin, out = np.array(req.finish), np.array(req.out)
+    window = np.isfinite(fin) & (fin > 0.3 * duration) & (fin < duration)
+    tok_s_gpu = out[window].sum() / (0.7 * duration) / (layout.gpus / ranks)
+    return tok_s_gpu, aggregated_point(m, pc, hw, eff, layout, precision, isl, osl, conc, Speculation(spec))
+
+
+@pytest.mark.parametrize("layout,conc,isl,osl", [(Layout(tp=8), 64, 1024, 256), (Layout(tp=2), 32, 2048, 512), (Layout(tp=4, pp=2), 64, 1024, 512)])
+def test_steady_state_agrees_with_performance_model(catalog, layout, conc, isl, osl):
+    """Closed loop at the perf model's concurrency: simulated tok/s/GPU within 3 % of perf.serving.aggregated_point."""
+    sim_tok, pt = _closed_loop(catalog, "meta-llama/Llama-3.1-70B-Instruct", "h100-sxm", "fp8", layout, conc, isl, osl)
+    assert sim_tok == pytest.approx(pt.tok_s_gpu, rel=0.03)
+
+
+def test_dp_attention_rank_mean_field_agrees(catalog):
+    """DeepSeek-R1 DEP16 on GB300 with MTP, simulated per attention rank: within 8 % of the analytic point."""
+    sim_tok, pt = _closed_loop(catalog, "deepseek-ai/DeepSeek-R1", "gb300-nvl72", "fp4", Layout(tp=16, ep=16, dp_attention=True),
+                               2048, 1024, 1024, spec=1, duration=300.0, ranks=16)
+    assert sim_tok == pytest.approx(pt.tok_s_gpu, rel=0.08)
+
+
+def _random_requests(seed, n, rate, max_in, max_out, hashes=False):
+    rng = np.random.default_rng(seed)
+    arr = np.cumsum(rng.exponential(1 / rate, n)).tolist()
+    inp = rng.integers(1, max_in + 1, n).tolist()
+    out = rng.integers(1, max_out + 1, n).tolist()
+    h = None
+    if hashes:
+        h = [tuple(int(x) for x in rng.integers(0, 6, math.ceil(i / 64))) for i in inp]
+        h = [tuple(sorted(set(t))) for t in h]
+    return Requests(arr, inp, out, [0] * n, hashes=h, hash_block_tokens=64 if hashes else 0)
+
+
+class _CheckedQueue(EventQueue):
+    """Event queue that asserts time never goes backwards."""
+
+    def __init__(self):
+        super().__init__()
+        self.last = 0.0
+
+    def pop_and_run(self):
+        t = self._heap[0][0]
+        assert t >= self.last - 1e-12
+        self.last = t
+        return super().pop_and_run()
+
+
+def _llama_cost(catalog, layout=Layout(tp=4)):
+    m = catalog.model("meta-llama/Llama-3.1-70B-Instruct")
+    hw = hardware_from_catalog(catalog, "h100-sxm")
+    return PerfStepCost(m, param_counts(m), hw, efficiency_for(hw.generation, "trtllm"), layout, "fp8")
+
+
+def _run_random(catalog, seed, n, rate, replicas, max_seqs, budget, kv_tokens, preemption, router, max_in=3000, max_out=400):
+    cost = _llama_cost(catalog)
+    if kv_tokens is not None:
+        cost.kv_capacity_tokens = float(kv_tokens)
+    req = _random_requests(seed, n, rate, max_in, max_out, hashes=router == "prefix-aware")
+    cfg = EngineConfig(max_seqs=max_seqs, max_batched_tokens=budget, preemption=preemption)
+    sim, pool = _pool_sim(req, req.arrival[-1] + 1e-9, [cost] * replicas, cfg, router=router, drain_s=1e7)
+    sim.queue = _CheckedQueue()
+    sim.run()
+    return sim, pool, req
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(seed=st.integers(0, 10_000), n=st.integers(1, 120), rate=st.floats(0.5, 40), replicas=st.integers(1, 4),
+       max_seqs=st.integers(1, 64), budget=st.sampled_from([512, 2048, 8192]), kv=st.sampled_from([None, 6000, 20000]),
+       preemption=st.sampled_from(["recompute", "swap"]), router=st.sampled_from(["round-robin", "least-outstanding", "prefix-aware", "central-queue"]))
+def test_engine_invariants(seed, n, rate, replicas, max_seqs, budget, kv, preemption, router):
+    """Conservation (arrived = completed + dropped + in flight), causality, monotone time, utilisation <= 1."""
+    sim, pool, req = _run_random(_CATALOG, seed, n, rate, replicas, max_seqs, budget, kv, preemption, router)
+    arr, first, fin = np.array(req.arrival), np.array(req.first), np.array(req.finish)
+    dropped = np.array(req.dropped)
+    done = np.isfinite(fin) & ~dropped
+    in_flight = len(req) - done.sum() - dropped.sum()
+    assert in_flight == 0 and not sim.stopped_early
+    assert sim.completed == done.sum() and sim.dropped == dropped.sum()
+    assert (first[done] >= arr[done] - 1e-12).all() and (fin[done] >= first[done] - 1e-12).all()
+    # a request too long for the KV cache is dropped, never silently lost
+    too_long = np.array(req.inp) + np.array(req.out) > pool.max_request_tokens()
+    assert (dropped == too_long).all()
+    span = max(sim.end_s, 1e-9)
+    for r in pool.replicas:
+        assert 0 <= r.busy_s <= span + 1e-9
+        assert r.n_dec == 0 and not r.prefill and r.pf_reserved == pytest.approx(0, abs=1e-6)
+
+
+def test_preemption_under_kv_pressure_completes_everything(catalog):
+    """A KV cache of 6,000 tokens under 1,500-token requests at batch 64 must preempt; every request still completes."""
+    for mode in ("recompute", "swap"):
+        sim, pool, req = _run_random(catalog, 7, 300, 30.0, 1, 64, 2048, 6000, mode, "least-outstanding")
+        assert sum(req.preemptions) > 0, mode
+        assert sim.completed + sim.dropped == 300
+
+
+def test_determinism_same_seed_same_result(catalog):
+    a = _run_random(catalog, 42, 200, 20.0, 3, 32, 2048, None, "recompute", "least-outstanding")[2]
+    b = _run_random(catalog, 42, 200, 20.0, 3, 32, 2048, None, "recompute", "least-outstanding")[2]
+    assert a.first == b.first and a.finish == b.finish
+
+
+def test_prefix_cache_hits_bounded_by_trace_reuse(catalog):
+    """Mooncake conversation trace (first 600 requests) on 2 replicas: hits occur, never exceed the
+    trace's block reuse (36.6 %, SOURCE.md), and the prefix-aware router hits at least as often as round robin."""
+    wl = wlmod.load_trace("mooncake-conversation").subset(np.arange(600))
+    rates = {}
+    for router in ("round-robin", "prefix-aware"):
+        req = Requests(wl.arrival_s.tolist(), wl.input_tokens.tolist(), wl.output_tokens.tolist(), [0] * len(wl),
+                       hashes=list(wl.block_hashes), hash_block_tokens=wl.hash_block_tokens)
+        cost = _llama_cost(catalog, Layout(tp=8))
+        sim, pool = _pool_sim(req, float(wl.arrival_s[-1]) + 1, [cost, cost], EngineConfig(max_seqs=128), router=router)[:2]
+        sim.run()
+        done = np.isfinite(np.array(req.finish)) & ~np.array(req.dropped)
+        rates[router] = np.array(req.cached)[done].sum() / np.array(req.inp)[done].sum()
+    assert 0 < rates["round-robin"] <= rates["prefix-aware"] <= 0.366
+
+
+def test_disaggregated_ttft_includes_kv_transfer(catalog):
+    m = catalog.model("meta-llama/Llama-3.1-70B-Instruct")
+    hw = hardware_from_catalog(catalog, "h100-sxm")
+    eff = efficiency_for(hw.generation, "trtllm")
+    pf = PerfStepCost(m, param_counts(m), hw, eff, Layout(tp=4), "fp8")
+    dc = PerfStepCost(m, param_counts(m), hw, eff, Layout(tp=4), "fp8")
+    req = Requests([0.0], [2048], [100], [0])
+    sim = Simulation(req, 10.0)
+    per_token = 1e-5
+    pool = Pool(sim, "p", None, make_router("least-outstanding"), decode_router=make_router("least-outstanding"), transfer_s_per_token=per_token)
+    pool.replicas = [Replica(sim, pool, 0, pf, EngineConfig(), "prefill")]
+    pool.decode_replicas = [Replica(sim, pool, 0, dc, EngineConfig(), "decode")]
+    sim.add_pool(pool, [0])
+    sim.run()
+    prefill_s = pf.step_s(0, 0, 2048, 1024)
+    assert req.first[0] == pytest.approx(prefill_s + 2048 * per_token)
+    # 99 decode steps after the first token, each at batch 1
+    assert req.finish[0] - req.first[0] == pytest.approx(sum(dc.step_s(1, 2049 + j, 0, 0) for j in range(99)), rel=1e-6)
+
+
+def _small_scenario(catalog):
+    data = yaml.safe_load(default_scenario_path().read_text())
+    data["sites"] = [{"name": "solo", "region": "us-virginia", "facility_power_mw": 30}]
+    data["workloads"] = [{"model": "llama-3.3-70b", "share": 1.0, "precision": "fp8", "isl_tokens": 1024, "osl_tokens": 256,
+                          "slo": {"ttft_p99_ms": 2000, "tpot_p99_ms": 50}}]
+    data["devices"] = {"fleets": []}
+    data["simulation"] = {"trace": "azure-conv-2023", "duration_s": 120, "router": "least-outstanding"}
+    return parse_scenario_text(yaml.safe_dump(data), "solo.yaml", catalog)
+
+
+def test_scenario_simulation_and_determinism(catalog):
+    scn = _small_scenario(catalog)
+    a = simulate_scenario(catalog, scn)
+    b = simulate_scenario(catalog, scn)
+    assert a == b
+    assert a["conservation_ok"] and a["arrived"] > 100
+    for key in ("ttft_s", "tpot_s"):
+        assert set(a[key]) >= {"p50", "p90", "p99"} and a[key]["p50"] <= a[key]["p90"] <= a[key]["p99"]
+    assert 0 < a["gpu_utilization"] <= 1
+    assert a["energy_j_per_token"] > 0 and a["throughput_tok_s"] > 0 and a["goodput_rps"] > 0
+    pool = a["pools"][0]
+    assert pool["gpus_represented"] <= scn.sites[0].facility_power_mw * 1e6 / 1000  # sanity: < 1 GPU per kW
+    assert json.dumps(a)  # serialisable
+
+
+def test_more_load_means_more_latency(catalog):
+    scn = _small_scenario(catalog)
+    low = simulate_scenario(catalog, scn, trace="poisson", duration_s=120, rate_rps=None)
+    cap = sum(p["rate_rps_represented"] for p in low["pools"]) / 0.7 * scn.finance.utilisation
+    high = simulate_scenario(catalog, scn, trace="poisson", duration_s=120, rate_rps=cap * 1.6)
+    assert high["ttft_s"]["p99"] > low["ttft_s"]["p99"]
+
+
+def test_cli_simulate_json(cli, tmp_path, catalog):
+    path = tmp_path / "solo.yaml"
+    scn_data = yaml.safe_load(default_scenario_path().read_text())
+    scn_data["sites"] = [{"name": "solo", "region": "us-virginia", "facility_power_mw": 30}]
+    scn_data["workloads"] = [{"model": "llama-3.3-70b", "share": 1.0, "precision": "fp8", "isl_tokens": 1024, "osl_tokens": 256,
+                              "slo": {"ttft_p99_ms": 2000, "tpot_p99_ms": 50}}]
+    scn_data["devices"] = {"fleets": []}
+    path.write_text(yaml.safe_dump(scn_data))
+    code, out, err = cli("simulate", str(path), "--trace", "sharegpt", "--duration", "60", "--json")
+    assert code == 0, err
+    res = json.loads(out)
+    for key in ("ttft_s", "tpot_s", "goodput_rps", "throughput_tok_s", "gpu_utilization", "energy_j_per_token", "completed", "dropped"):
+        assert key in res
+    assert res["trace"] == "sharegpt"
+
+
+@pytest.mark.parametrize("args,needle", [
+    (["--router", "fastest"], "unknown router"),
+    (["--trace", "/nonexistent/trace.csv"], "trace.csv"),
+    (["--trace", "azur-conv-2023"], "did you mean"),
+    (["--rate", "0"], "rate"),
+    (["--duration", "0"], "duration"),
+])
+def test_cli_simulate_bad_input(cli, args, needle):
+    code, out, err = cli("simulate", *args, "--json")
+    assert code == 2
+    assert needle in (out + err)
+    assert "Traceback" not in err
