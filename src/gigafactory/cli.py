@@ -152,7 +152,7 @@ def plan(
     target = out_dir or Path(f"plan-{scn.name}")
     if target.exists() and not target.is_dir():
         raise InputError.single("the output path exists and is not a folder", file=str(target), fix="choose another --out")
-    steps = ["design", "serving", "rollout", "economics", "frontiers"]
+    steps = ["design", "serving", "simulate", "rollout", "economics", "frontiers"]
     with Progress(TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn(), console=err, transient=True, disable=as_json) as bar:
         task = bar.add_task("planning", total=len(steps))
 
@@ -182,6 +182,10 @@ def plan(
                   "—" if s["ttft_p99_s"] is None else f"{s['ttft_p99_s'] * 1e3:,.0f} ms", "—" if s["tpot_p99_s"] is None else f"{s['tpot_p99_s'] * 1e3:,.1f} ms",
                   f"{s['slo']['ttft_p99_s'] * 1e3:,.0f} / {s['slo']['tpot_p99_s'] * 1e3:,.0f} ms", "—" if c is None else f"{c:.3f} USD")
     out.print(t)
+    sim = result["simulation"]
+    out.print(f"Serving simulation ({sim['trace']}, {sim['duration_s']:,.0f} s): fleet TTFT p99 {_ms(sim['ttft_s']['p99'])}, TPOT p99 {_ms(sim['tpot_s']['p99'])}, "
+              + ", ".join(f"{b['models'][0]} SLO met by {b['slo_attainment']:.1%}" for b in sim["pools"] if b.get("slo_attainment") is not None)
+              + f"; {sim['energy_j_per_token'] or 0:.3f} J/token (GPU)")
     irr_text = "—" if e["irr"] is None else f"{e['irr']:.1%}"
     pb = "never" if e["payback_months"] is None else f"{e['payback_months']:.1f} months"
     out.print(f"Economics: NPV {human(e['npv_usd'], 'USD')}, IRR {irr_text}, payback {pb}, {e['cost_per_gpu_hour_usd']:.2f} USD per GPU-hour, "

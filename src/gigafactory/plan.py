@@ -1,5 +1,5 @@
 """Orchestrator of `gigafactory plan`, the main job: design -> best serving configuration per
-model under its SLO -> rollout -> economics, written to DIR/result.json and DIR/report.html and
+model under its SLO -> serving simulation of the fleet -> rollout -> economics, written to DIR/result.json and DIR/report.html and
 recorded in the run store.  The result schema is documented in docs/result.md."""
 from __future__ import annotations
 
@@ -17,17 +17,22 @@ from gigafactory.economics.run import run_economics, serving_rates
 from gigafactory.perf.validate import P99_OVER_STEADY
 from gigafactory.rollout.plan import plan_rollout
 from gigafactory.scenario.model import Scenario
+from gigafactory.simulate.run import simulate_scenario
 
 SCHEMA_VERSION = 1
 Progress = Callable[[str], None]
 
 
-def _serving_section(cat: Catalog, scn: Scenario, serving: dict[str, list[dict[str, Any]]], design: dict[str, Any]) -> dict[str, Any]:
-    """Per model: the configuration chosen on the programme's main system, with p99 estimates."""
+def _serving_section(cat: Catalog, scn: Scenario, serving: dict[str, list[dict[str, Any]]], design: dict[str, Any],
+                     simulation: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Per model: the configuration chosen on the programme's main system, with p99 estimates
+    (steady state x MLPerf p99 ratios) and, when simulated, the simulated p99s."""
     main_system = max(design["sites"], key=lambda s: s["gpus"])["system"]
+    pools = {p["pool"]: p for p in (simulation or {}).get("pools", [])}
     out: dict[str, Any] = {}
     for wl, row in zip(scn.workloads, serving[main_system]):
         cfg = row.get("config") or {}
+        sim = pools.get(f"{main_system}/{row['model']}") or {}
         out[row["model"]] = {
             "system": main_system,
             "share": wl.share,
@@ -42,6 +47,9 @@ def _serving_section(cat: Catalog, scn: Scenario, serving: dict[str, list[dict[s
             # p99 from the steady-state estimate with the MLPerf p99/p50 ratios (perf.validate.P99_OVER_STEADY)
             "ttft_p99_s": cfg.get("ttft_s", 0) * P99_OVER_STEADY["ttft"] if cfg else None,
             "tpot_p99_s": cfg.get("tpot_s", 0) * P99_OVER_STEADY["tpot"] if cfg else None,
+            "ttft_p99_sim_s": (sim.get("ttft_s") or {}).get("p99"),
+            "tpot_p99_sim_s": (sim.get("tpot_s") or {}).get("p99"),
+            "slo_attainment_sim": sim.get("slo_attainment"),
             "efficiency": row.get("efficiency"),
             "reason": row.get("reason"),
         }
@@ -60,6 +68,8 @@ def run_plan(cat: Catalog, scn: Scenario, scenario_text: str, scenario_file: str
     design = design_factory(cat, scn)
     say("serving")
     serving = serving_rates(cat, scn, design)
+    say("simulate")
+    simulation = simulate_scenario(cat, scn, design=design, serving=serving)
     say("rollout")
     rollout = plan_rollout(cat, scn, design, mix_tok_s_per_gpu(design, serving), samples=rollout_samples)
     say("economics")
@@ -84,7 +94,8 @@ def run_plan(cat: Catalog, scn: Scenario, scenario_text: str, scenario_file: str
             "capex_breakdown_usd": t["capex_breakdown_usd"], "floor_area_m2": t["floor_area_m2"], "annual_energy_mwh": t["annual_energy_mwh"],
             "sites": design["sites"], "bom": t["bom"], "base_year": design["base_year"], "currency": design["currency"],
         },
-        "serving": _serving_section(cat, scn, serving, design),
+        "serving": _serving_section(cat, scn, serving, design, simulation),
+        "simulation": simulation,
         "frontiers": {"system": main_system, "models": fronts},
         "rollout": rollout,
         "economics": econ,

@@ -265,7 +265,7 @@ def pareto_figure(result: dict[str, Any]) -> go.Figure:
 # ---------------------------------------------------------------- 5. latency
 
 def latency_figure(result: dict[str, Any]) -> go.Figure:
-    """Estimated p99 TTFT and TPOT of the chosen configuration vs the SLO, per model [ms]."""
+    """Estimated and simulated p99 TTFT and TPOT of the chosen configuration vs the SLO, per model [ms]."""
     serving = result.get("serving") or {}
     models = list(serving)
     fig = make_subplots(rows=1, cols=2, subplot_titles=["p99 time to first token (TTFT)", "p99 time per output token (TPOT)"])
@@ -275,6 +275,11 @@ def latency_figure(result: dict[str, Any]) -> go.Figure:
         colours = ["#2ca02c" if serving[m].get(key) is not None and e <= s else "#d62728" for m, e, s in zip(models, est, slo)]
         fig.add_trace(go.Bar(x=[_t(m) for m in models], y=est, name="estimated p99 (chosen config)", marker_color=colours,
                              legendgroup="est", showlegend=col == 1, hovertemplate="%{x}: %{y:,.1f} ms<extra>estimate</extra>"), row=1, col=col)
+        sim_key = key.replace("_p99_s", "_p99_sim_s")
+        if any(serving[m].get(sim_key) is not None for m in models):
+            sim = [(serving[m].get(sim_key) or 0.0) * 1e3 for m in models]
+            fig.add_trace(go.Bar(x=[_t(m) for m in models], y=sim, name="simulated p99 (trace replay)", marker_color="#1f77b4",
+                                 legendgroup="sim", showlegend=col == 1, hovertemplate="%{x}: %{y:,.1f} ms<extra>simulated</extra>"), row=1, col=col)
         fig.add_trace(go.Bar(x=[_t(m) for m in models], y=slo, name="SLO (p99 limit)", marker_color="#7f7f7f", opacity=0.55,
                              legendgroup="slo", showlegend=col == 1, hovertemplate="%{x}: %{y:,.1f} ms<extra>SLO</extra>"), row=1, col=col)
         fig.update_yaxes(title_text="latency [ms]", rangemode="tozero", row=1, col=col)

@@ -130,10 +130,13 @@ def _serving_section(result: dict[str, Any]) -> str:
         rows.append([model, s.get("system"), f"{s.get('share', 0):.0%}", s.get("precision"), f"{s.get('isl_tokens')} / {s.get('osl_tokens')}",
                      cfg.get("mode", "—"), cfg.get("layout", "—"), f"{s.get('tok_s_gpu') or 0:,.0f}", f"{s.get('tok_s_user') or 0:,.1f}",
                      f"{_ms(s.get('ttft_p99_s'))} / {_ms(s['slo']['ttft_p99_s'])}", f"{_ms(s.get('tpot_p99_s'))} / {_ms(s['slo']['tpot_p99_s'])}",
-                     "yes" if s.get("meets_slo") else "no", fmt_usd_per_mtok(cost.get(model)), s.get("efficiency") or "—"])
+                     "yes" if s.get("meets_slo") else "no", fmt_usd_per_mtok(cost.get(model)), s.get("efficiency") or "—",
+                     f"{_ms(s.get('ttft_p99_sim_s'))} / {_ms(s.get('tpot_p99_sim_s'))}",
+                     "—" if s.get("slo_attainment_sim") is None else f"{s['slo_attainment_sim']:.1%}"])
     table = _table(["model", "system", "share", "precision", "ISL / OSL [tokens]", "mode", "layout", "tok/s/GPU", "tok/s/user",
-                    "p99 TTFT est. / SLO", "p99 TPOT est. / SLO", "meets SLO", "cost [USD/Mtok]", "efficiency source"],
-                   rows, {2, 7, 8, 9, 10, 12}, "gf-table-serving")
+                    "p99 TTFT est. / SLO", "p99 TPOT est. / SLO", "meets SLO", "cost [USD/Mtok]", "efficiency source",
+                    "p99 TTFT / TPOT simulated", "requests within SLO (sim.)"],
+                   rows, {2, 7, 8, 9, 10, 12, 14, 15}, "gf-table-serving")
     return f'<section id="serving"><h2>Serving</h2>{table}{_figures(result, "serving")}</section>'
 
 
