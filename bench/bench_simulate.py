@@ -41,7 +41,8 @@ from gigafactory.simulate.sim import Requests, Simulation
 REPO = Path(__file__).resolve().parents[1]
 
 
-def fleet_of_8(cat, model: str, wl: wlmod.Workload, engine: str = "vllm") -> dict:
+def fleet_of_8(cat, model: str, wl: wlmod.Workload, engine: str = "vllm", max_seqs: int = 256, budget: int = 8192,
+               router: str = "least-outstanding") -> dict:
     """Simulate ``wl`` on 8 TP8 H100 replicas of ``model``; returns wall time and key metrics."""
     t0 = time.perf_counter()
     m = cat.model(model)
@@ -49,8 +50,8 @@ def fleet_of_8(cat, model: str, wl: wlmod.Workload, engine: str = "vllm") -> dic
     cost = PerfStepCost(m, param_counts(m), hw, efficiency_for(hw.generation, engine), Layout(tp=8), "fp8")
     req = Requests(wl.arrival_s.tolist(), wl.input_tokens.tolist(), wl.output_tokens.tolist(), [0] * len(wl))
     sim = Simulation(req, float(wl.duration_s))
-    pool = Pool(sim, "fleet", None, make_router("least-outstanding"))
-    pool.replicas = [Replica(sim, pool, i, cost, EngineConfig(max_seqs=256, max_batched_tokens=8192)) for i in range(8)]
+    pool = Pool(sim, "fleet", None, make_router(router))
+    pool.replicas = [Replica(sim, pool, i, cost, EngineConfig(max_seqs=max_seqs, max_batched_tokens=budget)) for i in range(8)]
     sim.add_pool(pool, [0])
     sim.run()
     block, _ = pool_summary(sim, {"name": "fleet", "model_indices": [0], "power": power_model(hw.tdp_w)}, (model,), SLO(2.0, 0.2))
@@ -83,6 +84,16 @@ def main() -> None:
     vid = wlmod.synthetic(arr, rng, lengths="arxiv-summarization", duration_s=float(arr[-1]) + 1e-6, name="vidur-shape")
     results["vidur_shape_4000_req_8x_llama2_70b_tp8"] = best_of(lambda: fleet_of_8(cat, "meta-llama/Llama-2-70b-chat-hf", vid)) | {"qps": args.vidur_qps}
     print("vidur shape:", results["vidur_shape_4000_req_8x_llama2_70b_tp8"])
+
+    # Vidur's own run on this machine (bench/results/vidur_run.md): 4,000 requests, Poisson 16 req/s, lengths from
+    # splitwise_conv.csv (the Azure 2023 conversation trace), Sarathi scheduler chunk 512, batch cap 128, round robin,
+    # 8 x Llama-2-70B TP8.  Same workload shape here (H100 instead of A100: our catalog has no A100).
+    rng = np.random.default_rng(1)
+    arr = wlmod.poisson_arrivals(16.0, 4000 / 16.0 * 1.05, rng)[:4000]
+    same = wlmod.synthetic(arr, rng, lengths="azure-conv-2023", duration_s=float(arr[-1]) + 1e-6, name="vidur-run-shape")
+    results["vidur_run_shape_4000_req_16qps_sarathi512_cap128"] = best_of(
+        lambda: fleet_of_8(cat, "meta-llama/Llama-2-70b-chat-hf", same, max_seqs=128, budget=512, router="round-robin"))
+    print("vidur run shape:", results["vidur_run_shape_4000_req_16qps_sarathi512_cap128"])
 
     scn = load_scenario(None, cat)
     for workers in (1, 3):
