@@ -94,6 +94,11 @@ def main() -> None:
     results["vidur_run_shape_4000_req_16qps_sarathi512_cap128"] = best_of(
         lambda: fleet_of_8(cat, "meta-llama/Llama-2-70b-chat-hf", same, max_seqs=128, budget=512, router="round-robin"))
     print("vidur run shape:", results["vidur_run_shape_4000_req_16qps_sarathi512_cap128"])
+    arr = wlmod.poisson_arrivals(16.0, 19366 / 16.0 * 1.05, rng)[:19366]
+    same = wlmod.synthetic(arr, rng, lengths="azure-conv-2023", duration_s=float(arr[-1]) + 1e-6, name="vidur-run-shape-19k")
+    results["vidur_run_shape_19366_req_16qps_sarathi512_cap128"] = best_of(
+        lambda: fleet_of_8(cat, "meta-llama/Llama-2-70b-chat-hf", same, max_seqs=128, budget=512, router="round-robin"))
+    print("vidur run shape 19k:", results["vidur_run_shape_19366_req_16qps_sarathi512_cap128"])
 
     scn = load_scenario(None, cat)
     for workers in (1, 3):
