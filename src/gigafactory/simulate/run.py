@@ -7,8 +7,8 @@ serving units of the configuration the performance model chose under the workloa
 
 Traffic: arrival times come from the trace, scaled to the pool's rate; request lengths come
 from the trace too, rescaled so their means are the workload's ``isl_tokens`` / ``osl_tokens``
-(the shape of the length distribution is kept).  Traces with prefix-block hashes (Mooncake)
-keep their own lengths, since rescaling would break the blocks.  With no rate given, each pool
+(the shape of the length distribution is kept); for traces with prefix-block hashes (Mooncake)
+the block size is rescaled with the prompts, so the sharing structure is kept.  With no rate given, each pool
 is loaded at ``finance.utilisation`` of the throughput the performance model predicts for it.
 
 Scale: identical replicas behind a load-balancing router see statistically identical traffic,
@@ -20,6 +20,7 @@ overstated.  Pools are independent and can run in parallel processes.
 """
 from __future__ import annotations
 
+import dataclasses
 import math
 import re
 from concurrent.futures import ProcessPoolExecutor
@@ -117,10 +118,7 @@ def pool_workload(trace: str | None, rate_rps: float, duration_s: float, isl: fl
         base = wlmod.synthetic(wlmod.poisson_arrivals(rate_rps, duration_s, rng), rng, lengths=(inp, out), duration_s=duration_s, name=f"poisson+{trace}")
         return _rescale_lengths(base, isl, osl)
     base = wlmod.load_trace(trace)
-    wl = wlmod.window(wlmod.scale_to_rate(base, rate_rps), duration_s)
-    if wl.block_hashes is None:
-        wl = _rescale_lengths(wl, isl, osl)
-    return wl
+    return _rescale_lengths(wlmod.window(wlmod.scale_to_rate(base, rate_rps), duration_s), isl, osl)
 
 
 def _rescale_lengths(wl: wlmod.Workload, isl: float, osl: float) -> wlmod.Workload:
@@ -131,7 +129,9 @@ def _rescale_lengths(wl: wlmod.Workload, isl: float, osl: float) -> wlmod.Worklo
     inp = np.maximum(1, np.rint(wl.input_tokens * fi)).astype(np.int64)
     out = np.maximum(1, np.rint(wl.output_tokens * fo)).astype(np.int64)
     import dataclasses
-    return dataclasses.replace(wl, input_tokens=inp, output_tokens=out,
+    # prefix-block hashes keep their meaning: a block now stands for fi x as many tokens
+    block = wl.hash_block_tokens * fi if wl.block_hashes is not None else 0
+    return dataclasses.replace(wl, input_tokens=inp, output_tokens=out, hash_block_tokens=block,
                                source=f"{wl.source}; lengths x{fi:.3g} (input) x{fo:.3g} (output) to the workload's means")
 
 
@@ -286,7 +286,10 @@ def simulate_scenario(cat: Catalog, scn: Scenario, trace: str | None = None, rat
     trace = trace if trace is not None else sim_cfg.trace
     duration_s = float(duration_s or sim_cfg.duration_s)
     rate_rps = rate_rps if rate_rps is not None else sim_cfg.rate_rps
-    check_trace(trace)
+    try:
+        check_trace(trace)
+    except InputError as exc:  # name the option / scenario field the user set
+        raise InputError([dataclasses.replace(p, field="--trace / simulation.trace") for p in exc.problems]) from None
     specs = plan_pools(cat, scn, rate_rps, router, design, serving, duration_s)
     if not specs:
         raise InputError([Problem("no workload has a serving configuration that meets its SLO, so there is nothing to simulate",

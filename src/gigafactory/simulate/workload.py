@@ -101,7 +101,7 @@ class Workload:
     model: np.ndarray  # int16 index into `models`
     models: tuple[str, ...] = ("default",)
     block_hashes: tuple[tuple[int, ...], ...] | None = None
-    hash_block_tokens: int = 0
+    hash_block_tokens: float = 0  # tokens per hash block (float once lengths are rescaled)
     duration_s: float = 0.0
     source: str = ""
 
@@ -151,7 +151,7 @@ class Workload:
             object.__setattr__(self, key, _readonly(arr))
         object.__setattr__(self, "models", models)
         object.__setattr__(self, "duration_s", duration)
-        object.__setattr__(self, "hash_block_tokens", int(self.hash_block_tokens) if self.block_hashes is not None else 0)
+        object.__setattr__(self, "hash_block_tokens", float(self.hash_block_tokens) if self.block_hashes is not None else 0)
 
     def __len__(self) -> int:
         return int(self.arrival_s.size)
