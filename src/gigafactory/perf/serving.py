@@ -66,7 +66,7 @@ class ServingPoint:
             "weights_gb_per_gpu": self.weights_gb_per_gpu,
         }
         if self.prefill_layout is not None:
-            out.update(prefill_layout=self.prefill_layout.label(), prefill_instances=self.prefill_instances, decode_instances=self.decode_instances)
+            out.update(prefill_layout=self.prefill_layout.label(), prefill_parallel=self.prefill_layout.as_dict(), prefill_instances=self.prefill_instances, decode_instances=self.decode_instances)
         return out
 
 

@@ -22,7 +22,7 @@ import heapq
 import math
 from collections import OrderedDict, deque
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from gigafactory.simulate.cost import StepCost
 from gigafactory.simulate.kernel import PRIORITY_STEP, PRIORITY_TRANSFER
@@ -215,14 +215,11 @@ class Replica:
                 if hit > 0:
                     req.cached[rid] = hit
                     done = float(hit)
-                    self.cache_hit_tokens += hit
             req.order[rid] = self.sim.next_order()
             self.prefill[rid] = [done, total]
             self.pf_reserved += total
             budget -= min(total - done, budget)
         return budget
-
-    cache_hit_tokens = 0
 
     def _pop(self, from_pool: bool, rid: int) -> None:
         if from_pool:
@@ -253,13 +250,15 @@ class Replica:
             ctx_weighted += c * (dt[0] + c / 2)
         n_before = len(self.prefill)
         if budget > 0:
-            self._admit(budget)
+            self._admit(budget)  # admitting may add decoders (transferred / swapped-in sequences)
+            budget = self.budget - self.n_dec * self.width - pf_tokens
             for rid in list(self.prefill)[n_before:]:
                 dt = self.prefill[rid]
-                c = min(dt[1] - dt[0], self.budget - self.n_dec * self.width - pf_tokens)
+                c = min(dt[1] - dt[0], budget)
                 if c <= 0:
                     break
                 chunks.append((rid, c))
+                budget -= c
                 pf_tokens += c
                 ctx_weighted += c * (dt[0] + c / 2)
         stall, self.stall_s = self.stall_s, 0.0
@@ -446,7 +445,3 @@ def host_bandwidth_per_gpu(cpu_model: str | None) -> float:
     """Host-memory bandwidth one GPU swaps KV over [B/s, one direction]."""
     return GRACE_C2C_BYTES_PER_S_PER_GPU if cpu_model and "Grace" in cpu_model else PCIE5_X16_BYTES_PER_S
 
-
-def describe(cfg: EngineConfig) -> dict[str, Any]:
-    return {"max_seqs": cfg.max_seqs, "max_batched_tokens": cfg.max_batched_tokens, "block_tokens": cfg.block_tokens,
-            "preemption": cfg.preemption, "prefix_caching": cfg.prefix_caching}

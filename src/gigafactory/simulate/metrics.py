@@ -47,14 +47,20 @@ def request_arrays(sim: Simulation) -> dict[str, np.ndarray]:
     }
 
 
+def latencies(a: dict[str, np.ndarray], mask: np.ndarray) -> dict[str, np.ndarray]:
+    """Per completed request in ``mask``: TTFT and end-to-end; TPOT for those with > 1 output token [s]."""
+    done = mask & np.isfinite(a["finish"])
+    multi = done & (a["out"] > 1)
+    return {"ttft": a["first"][done] - a["arrival"][done], "tpot": (a["finish"][multi] - a["first"][multi]) / (a["out"][multi] - 1),
+            "e2e": a["finish"][done] - a["arrival"][done]}
+
+
 def latency_metrics(a: dict[str, np.ndarray], mask: np.ndarray, slo: SLO | None, span_s: float) -> dict[str, Any]:
     done = mask & np.isfinite(a["finish"])
-    ttft = a["first"][done] - a["arrival"][done]
-    multi = done & (a["out"] > 1)
-    tpot = (a["finish"][multi] - a["first"][multi]) / (a["out"][multi] - 1)
-    e2e = a["finish"][done] - a["arrival"][done]
+    lat = latencies(a, mask)
+    ttft = lat["ttft"]
     out: dict[str, Any] = {
-        "ttft_s": percentiles(ttft), "tpot_s": percentiles(tpot), "e2e_s": percentiles(e2e),
+        "ttft_s": percentiles(ttft), "tpot_s": percentiles(lat["tpot"]), "e2e_s": percentiles(lat["e2e"]),
         "completed": int(done.sum()), "output_tokens": int(a["out"][done].sum()), "input_tokens": int(a["inp"][done].sum()),
         "cached_prompt_tokens": int(a["cached"][done].sum()), "preemptions": int(a["preemptions"][mask].sum()),
     }
@@ -117,10 +123,7 @@ def pool_summary(sim: Simulation, info: dict[str, Any], models: tuple[str, ...],
         "events": sim.queue.processed, "stopped_at_horizon": sim.stopped_early,
         "timeseries": [{"t_s": s.t_s, **s.pools.get(pool.name, {})} for s in sim.samples],
     }
-    done = finished
-    multi = done & (a["out"] > 1)
-    lat = {"ttft": a["first"][done] - a["arrival"][done], "tpot": (a["finish"][multi] - a["first"][multi]) / (a["out"][multi] - 1),
-           "e2e": a["finish"][done] - a["arrival"][done], "scale": np.array([scale])}
+    lat = latencies(a, finished) | {"scale": np.array([scale])}
     block["busy_gpu_s"] = busy_gpu_s * scale
     block["span_s"] = span
     block["scale"] = scale

@@ -66,7 +66,7 @@ def _row_setup(row: dict[str, str], cat: Catalog) -> dict[str, Any]:
 
 
 def simulate_row_load(row: dict[str, str], cat: Catalog, layout: Layout, rate_rps: float, max_seqs: int, n_requests: int, seed: int = 0,
-                      setup: dict[str, Any] | None = None) -> dict[str, Any]:
+                      setup: dict[str, Any] | None = None, step_cost: PerfStepCost | None = None) -> dict[str, Any]:
     """p50/p99 TTFT and TPOT of the row's system under Poisson load at ``rate_rps``."""
     s = setup or _row_setup(row, cat)
     n_gpus = _i(row, "num_gpus")
@@ -85,7 +85,7 @@ def simulate_row_load(row: dict[str, str], cat: Catalog, layout: Layout, rate_rp
                          cv_len=LENGTH_CV, max_input=_i(row, "isl_max"), max_output=_i(row, "osl_max"), duration_s=duration)
     req = Requests(wl.arrival_s.tolist(), wl.input_tokens.tolist(), wl.output_tokens.tolist(), [0] * len(wl))
     sim = Simulation(req, duration, drain_s=10 * duration)
-    cost: Any = PerfStepCost(s["m"], s["pc"], s["hw"], s["eff"], layout, s["precision"], s["spec"])
+    cost: Any = step_cost or PerfStepCost(s["m"], s["pc"], s["hw"], s["eff"], layout, s["precision"], s["spec"])
     if ranks > 1:
         cost = RankCost(cost, ranks)
     pool = Pool(sim, row["id"], None, make_router("least-outstanding"))
@@ -137,16 +137,17 @@ def replay_server_row(row: dict[str, str], cat: Catalog, n_requests: int = 20000
         if cap < 1:
             continue
         replicas = n_gpus // layout.gpus
+        cost = PerfStepCost(s["m"], s["pc"], s["hw"], s["eff"], layout, s["precision"], s["spec"])  # one per layout: its decode-law cache is reused
         for max_seqs in [q for q in MAX_SEQS_GRID if q <= cap] or [cap]:
             # upper bound: every replica at max_seqs with a 1-token step of its batch -> optimistic rate
-            step = PerfStepCost(s["m"], s["pc"], s["hw"], s["eff"], layout, s["precision"], s["spec"]).step_s(max_seqs, max_seqs * (isl + osl / 2), 0, 0)
+            step = cost.step_s(max_seqs, max_seqs * (isl + osl / 2), 0, 0)
             hi = replicas * max_seqs * s["spec"].tokens_per_step / step / osl * 1.5
             lo = 0.0
             if best is not None and best[0] >= hi:
                 continue
             for _ in range(iterations):
                 mid = (lo + hi) / 2 if lo > 0 else hi / 2
-                if _meets(simulate_row_load(row, cat, layout, mid, max_seqs, n_requests, seed, s), ttft_lim / 1e3, tpot_lim / 1e3):
+                if _meets(simulate_row_load(row, cat, layout, mid, max_seqs, n_requests, seed, s, cost), ttft_lim / 1e3, tpot_lim / 1e3):
                     lo = mid
                 else:
                     hi = mid

@@ -128,7 +128,6 @@ def _rescale_lengths(wl: wlmod.Workload, isl: float, osl: float) -> wlmod.Worklo
     fo = osl / float(np.mean(wl.output_tokens))
     inp = np.maximum(1, np.rint(wl.input_tokens * fi)).astype(np.int64)
     out = np.maximum(1, np.rint(wl.output_tokens * fo)).astype(np.int64)
-    import dataclasses
     # prefix-block hashes keep their meaning: a block now stands for fi x as many tokens
     block = wl.hash_block_tokens * fi if wl.block_hashes is not None else 0
     return dataclasses.replace(wl, input_tokens=inp, output_tokens=out, hash_block_tokens=block,
@@ -172,13 +171,12 @@ def build_pool_sim(cat: Catalog, spec: PoolSpec, wl: wlmod.Workload, duration_s:
                            preemption=over.get("preemption", "recompute"), prefix_caching=over.get("prefix_caching", True),
                            max_batched_tokens=over.get("max_batched_tokens"))
         pool = Pool(sim, spec.name, None, router, scale=scale)
-        pool.central = router.central
         pool.replicas = [Replica(sim, pool, i, dec_cost, cfg, "mixed") for i in range(spec.decode_sim)]
     sim.add_pool(pool, [0])
     info = {"name": spec.name, "model_indices": [0], "power": power_model(hw.tdp_w), "mode": spec.mode, "system": spec.system_id,
             "layout": dec_layout.label() if spec.mode != "disaggregated" else
             f"{spec.prefill_per_unit}x {_layout(spec.prefill_layout).label()} prefill + {spec.decode_per_unit}x {dec_layout.label()} decode",
-            "engine": {"max_seqs": dec_cost and (over.get("max_seqs", spec.max_seqs)), "efficiency": spec.engine},
+            "engine": {"max_seqs": over.get("max_seqs", spec.max_seqs), "efficiency": spec.engine},
             "dp_attention_ranks_simulated_separately": spec.ranks > 1,
             "replicas_represented": spec.units_total * (spec.prefill_per_unit + spec.decode_per_unit if spec.mode == "disaggregated" else 1),
             "gpus_represented": spec.units_total * spec.gpus_per_unit}
@@ -238,7 +236,7 @@ def plan_pools(cat: Catalog, scn: Scenario, rate_rps: float | None = None, route
             spec = PoolSpec(
                 name=f"{system_id}/{row['model']}", model_id=row["model"], system_id=system_id, precision=wl.precision,
                 speculative_tokens=wl.speculative_tokens, mode=cfg["mode"], layout=cfg["parallel"],
-                prefill_layout=_parse_label(cfg["prefill_layout"]) if disagg else None,
+                prefill_layout=cfg["prefill_parallel"] if disagg else None,
                 prefill_per_unit=int(cfg.get("prefill_instances", 0)), decode_per_unit=int(cfg.get("decode_instances", 1)),
                 max_seqs=int(cfg["concurrency_per_instance"]), units_total=units, gpus_per_unit=unit_gpus,
                 slo=SLO(wl.slo.ttft_p99_ms / 1e3, wl.slo.tpot_p99_ms / 1e3), rate_rps=util * capacity_rps,
@@ -263,18 +261,6 @@ def size_group(s: PoolSpec, duration_s: float, budget: int = REQUEST_BUDGET) -> 
     s.decode_sim = max(1, min(total, MAX_SIMULATED_REPLICAS, max(MIN_SIMULATED_REPLICAS, k)))
     if s.mode == "disaggregated":
         s.prefill_sim = max(1, round(s.decode_sim * s.prefill_per_unit / (s.decode_per_unit * s.ranks)))
-
-
-def _parse_label(label: str) -> dict[str, Any]:
-    """'DEP8' / 'TP4-EP4-PP2' -> layout dict (the serving search reports the prefill layout as a label)."""
-    out: dict[str, Any] = {"tp": 1, "pp": 1, "ep": 1, "dp_attention": False}
-    for part in label.split("-"):
-        kind, num = re.match(r"([A-Z]+)(\d+)", part).groups()
-        if kind == "DEP":
-            out.update(tp=int(num), ep=int(num), dp_attention=True)
-        else:
-            out[{"TP": "tp", "PP": "pp", "EP": "ep"}[kind]] = int(num)
-    return out
 
 
 def simulate_scenario(cat: Catalog, scn: Scenario, trace: str | None = None, rate_rps: float | None = None,
