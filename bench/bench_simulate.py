@@ -75,6 +75,18 @@ def main() -> None:
     results: dict = {"machine": f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}", "date": time.strftime("%Y-%m-%d"),
                      "command": "python bench/bench_simulate.py"}
 
+    # parse time of every bundled trace / length table, uncached (best of 2)
+    results["trace_parse_s"] = {}
+    for name, info in wlmod.TRACES.items():
+        loader = wlmod._load_uncached if info.kind == "trace" else wlmod._lengths_uncached
+        times = []
+        for _ in range(2):
+            t0 = time.perf_counter()
+            loader(name)
+            times.append(time.perf_counter() - t0)
+        results["trace_parse_s"][name] = round(min(times), 3)
+    print("trace parse:", results["trace_parse_s"])
+
     conv = wlmod.load_trace("azure-conv-2023")
     results["azure_conv_1h_8x_llama31_70b"] = best_of(lambda: fleet_of_8(cat, "meta-llama/Llama-3.1-70B-Instruct", conv))
     print("azure conv 1 h:", results["azure_conv_1h_8x_llama31_70b"])

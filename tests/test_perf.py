@@ -15,7 +15,7 @@ from gigafactory.perf.layout import Layout
 from gigafactory.perf.memory import memory_fit, weights_bytes_per_gpu
 from gigafactory.perf.search import search
 from gigafactory.perf.serving import Speculation, aggregated_point
-from gigafactory.perf.step import step_time
+from gigafactory.perf.step import roofline_s, step_time
 from gigafactory.perf.validate import predict_row, read_measured_csv
 
 from conftest import SHARED
@@ -98,6 +98,41 @@ def test_large_prefill_is_compute_bound(catalog):
     assert st.dense_s > 10 * (weights_bytes_per_gpu(pc, m, Layout(tp=1), "fp8") / (hw.hbm_bw_bytes_per_s * 0.8))
 
 
+def test_blended_roofline_at_and_away_from_the_ridge():
+    """Far from the ridge the blend is the max() roofline; at the ridge it is sqrt(2) x it."""
+    assert roofline_s(1.0, 1.0) == pytest.approx(math.sqrt(2.0))
+    assert roofline_s(1.0, 0.01) == pytest.approx(1.0, rel=1e-4)
+    assert roofline_s(0.0, 2.0) == pytest.approx(2.0)
+
+
+def test_prefill_attention_flops_count_every_layer(catalog):
+    """Hand calculation for Llama-3.1-70B (80 layers, 64 query heads of 128): QK^T and AV of
+    n query tokens against ctx keys cost 4 x heads x head_dim x n x ctx FLOPs per layer."""
+    m = catalog.model("llama-3.1-70b")
+    pc = param_counts(m)
+    hw = hardware_from_catalog(catalog, "h100-sxm")
+    eff = Efficiency(compute=0.5, memory=0.8, collective_latency_s=1e-5, step_overhead_s=0.0)
+    n, ctx = 8192, 16384
+    st = step_time(m, pc, hw, eff, Layout(tp=1), "fp8", n_decode=0, ctx_decode=0, n_prefill=n, ctx_prefill=ctx)
+    flops = 80 * 4 * 64 * 128 * n * ctx
+    assert st.attention_s == pytest.approx(flops / (hw.flop_per_s["fp8"] * 0.5), rel=0.01)
+
+
+def test_expert_efficiency_derates_math_not_weight_reads(catalog):
+    """At batch 1 a MoE decode step streams the touched experts' weights: the expert
+    efficiency (small per-expert GEMMs, imbalance) must not slow that memory-bound read."""
+    m = catalog.model("deepseek-r1")
+    pc = param_counts(m)
+    hw = hardware_from_catalog(catalog, "h200-sxm")
+    fast = Efficiency(compute=0.5, memory=0.8, collective_latency_s=1e-5, step_overhead_s=0.0, expert=1.0)
+    slow = Efficiency(compute=0.5, memory=0.8, collective_latency_s=1e-5, step_overhead_s=0.0, expert=0.2)
+    lay = Layout(tp=8, ep=8)
+    one = [step_time(m, pc, hw, e, lay, "fp8", n_decode=1, ctx_decode=1024).experts_s for e in (fast, slow)]
+    assert one[1] == pytest.approx(one[0], rel=0.01)
+    big = [step_time(m, pc, hw, e, lay, "fp8", n_decode=0, ctx_decode=0, n_prefill=16384, ctx_prefill=1024).experts_s for e in (fast, slow)]
+    assert big[1] > 3 * big[0]  # compute-bound: the derating shows
+
+
 def test_throughput_grows_and_interactivity_falls_with_batch(catalog):
     m = catalog.model("llama-3.3-70b")
     pc = param_counts(m)
@@ -175,6 +210,35 @@ def test_calibration_recovers_known_parameters(catalog):
     assert fitted.step_overhead_s == pytest.approx(truth.step_overhead_s, rel=0.2)
     for name, (lo, hi) in BOUNDS.items():
         assert lo <= getattr(fitted, name) <= hi
+
+
+def test_small_engine_group_fits_two_parameters_on_its_generation(catalog):
+    """An engine with fewer than MIN_ROWS rows on a generation fits only memory and step
+    overhead, keeping the generation's TensorRT-LLM compute, collective and expert values;
+    the two are recovered from synthetic rows."""
+    from gigafactory.perf.calibrate import MIN_ROWS, PARTIAL_PARAMS, calibrate
+
+    base = Efficiency(compute=0.45, memory=0.8, collective_latency_s=1e-5, step_overhead_s=6e-3, expert=0.4)
+    other = Efficiency(compute=0.45, memory=0.6, collective_latency_s=1e-5, step_overhead_s=2e-3, expert=0.4)
+    rows = []
+    shapes = [(1024, 1024), (1024, 256), (8192, 1024), (2048, 512)]
+    for i in range(MIN_ROWS + 6):
+        engine = "trtllm" if i < MIN_ROWS else "sglang"
+        isl, osl = shapes[i % 4]
+        model = ("llama-3.1-8b", "llama-3.1-70b", "llama-3.3-70b")[i % 3]
+        row = {"id": f"syn-{i}", "hardware": "h200-sxm", "num_gpus": "8", "model": model, "precision": "fp8", "framework": engine,
+               "scenario": "fixed-concurrency", "isl_mean": str(isl), "osl_mean": str(osl), "tok_s_gpu": "1", "trust": "1",
+               "concurrency": str((1, 4, 16, 64, 256)[i % 5]), "tp": str((1, 2, 4, 8)[i % 4]), "pp": "1", "dp_attention": "0",
+               "disaggregated": "0", "mtp": "0"}
+        row["tok_s_gpu"] = str(predict_row(row, catalog, eff=base if engine == "trtllm" else other).predicted_tok_s_gpu)
+        rows.append(row)
+    reports = {(r.generation, r.engine): r for r in calibrate(rows, catalog, "synthetic")}
+    small = reports[("hopper", "sglang")]
+    assert small.fitted == PARTIAL_PARAMS and len(small.rows) == 6
+    big = reports[("hopper", "trtllm")].efficiency
+    assert small.efficiency.compute == big.compute and small.efficiency.expert == big.expert
+    assert small.efficiency.memory == pytest.approx(0.6, rel=0.1)
+    assert small.efficiency.step_overhead_s == pytest.approx(2e-3, rel=0.25)
 
 
 def test_committed_calibration_is_within_bounds_and_has_provenance():

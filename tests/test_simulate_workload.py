@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import gzip
 import math
-import time
 
 import numpy as np
 import pytest
@@ -120,16 +119,16 @@ def test_bundled_traces_are_cached_and_read_only():
     assert np.array_equal(i2, a.input_tokens) and np.array_equal(o2, a.output_tokens)
 
 
-def test_bundled_trace_load_time():
-    """Every bundled file parses (uncached) in < 0.3 s."""
+def test_every_bundled_file_parses_uncached():
+    """Every bundled trace and length table parses from its gzipped file, not the cache.
+    (How long that takes is measured by bench/bench_simulate.py, not asserted here.)"""
     for name, info in TRACES.items():
-        loader = W._load_uncached if info.kind == "trace" else W._lengths_uncached
-        best = math.inf
-        for _ in range(2):
-            t0 = time.perf_counter()
-            loader(name)
-            best = min(best, time.perf_counter() - t0)
-        assert best < 0.3, f"{name}: {best:.3f} s"
+        if info.kind == "trace":
+            wl = W._load_uncached(name)
+            assert len(wl.input_tokens) > 100 and (np.asarray(wl.input_tokens) > 0).all(), name
+        else:
+            inp, out = W._lengths_uncached(name)
+            assert len(inp) == len(out) > 100 and (np.asarray(inp) > 0).all(), name
 
 
 @pytest.mark.parametrize("name, reuse", [("mooncake-conversation", 0.366), ("mooncake-synthetic", 0.640)])

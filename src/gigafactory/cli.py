@@ -572,6 +572,7 @@ def calibrate(
     as_json: bool = JsonOpt,
 ) -> None:
     """Fit the roofline efficiency parameters per hardware generation and engine on measured rows."""
+    from gigafactory.perf.calibrate import MIN_ROWS, MIN_ROWS_PARTIAL
     from gigafactory.perf.calibrate import calibrate as run_calibration
     from gigafactory.perf.calibrate import report_rows, write_efficiency_file
     from gigafactory.perf.efficiency import efficiency_path, load_efficiencies
@@ -585,7 +586,8 @@ def calibrate(
         reports = run_calibration(rows, load_catalog(), str(measured), progress=None if as_json else (lambda msg: err.print(msg)))
     if not reports:
         raise InputError.single("no (generation, engine) group has enough usable rows to fit", file=str(measured),
-                                expected="at least 6 rows of trust 1-3 per group", fix="add measured rows")
+                                expected=f"at least {MIN_ROWS} usable rows (trust 1-3) of TensorRT-LLM on one hardware generation "
+                                f"(another engine then needs {MIN_ROWS_PARTIAL})", fix="add measured rows")
     write_efficiency_file(reports, target, str(measured))
     load_efficiencies.cache_clear()
     table = report_rows(reports)

@@ -24,6 +24,11 @@ from gigafactory.perf.validate import RowPrediction, predict_row
 
 TRUST_WEIGHT = {"1": 1.0, "2": 0.8, "3": 0.5}
 MIN_ROWS = 12  # five parameters: fewer rows would be fitted, not measured
+#: a group with fewer rows fits only the two parameters an engine changes most at a fixed
+#: hardware generation (achieved memory bandwidth and per-step host overhead), starting from
+#: and keeping the rest of its generation's TensorRT-LLM fit; below this it is not fitted at all.
+MIN_ROWS_PARTIAL = 5
+PARTIAL_PARAMS = ("memory", "step_overhead_s")
 #: residual used when a parameter set makes a row infeasible (no config meets its limits)
 INFEASIBLE_RESIDUAL = 1.5
 PARAMS = ("compute", "memory", "collective_latency_s", "step_overhead_s", "expert")
@@ -65,28 +70,37 @@ class FitReport:
     p90_ape: float
     n_infeasible: int
     cost: float
+    fitted: tuple[str, ...] = PARAMS  # parameters the fit moved; the others came from ``x0``
 
 
 def fit_efficiency(
     rows: list[dict[str, str]], cat: Catalog, x0: Efficiency = PRIOR,
     predictor: Callable[[dict[str, str], Catalog, Efficiency], RowPrediction] | None = None,
+    free: tuple[str, ...] = PARAMS,
 ) -> FitReport:
-    """Fit one parameter set to ``rows`` (all of one generation and engine)."""
+    """Fit one parameter set to ``rows`` (all of one generation and engine); only the
+    parameters named in ``free`` move, the others stay at ``x0``."""
     predictor = predictor or (lambda r, c, e: predict_row(r, c, eff=e))
     weights = np.sqrt([TRUST_WEIGHT.get(r.get("trust", "3"), 0.5) for r in rows])
+    idx = [PARAMS.index(p) for p in free]
+    lo_all, hi_all = _bounds()
+    base = np.clip(_to_x(x0), lo_all + 1e-9, hi_all - 1e-9)
 
-    def residuals(x: np.ndarray) -> np.ndarray:
-        eff = _from_x(x)
+    def full(xf: np.ndarray) -> np.ndarray:
+        x = base.copy()
+        x[idx] = xf
+        return x
+
+    def residuals(xf: np.ndarray) -> np.ndarray:
+        eff = _from_x(full(xf))
         out = np.empty(len(rows))
         for i, r in enumerate(rows):
             p = predictor(r, cat, eff)
             out[i] = math.log(p.predicted_tok_s_gpu / p.measured_tok_s_gpu) if p.status == "ok" else INFEASIBLE_RESIDUAL
         return out * weights
 
-    lo, hi = _bounds()
-    start = np.clip(_to_x(x0), lo + 1e-9, hi - 1e-9)
-    res = least_squares(residuals, start, bounds=(lo, hi), loss="soft_l1", f_scale=0.3, diff_step=0.05, max_nfev=60)
-    eff = _from_x(res.x)
+    res = least_squares(residuals, base[idx], bounds=(lo_all[idx], hi_all[idx]), loss="soft_l1", f_scale=0.3, diff_step=0.05, max_nfev=60)
+    eff = _from_x(full(res.x))
     preds = [predictor(r, cat, eff) for r in rows]
     apes = np.array([p.ape for p in preds if p.status == "ok"])
     gen, eng = group_key(rows[0], cat) or ("?", "?")
@@ -94,7 +108,7 @@ def fit_efficiency(
         generation=gen, engine=eng, efficiency=eff, rows=[r["id"] for r in rows],
         median_ape=float(np.median(apes)) if apes.size else float("nan"),
         p90_ape=float(np.percentile(apes, 90)) if apes.size else float("nan"),
-        n_infeasible=sum(p.status != "ok" for p in preds), cost=float(res.cost),
+        n_infeasible=sum(p.status != "ok" for p in preds), cost=float(res.cost), fitted=tuple(free),
     )
 
 
@@ -112,14 +126,22 @@ def calibrate(rows: list[dict[str, str]], cat: Catalog, source: str, progress: C
             continue
         groups.setdefault(key, []).append(r)
     reports = []
-    for key in sorted(groups):
-        if len(groups[key]) < MIN_ROWS:
+    # full fits first: a small group starts from its generation's full TensorRT-LLM fit
+    for key in sorted(groups, key=lambda k: (len(groups[k]) < MIN_ROWS, k)):
+        n = len(groups[key])
+        if n >= MIN_ROWS:
             if progress:
-                progress(f"skip {key}: {len(groups[key])} rows < {MIN_ROWS}")
+                progress(f"fitting {key[0]} / {key[1]} on {n} rows")
+            reports.append(fit_efficiency(groups[key], cat))
+            continue
+        base = next((r.efficiency for r in reports if (r.generation, r.engine) == (key[0], "trtllm")), None)
+        if n < MIN_ROWS_PARTIAL or base is None:
+            if progress:
+                progress(f"skip {key}: {n} rows < {MIN_ROWS_PARTIAL if base is not None else MIN_ROWS}")
             continue
         if progress:
-            progress(f"fitting {key[0]} / {key[1]} on {len(groups[key])} rows")
-        reports.append(fit_efficiency(groups[key], cat))
+            progress(f"fitting {', '.join(PARTIAL_PARAMS)} of {key[0]} / {key[1]} on {n} rows (rest from {key[0]} / trtllm)")
+        reports.append(fit_efficiency(groups[key], cat, x0=base, free=PARTIAL_PARAMS))
     return reports
 
 
@@ -136,6 +158,7 @@ def write_efficiency_file(reports: list[FitReport], path: Path, source: str) -> 
                 "engine": r.engine,
                 **{k: float(f"{getattr(r.efficiency, k):.6g}") for k in PARAMS},
                 "n_rows": len(r.rows),
+                "fitted_parameters": list(r.fitted),
                 "in_sample_median_ape": round(r.median_ape, 4),
                 "in_sample_p90_ape": round(r.p90_ape, 4),
                 "n_infeasible_after_fit": r.n_infeasible,

@@ -17,6 +17,17 @@ from gigafactory.perf.layout import Layout
 from gigafactory.perf.memory import ATTN_BYTES, ATTN_PRECISION, EMBED_BYTES, KV_BYTES, MLP_BYTES, attention_shards
 
 ACT_BYTES = 2.0  # activations exchanged in collectives are 16-bit
+#: exponent of the blended roofline: a kernel near the ridge point reaches neither roof,
+#: because loads and math overlap only partly.  t = (t_compute^p + t_memory^p)^(1/p) is the
+#: max() roofline far from the ridge and 2^(1/p) x it at the ridge (p = 2: 71 % of the max()
+#: roofline's throughput where the two are equal).  Chosen on held-out rows, see docs/accuracy.md.
+ROOFLINE_BLEND_P = 2.0
+
+
+def roofline_s(compute_s: float, memory_s: float) -> float:
+    """Time of an operator group that needs ``compute_s`` at its compute roof and
+    ``memory_s`` at its memory roof [s]."""
+    return (compute_s ** ROOFLINE_BLEND_P + memory_s ** ROOFLINE_BLEND_P) ** (1.0 / ROOFLINE_BLEND_P)
 
 
 @dataclass(frozen=True)
@@ -30,7 +41,7 @@ class StepTime:
 
 
 def _attn_flops_per_key(m: Any, decode: bool) -> float:
-    """FLOPs of QK^T and AV for one query token against one cached key, all layers' heads."""
+    """FLOPs of QK^T and AV for one query token against one cached key in one layer, all heads."""
     h = m.num_attention_heads
     if m.attention == "mla":
         if decode:  # weight-absorbed MLA attends in the latent space
@@ -86,16 +97,18 @@ def step_time(
     ) / pp
     attn_proj_share = pc.attention / max(pc.attention + pc.dense_mlp + pc.shared, 1.0)
     dense_peak = attn_proj_share * peak_attn + (1 - attn_proj_share) * peak_mlp
-    dense_s = max(dense_flops / dense_peak, dense_bytes / bw)
+    dense_s = roofline_s(dense_flops / dense_peak, dense_bytes / bw)
 
-    # Routed experts: only experts that receive a token this step are read.
+    # Routed experts: only experts that receive a token this step are read.  Their weights
+    # stream at the memory roof like any GEMM's; ``eff.expert`` derates only the math
+    # (small per-expert batches, load imbalance between experts).
     experts_s = 0.0
     if pc.experts_total:
         e, k = m.num_experts, m.experts_per_token
         p_hit = 1.0 - (1.0 - k / e) ** tokens
         expert_bytes_per_gpu = pc.experts_total * MLP_BYTES[precision] * p_hit / gpus
         expert_flops = 2.0 * pc.experts_active * tokens / gpus
-        experts_s = max(expert_flops / peak_mlp, expert_bytes_per_gpu / bw) / eff.expert
+        experts_s = roofline_s(expert_flops / (peak_mlp * eff.expert), expert_bytes_per_gpu / bw)
 
     # Attention over the KV cache.
     kv_tok = kv_cache_bytes_per_token(m, KV_BYTES[precision]) / (pp * attention_shards(m, layout))
@@ -103,8 +116,8 @@ def step_time(
     ctx_d = _effective_ctx(m, ctx_decode)
     # every layer has the same KV width, so reading ctx_d keys per layer costs ctx_d x kv_tok
     kv_read = n_decode * share * ctx_d * kv_tok
-    attn_flops = (t_dec * ctx_d * _attn_flops_per_key(m, True) + n_prefill * _effective_ctx(m, ctx_prefill) * _attn_flops_per_key(m, False)) / gpus
-    attention_s = max(attn_flops / peak_attn, kv_read / bw)
+    attn_flops = layers * (t_dec * ctx_d * _attn_flops_per_key(m, True) + n_prefill * _effective_ctx(m, ctx_prefill) * _attn_flops_per_key(m, False)) / gpus
+    attention_s = roofline_s(attn_flops / peak_attn, kv_read / bw)
 
     # Collectives over NVLink (or the scale-out fabric when the instance spans domains).
     link = hw.link_bw(gpus) * COMM_EFFICIENCY

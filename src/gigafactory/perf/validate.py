@@ -1,7 +1,7 @@
 """Predict rows of a measured-results table, following each scenario's comparison rule
 (../shared/data/measured/README.md), and summarise the errors.
 
-offline: max tok/s/GPU (memory-limited batch); server / interactive: max tok/s/GPU with p99
+offline: max tok/s/GPU over batch sizes up to the memory limit; server / interactive: max tok/s/GPU with p99
 TTFT and TPOT under the row's limits; fixed-concurrency: tok/s/GPU and tok/s/user at that
 concurrency; decode-only: steady decode tok/s per decode GPU at max batch.  The row's parallel
 layout, disaggregation and MTP are honoured where given; blank layouts are searched.
@@ -219,7 +219,9 @@ def predict_row(row: dict[str, str], cat: Catalog, table: dict | None = None, ef
         for lay in layouts:
             fit = memory_fit(m, pc, hw, lay, precision, int(isl + osl))
             max_c = fit.max_concurrency(isl + osl)
-            sizes = [max_c] if scenario in ("offline", "decode-only") else batch_sizes(max_c)
+            # offline is the best batch, not always the largest: past some batch, attention
+            # over every sequence's KV cache costs more than the batch brings
+            sizes = [max_c] if scenario == "decode-only" else batch_sizes(max_c)
             for c in sizes:
                 if scenario == "decode-only":
                     p = disaggregated_point(m, pc, hw, eff, lay, lay, precision, isl, osl, c, spec, prefill_instances=1, decode_instances=1)
