@@ -174,6 +174,19 @@ def test_frontier_is_pareto_and_slo_filter_holds(catalog):
     assert impossible.best is None
 
 
+def _synthetic_row(catalog, truth, rid, hwid, model, engine, scenario, conc, tp, isl, osl):
+    """A calibration.csv row whose measured tok/s/GPU is the model's own prediction with ``truth``."""
+    moe = catalog.model(model).architecture == "moe"
+    row = {"id": rid, "hardware": hwid, "num_gpus": "8", "model": model, "precision": "fp8", "framework": engine,
+           "scenario": scenario, "isl_mean": str(isl), "osl_mean": str(osl), "tok_s_gpu": "1", "trust": "1",
+           "concurrency": str(conc or ""), "tp": str(tp), "ep": str(tp if moe else ""), "pp": "1",
+           "dp_attention": "0", "disaggregated": "0", "mtp": "0"}
+    p = predict_row(row, catalog, eff=truth)
+    assert p.status == "ok", p.reason
+    row["tok_s_gpu"] = str(p.predicted_tok_s_gpu)
+    return row
+
+
 def test_calibration_recovers_known_parameters(catalog):
     """Synthetic rows generated from known parameters are fitted back (recovery test)."""
     truth = Efficiency(compute=0.42, memory=0.7, collective_latency_s=2e-5, step_overhead_s=3e-3, expert=0.5)
@@ -193,15 +206,7 @@ def test_calibration_recovers_known_parameters(catalog):
         ("llama-3.3-70b", "h200-sxm", "fixed-concurrency", 32, 8, 8192, 1024),
     ]
     for i, (model, hwid, scen, conc, tp, isl, osl) in enumerate(cases):
-        mdl = catalog.model(model)
-        row = {"id": f"syn-{i}", "hardware": hwid, "num_gpus": "8", "model": model, "precision": "fp8", "framework": "trtllm",
-               "scenario": scen, "isl_mean": str(isl), "osl_mean": str(osl), "tok_s_gpu": "1", "trust": "1",
-               "concurrency": str(conc or ""), "tp": str(tp), "ep": str(tp if mdl.architecture == "moe" else ""), "pp": "1",
-               "dp_attention": "0", "disaggregated": "0", "mtp": "0"}
-        p = predict_row(row, catalog, eff=truth)
-        assert p.status == "ok", p.reason
-        row["tok_s_gpu"] = str(p.predicted_tok_s_gpu)
-        rows.append(row)
+        rows.append(_synthetic_row(catalog, truth, f"syn-{i}", hwid, model, "trtllm", scen, conc, tp, isl, osl))
     report = fit_efficiency(rows, catalog, x0=PRIOR)
     fitted = report.efficiency
     assert report.median_ape < 0.01
@@ -226,12 +231,8 @@ def test_small_engine_group_fits_two_parameters_on_its_generation(catalog):
         engine = "trtllm" if i < MIN_ROWS else "sglang"
         isl, osl = shapes[i % 4]
         model = ("llama-3.1-8b", "llama-3.1-70b", "llama-3.3-70b")[i % 3]
-        row = {"id": f"syn-{i}", "hardware": "h200-sxm", "num_gpus": "8", "model": model, "precision": "fp8", "framework": engine,
-               "scenario": "fixed-concurrency", "isl_mean": str(isl), "osl_mean": str(osl), "tok_s_gpu": "1", "trust": "1",
-               "concurrency": str((1, 4, 16, 64, 256)[i % 5]), "tp": str((1, 2, 4, 8)[i % 4]), "pp": "1", "dp_attention": "0",
-               "disaggregated": "0", "mtp": "0"}
-        row["tok_s_gpu"] = str(predict_row(row, catalog, eff=base if engine == "trtllm" else other).predicted_tok_s_gpu)
-        rows.append(row)
+        rows.append(_synthetic_row(catalog, base if engine == "trtllm" else other, f"syn-{i}", "h200-sxm", model, engine,
+                                   "fixed-concurrency", (1, 4, 16, 64, 256)[i % 5], (1, 2, 4, 8)[i % 4], isl, osl))
     reports = {(r.generation, r.engine): r for r in calibrate(rows, catalog, "synthetic")}
     small = reports[("hopper", "sglang")]
     assert small.fitted == PARTIAL_PARAMS and len(small.rows) == 6

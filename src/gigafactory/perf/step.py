@@ -7,6 +7,7 @@ sequences generating one token each (reading ``ctx_decode`` tokens of KV on aver
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -17,17 +18,18 @@ from gigafactory.perf.layout import Layout
 from gigafactory.perf.memory import ATTN_BYTES, ATTN_PRECISION, EMBED_BYTES, KV_BYTES, MLP_BYTES, attention_shards
 
 ACT_BYTES = 2.0  # activations exchanged in collectives are 16-bit
-#: exponent of the blended roofline: a kernel near the ridge point reaches neither roof,
-#: because loads and math overlap only partly.  t = (t_compute^p + t_memory^p)^(1/p) is the
-#: max() roofline far from the ridge and 2^(1/p) x it at the ridge (p = 2: 71 % of the max()
-#: roofline's throughput where the two are equal).  Chosen on held-out rows, see docs/accuracy.md.
-ROOFLINE_BLEND_P = 2.0
 
 
 def roofline_s(compute_s: float, memory_s: float) -> float:
     """Time of an operator group that needs ``compute_s`` at its compute roof and
-    ``memory_s`` at its memory roof [s]."""
-    return (compute_s ** ROOFLINE_BLEND_P + memory_s ** ROOFLINE_BLEND_P) ** (1.0 / ROOFLINE_BLEND_P)
+    ``memory_s`` at its memory roof [s].
+
+    A blended roofline: a kernel near the ridge point reaches neither roof, because loads and
+    math overlap only partly.  (t_c^2 + t_m^2)^(1/2) is the max() roofline far from the ridge
+    and sqrt(2) x it at the ridge (71 % of the max() roofline's throughput where the two are
+    equal).  The exponent 2 was chosen on held-out rows, see docs/accuracy.md.
+    """
+    return math.hypot(compute_s, memory_s)
 
 
 @dataclass(frozen=True)
