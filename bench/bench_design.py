@@ -31,7 +31,7 @@ def main() -> None:
         t0 = time.perf_counter()
         d = design_factory(cat, scn)
         times.append(time.perf_counter() - t0)
-    print(f"design 1 GW, 3 sites ({d['total']['gpus']:,} GPUs): median {statistics.median(times) * 1e3:.1f} ms")
+    print(f"design 1 GW, 3 sites ({d.total.gpus:,} GPUs): median {statistics.median(times) * 1e3:.1f} ms")
     t0 = time.perf_counter()
     compare_systems(cat, scn, design_factory)
     print(f"design choice over {1 + len(scn.systems.candidates)} systems x {len(scn.workloads)} workloads: {time.perf_counter() - t0:.2f} s")

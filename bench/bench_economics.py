@@ -9,11 +9,10 @@ import time
 import numpy as np
 
 from gigafactory.catalog import load_catalog
-from gigafactory.design.choice import mix_tok_s_per_gpu
+from gigafactory.design.choice import mix_tok_s_per_gpu, serving_rates
 from gigafactory.design.factory import design_factory
 from gigafactory.economics.analysis import monte_carlo
 from gigafactory.economics.build import build_inputs
-from gigafactory.economics.run import serving_rates
 from gigafactory.rollout.plan import plan_rollout
 from gigafactory.scenario import load_scenario
 

@@ -11,6 +11,8 @@ import yaml
 from gigafactory.checks import CHECKS
 from gigafactory.scenario import default_scenario_path
 
+from conftest import REPO
+
 DEFAULT = default_scenario_path().read_text(encoding="utf-8")
 
 
@@ -140,8 +142,196 @@ def test_quantities_with_units_are_accepted(cli, tmp_path):
     assert '"power_mw": 600.0' in out
 
 
+def _gb300_ib_site_power(mw):
+    return _variant(lambda d: (d["fabric"].update(compute="infiniband", switch="quantum-2-qm9700"), d["sites"][0].update(facility_power_mw=mw)))
+
+
+# (case id, YAML text, field of the problem, its check, a string its message must contain)
+NAMED_PROBLEMS = [
+    ("unknown-router", _variant(_set(["simulation", "router"], "fastest")), "simulation.router", "simulation-router", "unknown router 'fastest'"),
+    ("router-typo", _variant(_set(["simulation", "router"], "least-outstandin")), "simulation.router", "simulation-router", "did you mean 'least-outstanding'"),
+    ("trace-typo", _variant(_set(["simulation", "trace"], "azur-conv-2023")), "simulation.trace", "simulation-trace", "did you mean 'azure-conv-2023'"),
+    ("trace-missing-file", _variant(_set(["simulation", "trace"], "traces/mine.csv")), "simulation.trace", "simulation-trace",
+     "resolved against the scenario file's folder"),
+    ("trace-bad-gamma", _variant(_set(["simulation", "trace"], "gamma-cv1.2.3")), "simulation.trace", "simulation-trace", "coefficient of variation"),
+    ("trace-zero-gamma", _variant(_set(["simulation", "trace"], "gamma-cv0")), "simulation.trace", "simulation-trace", "coefficient of variation"),
+    ("trace-directory", _variant(_set(["simulation", "trace"], ".")), "simulation.trace", "simulation-trace", "is a directory"),
+    ("air-cooling-for-nvl72", _variant(_set(["sites", 0, "cooling"], "air-crah-chiller-economizer")), "sites[0].cooling", "design-cooling",
+     "cools at most 30 kW per rack"),
+    ("immersion-for-cold-plates", _variant(_set(["sites", 1, "cooling"], "immersion-single-phase")), "sites[1].cooling", "design-cooling",
+     "cold plates"),
+    ("below-one-su", _variant(_set(["sites", 1, "facility_power_mw"], 1.3)), "sites[1].facility_power_mw", "design-min-su",
+     "cannot power one scalable unit of gb300-nvl72"),
+    ("floor-below-one-su", _variant(_set(["sites", 0, "floor_area_m2"], 100)), "sites[0].floor_area_m2", "design-floor", "cannot hold one scalable unit"),
+    ("negative-floor", _variant(_set(["sites", 0, "floor_area_m2"], -5)), "sites[0].floor_area_m2", "design-floor", "cannot hold one scalable unit"),
+    ("switch-wrong-technology", _variant(_set(["fabric", "switch"], "quantum-x800-q3400")), "fabric.switch", "fabric-design", "is an infiniband switch, not ethernet"),
+    ("island-beyond-3-tier-fabric", _variant(lambda d: (d["fabric"].update(compute="infiniband", switch="quantum-2-qm9700", island_max_gpus=1_000_000))),
+     "fabric.island_max_gpus", "fabric-design", "exceed a 3-tier fat tree"),
+    ("bad-calendar-date", DEFAULT.replace("start_date: 2026-03-01", "start_date: 2026-02-30"), "rollout.start_date", "schema", "not a real calendar date"),
+    ("month-13", DEFAULT.replace("start_date: 2026-03-01", "start_date: 2026-13-01"), "rollout.start_date", "schema", "not a real calendar date"),
+    ("nan-power", DEFAULT.replace("facility_power_mw: 600", "facility_power_mw: .nan"), "sites[0].facility_power_mw", "schema", "finite number"),
+    ("inf-power", DEFAULT.replace("facility_power_mw: 600", "facility_power_mw: .inf"), "sites[0].facility_power_mw", "schema", "finite number"),
+    ("nan-power-with-unit", DEFAULT.replace("facility_power_mw: 600", "facility_power_mw: nan MW"), "sites[0].facility_power_mw", "schema", "finite number"),
+    ("nan-share", _variant(_set(["workloads", 0, "share"], float("nan"))), "workloads[0].share", "schema", "finite number"),
+    ("bool-phase", DEFAULT.replace("[200, 400]", "[true, 400]"), "sites[0].energisation_phases_mw", "schema", "boolean true"),
+    ("bool-samples", _variant(_set(["rollout", "monte_carlo_samples"], True)), "rollout.monte_carlo_samples", "schema", "boolean true"),
+    ("bool-power", _variant(_set(["sites", 0, "facility_power_mw"], True)), "sites[0].facility_power_mw", "schema", "boolean true"),
+    ("bool-tokens", _variant(_set(["workloads", 0, "isl_tokens"], False)), "workloads[0].isl_tokens", "schema", "boolean false"),
+    ("bool-slo", _variant(_set(["workloads", 0, "slo", "tpot_p99_ms"], True)), "workloads[0].slo.tpot_p99_ms", "schema", "boolean true"),
+    ("bool-seed", _variant(_set(["seed"], True)), "seed", "schema", "boolean true"),
+    ("unknown-device", _variant(_set(["devices", "fleets", 0, "device"], "Snapdragon X Elit CRD")), "devices.fleets[0].device", "device-known",
+     "did you mean 'Snapdragon X Elite CRD'"),
+    ("duplicate-fleet-names", _variant(_set(["devices", "fleets", 1, "name"], "laptops")), "devices.fleets[1].name", "fleet-names-unique",
+     "fleet name 'laptops' is used twice"),
+    ("recursive-anchor", DEFAULT.replace("description: >", "loop: &l [*l]\ndescription: >"), None, "yaml-structure", "refers to itself"),
+    ("alias-bomb", "a: &a [x, x, x, x, x, x, x, x, x, x]\n" + "".join(f"{n}: &{n} [{', '.join(['*' + p] * 10)}]\n" for p, n in zip("abcdef", "bcdefg")),
+     None, "yaml-structure", "aliases expand"),
+    ("deep-nesting", "name: " + "[" * 3000 + "]" * 3000 + "\n", None, "yaml-structure", "nested too deeply"),
+]
+
+
+@pytest.mark.parametrize(("case", "content", "field", "check_name", "needle"), NAMED_PROBLEMS, ids=[c[0] for c in NAMED_PROBLEMS])
+def test_named_problem_from_check(cli, tmp_path, case, content, field, check_name, needle):
+    """`gigafactory check --json` exits 2 naming the field and the check, without running a stage."""
+    import json
+
+    path = tmp_path / f"{case}.yaml"
+    path.write_text(content, encoding="utf-8")
+    code, out, err = cli("check", str(path), "--json")
+    assert code == 2, (out, err)
+    problems = json.loads(out)["problems"]
+    hits = [p for p in problems if p["check"] == check_name and p["field"] == field]
+    assert hits, problems
+    assert any(needle in p["message"] for p in hits), hits
+    assert all(p["file"] == str(path) for p in problems)
+    assert all(p["check"] for p in problems)
+    if field is not None:
+        assert all(p["line"] for p in hits)
+    code, _, err = cli("check", str(path))
+    assert code == 2 and "Traceback" not in err and needle in err
+
+
+def test_bad_date_names_its_line(cli, tmp_path):
+    path = tmp_path / "date.yaml"
+    path.write_text(DEFAULT.replace("start_date: 2026-03-01", "start_date: 2026-02-30"), encoding="utf-8")
+    line = 1 + DEFAULT.splitlines().index("  start_date: 2026-03-01")
+    code, _, err = cli("check", str(path))
+    assert code == 2 and f"{path}:{line}: rollout.start_date" in err
+
+
+def test_a_large_site_is_cut_into_fabric_islands(cli, catalog, tmp_path):
+    """1 GW of GB300 on InfiniBand is more than one 3-tier fat tree can join; the designer cuts it
+    into 2-tier islands instead of failing (it used to raise inside its island search), and the
+    check agrees."""
+    from gigafactory.design.factory import design_factory
+    from gigafactory.scenario import load_scenario
+
+    path = tmp_path / "big.yaml"
+    path.write_text(_gb300_ib_site_power(1000), encoding="utf-8")
+    code, _, err = cli("check", str(path))
+    assert code == 0, err
+    d = design_factory(catalog, load_scenario(path, catalog))
+    fabric = d.sites[0].fabrics[0]
+    assert d.sites[0].gpus > 300_000 and len(fabric.tiers) <= 2
+
+
+@pytest.mark.parametrize("case", ["island-beyond-3-tier-fabric"])
+def test_fabric_fix_suggests_an_island_size_that_works(cli, catalog, tmp_path, case):
+    """The fabric-design problem's fix is a scenario edit that makes the check and the designer pass."""
+    import json
+    import re
+
+    from gigafactory.design.factory import design_factory
+    from gigafactory.scenario import load_scenario
+
+    path = tmp_path / "big.yaml"
+    path.write_text(next(c[1] for c in NAMED_PROBLEMS if c[0] == case), encoding="utf-8")
+    code, out, _ = cli("check", str(path), "--json")
+    fix = next(p["fix"] for p in json.loads(out)["problems"] if p["check"] == "fabric-design")
+    gpus = int(re.search(r"island_max_gpus(?::| to) (\d+)", fix).group(1))
+    fixed = yaml.safe_load(path.read_text(encoding="utf-8"))
+    fixed["fabric"]["island_max_gpus"] = gpus
+    path.write_text(yaml.safe_dump(fixed, sort_keys=False), encoding="utf-8")
+    code, _, err = cli("check", str(path))
+    assert code == 0, err
+    design_factory(catalog, load_scenario(path, catalog))
+
+
+TRACE_CSV = "arrival_s,input_tokens,output_tokens\n0.0,100,10\n0.5,200,20\n1.25,150,5\n"
+
+
+def test_relative_trace_file_is_resolved_against_the_scenario_folder(tmp_path, monkeypatch):
+    from gigafactory.scenario import load_scenario
+    from gigafactory.simulate.run import check_trace
+
+    (tmp_path / "traces").mkdir()
+    (tmp_path / "traces" / "mine.csv").write_text(TRACE_CSV, encoding="utf-8")
+    path = tmp_path / "scn.yaml"
+    path.write_text(_variant(_set(["simulation", "trace"], "traces/mine.csv")), encoding="utf-8")
+    monkeypatch.chdir(tmp_path.parent)  # somewhere else: the path must not depend on the working directory
+    scn = load_scenario(path)
+    assert scn.simulation.trace == str(tmp_path / "traces" / "mine.csv")
+    check_trace(scn.simulation.trace)  # the simulator opens the same file
+
+
+BAD_TRACES = [  # (content, needle, whether the header sniff of a large file sees it too)
+    ("TIME,ContextTokens\n1,2\n", "unrecognised columns", True),
+    ("num_prefill_tokens,num_decode_tokens\n10,2\n", "length table", True),
+    ("", "empty", True),
+    ("arrival_s,input_tokens,output_tokens\n0,0,5\n", "below 1", False),  # a bad row in a large file is left to the simulator
+]
+
+
+@pytest.mark.parametrize(("content", "needle", "large"),
+                         [(c, n, False) for c, n, _ in BAD_TRACES] + [(c, n, True) for c, n, sniffed in BAD_TRACES if sniffed],
+                         ids=[f"read-{n}" for _, n, _ in BAD_TRACES] + [f"sniffed-{n}" for _, n, s in BAD_TRACES if s])
+def test_bad_trace_file_is_a_problem(cli, tmp_path, monkeypatch, content, needle, large):
+    """Small trace files are read by the simulator's own reader; large ones only have their header recognised."""
+    import json
+
+    from gigafactory import checks
+
+    if large:
+        monkeypatch.setattr(checks, "CHEAP_TRACE_BYTES", -1)
+    (tmp_path / "t.csv").write_text(content, encoding="utf-8")
+    path = tmp_path / "scn.yaml"
+    path.write_text(_variant(_set(["simulation", "trace"], "t.csv")), encoding="utf-8")
+    code, out, _ = cli("check", str(path), "--json")
+    assert code == 2
+    prob = json.loads(out)["problems"][0]
+    assert prob["check"] == "simulation-trace" and prob["field"] == "simulation.trace" and needle in prob["message"], prob
+    assert prob["value"] == "t.csv" and str(tmp_path / "t.csv") in prob["message"]
+
+
+@pytest.mark.parametrize("large", [False, True], ids=["read", "sniffed"])
+def test_good_trace_file_passes(cli, tmp_path, monkeypatch, large):
+    from gigafactory import checks
+
+    if large:
+        monkeypatch.setattr(checks, "CHEAP_TRACE_BYTES", -1)
+    (tmp_path / "t.csv").write_text(TRACE_CSV, encoding="utf-8")
+    path = tmp_path / "scn.yaml"
+    path.write_text(_variant(_set(["simulation", "trace"], "t.csv")), encoding="utf-8")
+    code, _, err = cli("check", str(path))
+    assert code == 0, err
+
+
+@pytest.mark.parametrize("example", sorted((REPO / "examples").glob("*.yaml")), ids=lambda p: p.name)
+def test_examples_pass(cli, example):
+    code, _, err = cli("check", str(example))
+    assert code == 0, err
+
+
+def test_default_passes(cli):
+    code, _, err = cli("check")
+    assert code == 0, err
+
+
 def test_every_named_check_is_exercised():
     """Each registered check has at least one bad-input case above that trips it."""
+    named = {c[3] for c in NAMED_PROBLEMS}
+    assert {"simulation-router", "simulation-trace", "design-cooling", "design-min-su", "design-floor", "fabric-design",
+            "device-known", "fleet-names-unique"} <= named
     tripped = {
         "site-names-unique": "duplicate-site-names",
         "power-magnitude": "negative-power",
@@ -154,8 +344,27 @@ def test_every_named_check_is_exercised():
         "model-fits": "model-does-not-fit",
         "slo-physical-floor": "impossible-tpot-slo",
         "device-offload-model": None,
+        **{name: None for name in named if name in CHECKS},
+        "cooling-capacity": None,  # every catalog system can be cooled by some technology today (see test below)
     }
     assert set(tripped) == set(CHECKS)
+
+
+def test_cooling_capacity_refuses_racks_no_technology_can_cool(catalog):
+    """No catalog system is too dense for every technology, so trip the check with a doubled rack."""
+    import dataclasses
+
+    from gigafactory.checks import cooling_capacity
+    from gigafactory.scenario.load import parse_scenario_text
+
+    scn = parse_scenario_text(DEFAULT, catalog=catalog)
+    sys_id = catalog.resolve_id("systems", "gb300-nvl72")
+    real = catalog.tables["systems"][sys_id]
+    dense = dataclasses.replace(real, max_power_w=real.max_power_w * 3) if dataclasses.is_dataclass(real) else real.model_copy(update={"max_power_w": real.max_power_w * 3})
+    tables = {**catalog.tables, "systems": {**catalog.tables["systems"], sys_id: dense}}
+    cat = dataclasses.replace(catalog, tables=tables)
+    problems = cooling_capacity(scn, cat, None)
+    assert problems and problems[0].check == "cooling-capacity" and problems[0].field == "systems.default"
 
 
 def test_offload_model_must_be_served(cli, tmp_path):

@@ -49,10 +49,10 @@ def test_one_gigawatt_of_gb300_lands_in_published_range(catalog):
     (datacentres.com, 2025) implies 7,000-8,000 per GW of IT.  Our compute racks must fall in
     4,500-8,000 per GW of facility power, i.e. 324k-576k GPUs."""
     d = design_factory(catalog, _scenario(catalog, sites=_one_site()))
-    t = d["total"]
-    assert 4500 <= t["compute_racks"] <= 8000
-    assert 324_000 <= t["gpus"] <= 576_000
-    assert t["facility_power_mw"] <= 1000.0 + 1e-6
+    t = d.total
+    assert 4500 <= t.compute_racks <= 8000
+    assert 324_000 <= t.gpus <= 576_000
+    assert t.facility_power_mw <= 1000.0 + 1e-6
 
 
 def test_capex_per_gw_within_published_range(catalog):
@@ -62,27 +62,28 @@ def test_capex_per_gw_within_published_range(catalog):
     facility part per MW of IT within Cushman & Wakefield's $9.3-15M/MW US range (+ the
     7-10 % AI premium and the region index)."""
     d = design_factory(catalog, _scenario(catalog, sites=_one_site()))
-    t = d["total"]
-    assert 30e9 <= t["capex_usd"] <= 65e9
-    site = d["sites"][0]
-    facility = sum(v for k, v in site["capex_breakdown_usd"].items() if k in ("power", "cooling", "building"))
-    assert 9.3e6 <= facility / site["it_power_mw"] <= 15e6 * 1.1
+    t = d.total
+    assert 30e9 <= t.capex_usd <= 65e9
+    site = d.sites[0]
+    facility = sum(v for k, v in site.capex_breakdown_usd.items() if k in ("power", "cooling", "building"))
+    assert 9.3e6 <= facility / site.it_power_mw <= 15e6 * 1.1
 
 
 def test_totals_equal_the_sum_of_sites(catalog):
     d = design_factory(catalog, _scenario(catalog))
     for key in ("gpus", "racks", "scalable_units", "it_power_mw", "facility_power_mw", "capex_usd", "floor_area_m2", "annual_energy_mwh"):
-        assert d["total"][key] == pytest.approx(sum(s[key] for s in d["sites"])), key
-    assert sum(d["total"]["capex_breakdown_usd"].values()) == pytest.approx(d["total"]["capex_usd"])
-    assert sum(line["total_usd"] for line in d["total"]["bom"]) == pytest.approx(d["total"]["capex_usd"])
+        assert getattr(d.total, key) == pytest.approx(sum(getattr(s, key) for s in d.sites)), key
+    assert sum(d.total.capex_breakdown_usd.values()) == pytest.approx(d.total.capex_usd)
+    assert sum(line.total_usd for line in d.total.bom) == pytest.approx(d.total.capex_usd)
 
 
 def test_whole_scalable_units_and_power_envelope(catalog):
     d = design_factory(catalog, _scenario(catalog))
-    for site, spec in zip(d["sites"], DEFAULT["sites"]):
-        assert site["gpus"] == site["scalable_units"] * 576
-        assert site["facility_power_mw"] <= spec["facility_power_mw"] + 1e-6
-        assert 1.0 < site["pue"] < site["pue_design"] + 1e-9 or site["pue"] <= site["pue_design"]
+    for site, spec in zip(d.sites, DEFAULT["sites"]):
+        assert site.gpus == site.scalable_units * 576
+        assert site.facility_power_mw <= spec["facility_power_mw"] + 1e-6
+        # the annual PUE is an energy-weighted mean of months no hotter than the design hour
+        assert 1.0 < site.pue <= site.pue_design + 1e-9
 
 
 def test_replication_uses_site_climate_and_costs(catalog):
@@ -90,9 +91,9 @@ def test_replication_uses_site_climate_and_costs(catalog):
     region index changes the facility cost per MW."""
     sites = [{"name": "hot", "region": "sa-riyadh", "facility_power_mw": 300}, {"name": "cold", "region": "fi-finland", "facility_power_mw": 300}]
     d = design_factory(catalog, _scenario(catalog, sites=sites))
-    hot, cold = d["sites"]
-    assert hot["pue"] > cold["pue"]
-    assert hot["system"] == cold["system"]
+    hot, cold = d.sites
+    assert hot.pue > cold.pue
+    assert hot.system == cold.system
 
 
 def test_too_little_power_for_one_su(catalog):
@@ -107,7 +108,7 @@ def test_floor_too_small(catalog):
 
 def test_floor_limits_the_design(catalog):
     d = design_factory(catalog, _scenario(catalog, sites=_one_site(mw=100, floor_area_m2=1500)))
-    assert d["sites"][0]["limiting_factor"] == "floor"
+    assert d.sites[0].limiting_factor == "floor"
 
 
 def test_air_cooling_cannot_cool_gb300_racks(catalog):
@@ -116,16 +117,19 @@ def test_air_cooling_cannot_cool_gb300_racks(catalog):
     assert "142" in exc.value.render()
 
 
-def test_design_cli_json(cli):
+def test_design_cli_json(cli, catalog):
+    """`design --json` prints the design stage's result; its BOM prices come with their sources
+    and every line's total is its count times its unit cost."""
+    from gigafactory.results.design import DesignResult
+    from gigafactory.scenario import load_scenario
+
     code, out, err = cli("design", "--no-compare", "--json")
     assert code == 0, err
-    body = json.loads(out)
-    for d in body["sites"] + [body["total"]]:
-        for key in ("racks", "gpus", "scalable_units", "it_power_mw", "facility_power_mw", "pue", "wue_l_per_kwh", "floor_area_m2",
-                    "capex_usd", "capex_breakdown_usd", "bom"):
-            assert key in d, key
-    line = body["total"]["bom"][0]
-    assert {"item", "count", "unit_cost_usd", "source"} <= set(line)
+    body = DesignResult.model_validate(json.loads(out))
+    assert body == design_factory(catalog, load_scenario(None))
+    for line in body.total.bom:
+        assert line.total_usd == pytest.approx(line.count * (line.unit_cost_usd or 0.0)), line.item
+        assert line.unit_cost_usd is None or line.source, line.item
 
 
 def test_design_cli_bad_inputs(cli, tmp_path):
@@ -151,7 +155,8 @@ def test_design_choice_ranks_candidates(catalog):
 
     scn = _scenario(catalog, sites=_one_site(mw=200), systems={"default": "gb300-nvl72", "candidates": ["gb200-nvl72"]})
     dc = compare_systems(catalog, scn, design_factory)
-    systems = {r["system"]: r for r in dc["candidates"]}
+    systems = {r.system: r for r in dc.candidates}
     assert set(systems) == {"gb300-nvl72", "gb200-nvl72"}
-    assert all(r["tok_s"] > 0 for r in systems.values())
-    assert dc["winner_per_mw"] in systems and dc["why"]
+    assert all(r.tok_s > 0 for r in systems.values())
+    # the winner per MW is the candidate with the most tokens/s per MW
+    assert dc.winner_per_mw == max(systems.values(), key=lambda r: r.tok_s_per_mw).system and dc.why

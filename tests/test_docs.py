@@ -17,3 +17,14 @@ def test_readme_opens_with_the_two_setup_commands():
     assert blocks[1].endswith("pip install -e '.[test]' && pytest")
     head = text.split("```bash", 1)[0]
     assert head.strip() == "# gigafactory", "nothing but the title may come before the two commands"
+
+
+def test_result_reference_is_generated_from_the_types():
+    """docs/result.md is rendered from the result models' JSON Schema; regenerate with
+    `python -m gigafactory.results.docs > docs/result.md`."""
+    from gigafactory.results.docs import render as render_result
+
+    text = (REPO / "docs" / "result.md").read_text(encoding="utf-8")
+    assert text == render_result()
+    for key in ("rollout.solver.method", "economics.npv_usd", "simulation.pools[].ttft_s.p99", "design.sites[].pue_monthly"):
+        assert f"`{key}`" in text, key

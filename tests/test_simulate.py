@@ -1,6 +1,7 @@
 """Serving simulator: queueing theory, agreement with the performance model, engine
 invariants (conservation, monotone time, utilisation <= 1, determinism), preemption,
-prefix caching, disaggregation, the scenario fleet and the CLI."""
+prefix caching, disaggregation, confidence intervals and run sizing, named seeds, the
+scenario fleet and the CLI."""
 from __future__ import annotations
 
 import json
@@ -13,18 +14,23 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from gigafactory.catalog import load_catalog
+from gigafactory.design.choice import serving_rates
+from gigafactory.design.factory import design_factory
+from gigafactory.errors import InputError
 from gigafactory.perf.architecture import param_counts
 from gigafactory.perf.efficiency import efficiency_for
 from gigafactory.perf.hardware import hardware_from_catalog
 from gigafactory.perf.layout import Layout
 from gigafactory.perf.serving import Speculation, aggregated_point
+from gigafactory.pipeline.streams import stream_seed
 from gigafactory.scenario import default_scenario_path, parse_scenario_text
 from gigafactory.simulate import workload as wlmod
 from gigafactory.simulate.cost import PerfStepCost, RankCost, TokenLinearCost
 from gigafactory.simulate.engine import EngineConfig, Pool, Replica
 from gigafactory.simulate.kernel import EventQueue
+from gigafactory.simulate.metrics import proportion_ci, quantile_ci, tokens_generated_by
 from gigafactory.simulate.router import make_router
-from gigafactory.simulate.run import simulate_scenario
+from gigafactory.simulate.run import plan_pools, pool_seed, simulate_fleet, simulate_scenario
 from gigafactory.simulate.sim import Requests, Simulation
 
 
@@ -236,37 +242,179 @@ def test_disaggregated_ttft_includes_kv_transfer(catalog):
     assert req.finish[0] - req.first[0] == pytest.approx(sum(dc.step_s(1, 2049 + j, 0, 0) for j in range(99)), rel=1e-6)
 
 
-def _small_scenario(catalog):
+def _scenario(catalog, workloads=None, simulation=None):
     data = yaml.safe_load(default_scenario_path().read_text())
     data["sites"] = [{"name": "solo", "region": "us-virginia", "facility_power_mw": 30}]
-    data["workloads"] = [{"model": "llama-3.3-70b", "share": 1.0, "precision": "fp8", "isl_tokens": 1024, "osl_tokens": 256,
-                          "slo": {"ttft_p99_ms": 2000, "tpot_p99_ms": 50}}]
+    data["workloads"] = workloads or [{"model": "llama-3.3-70b", "share": 1.0, "precision": "fp8", "isl_tokens": 1024, "osl_tokens": 256,
+                                       "slo": {"ttft_p99_ms": 2000, "tpot_p99_ms": 50}}]
     data["devices"] = {"fleets": []}
-    data["simulation"] = {"trace": "azure-conv-2023", "duration_s": 120, "router": "least-outstanding"}
-    return parse_scenario_text(yaml.safe_dump(data), "solo.yaml", catalog)
+    data["simulation"] = simulation or {"trace": "azure-conv-2023", "duration_s": 120, "router": "least-outstanding"}
+    scn = parse_scenario_text(yaml.safe_dump(data), "solo.yaml", catalog)
+    design = design_factory(catalog, scn)
+    return scn, design, serving_rates(catalog, scn, design)
 
 
-def test_scenario_simulation_and_determinism(catalog):
-    scn = _small_scenario(catalog)
-    a = simulate_scenario(catalog, scn)
-    b = simulate_scenario(catalog, scn)
+@pytest.fixture(scope="module")
+def small(catalog):
+    """One 30 MW site serving Llama-3.3-70B, two minutes of the Azure conversation trace: (scenario, design, serving)."""
+    return _scenario(catalog)
+
+
+def test_scenario_simulation_and_determinism(catalog, small):
+    a = simulate_scenario(catalog, *small)
+    b = simulate_scenario(catalog, *small)
     assert a == b
+    a = a.model_dump(mode="json")
     assert a["conservation_ok"] and a["arrived"] > 100
     for key in ("ttft_s", "tpot_s"):
         assert set(a[key]) >= {"p50", "p90", "p99"} and a[key]["p50"] <= a[key]["p90"] <= a[key]["p99"]
     assert 0 < a["gpu_utilization"] <= 1
     assert a["energy_j_per_token"] > 0 and a["throughput_tok_s"] > 0 and a["goodput_rps"] > 0
     pool = a["pools"][0]
-    assert pool["gpus_represented"] <= scn.sites[0].facility_power_mw * 1e6 / 1000  # sanity: < 1 GPU per kW
+    assert pool["gpus_represented"] <= small[0].sites[0].facility_power_mw * 1e6 / 1000  # sanity: < 1 GPU per kW
     assert json.dumps(a)  # serialisable
 
 
-def test_more_load_means_more_latency(catalog):
-    scn = _small_scenario(catalog)
-    low = simulate_scenario(catalog, scn, trace="poisson", duration_s=120, rate_rps=None)
-    cap = sum(p["rate_rps_represented"] for p in low["pools"]) / 0.7 * scn.finance.utilisation
-    high = simulate_scenario(catalog, scn, trace="poisson", duration_s=120, rate_rps=cap * 1.6)
+def test_more_load_means_more_latency(catalog, small):
+    low = simulate_fleet(catalog, *small, trace="poisson", duration_s=120, rate_rps=None)
+    cap = sum(p["rate_rps_represented"] for p in low["pools"]) / 0.7 * small[0].finance.utilisation
+    high = simulate_fleet(catalog, *small, trace="poisson", duration_s=120, rate_rps=cap * 1.6)
     assert high["ttft_s"]["p99"] > low["ttft_s"]["p99"]
+    # an explicit duration is simulated in full, whatever the precision target
+    assert low["duration_s"] == 120 and low["pools"][0]["sampling"]["stop"] == "duration"
+    assert low["pools"][0]["sampling"]["window_s"] == [0.0, 120.0]
+
+
+# ----- named random streams ----------------------------------------------------------------------
+
+def test_pool_seeds_are_named_streams():
+    """A pool's seed is the stream "simulate.pool.<name>" of the scenario seed: distinct for 100 pools
+    (the positional spawn list it replaces had 64 entries), and the same whatever else is in the scenario."""
+    names = [f"gb300-nvl72/model-{i}" for i in range(100)]
+    seeds = [pool_seed(20260106, n) for n in names]
+    assert len(set(seeds)) == 100
+    assert seeds[7] == stream_seed(20260106, "simulate.pool.gb300-nvl72/model-7") == pool_seed(20260106, names[7])
+    assert pool_seed(20260107, names[7]) != seeds[7]
+
+
+def test_reordered_workloads_keep_each_pools_seed_and_results(catalog):
+    """Listing the workloads in another order changes neither a pool's seed nor its results."""
+    wls = [{"model": "llama-3.3-70b", "share": 0.5, "precision": "fp8", "isl_tokens": 1024, "osl_tokens": 256,
+            "slo": {"ttft_p99_ms": 2000, "tpot_p99_ms": 50}},
+           {"model": "gpt-oss-120b", "share": 0.5, "precision": "fp4", "isl_tokens": 1024, "osl_tokens": 512,
+            "slo": {"ttft_p99_ms": 3000, "tpot_p99_ms": 50}}]
+    simulation = {"trace": "poisson", "duration_s": 30, "router": "least-outstanding"}  # Poisson: the seed matters
+    runs = []
+    for order in (wls, wls[::-1]):
+        scn, design, serving = _scenario(catalog, order, simulation)
+        specs = {s.name: s for s in plan_pools(catalog, scn, design, serving)}
+        res = simulate_fleet(catalog, scn, design, serving, rate_rps=300.0)
+        runs.append((specs, {b["pool"]: b for b in res["pools"]}))
+    (specs_a, pools_a), (specs_b, pools_b) = runs
+    assert len(pools_a) == 2 and list(pools_a) != list(pools_b)  # the pools really come in another order
+    for name, spec in specs_a.items():
+        assert spec.seed == specs_b[name].seed == pool_seed(scn.seed, name)
+        assert pools_a[name] == pools_b[name]
+
+
+# ----- confidence intervals and run sizing ------------------------------------------------------------
+
+def test_quantile_and_share_intervals_cover_known_values():
+    """Independent draws (exponential, p99 = ln 100; Bernoulli 0.98): the 95 % intervals cover the
+    true values in 92-99 % of 400 samples, as the binomial (order-statistic, Wilson) intervals should."""
+    rng = np.random.default_rng(5)
+    n, reps = 3000, 400
+    batch = np.arange(n) * 20 // n
+    q_hits = s_hits = 0
+    for _ in range(reps):
+        x = rng.exponential(1.0, n)
+        c = quantile_ci(x, batch)
+        q_hits += c["lo"] <= math.log(100) <= (c["hi"] if c["hi"] is not None else math.inf)
+        p = proportion_ci(rng.random(n) < 0.98, batch)
+        s_hits += p["lo"] <= 0.98 <= p["hi"]
+    assert 0.92 <= q_hits / reps <= 0.99
+    assert 0.92 <= s_hits / reps <= 0.99
+
+
+def test_batch_means_widen_the_interval_for_correlated_requests():
+    """A stationary AR(1) sequence (phi 0.9, N(0, 1) marginal, p99 = 2.326): the interval from one
+    batch (independent-draws variance) is far too narrow; with 20 batches it covers as it should."""
+    from scipy.signal import lfilter
+
+    rng = np.random.default_rng(11)
+    n, reps, phi = 20_000, 200, 0.9
+    batch = np.arange(n) * 20 // n
+    true_q = 2.3263478740408408
+    hits = {"batches": 0, "independent": 0}
+    for _ in range(reps):
+        e = rng.normal(0.0, math.sqrt(1 - phi * phi), n)
+        e[0] = rng.normal()
+        x = lfilter([1.0], [1.0, -phi], e)
+        for key, b in (("batches", batch), ("independent", np.zeros(n, np.int64))):
+            c = quantile_ci(x, b)
+            hits[key] += c["lo"] <= true_q <= (c["hi"] if c["hi"] is not None else math.inf)
+    assert hits["batches"] / reps >= 0.88
+    assert hits["independent"] / reps <= 0.7
+
+
+def test_tokens_generated_by_interpolates_between_first_token_and_finish():
+    a = {"first": np.array([1.0, 2.0, np.nan, 5.0]), "finish": np.array([11.0, 2.0, np.nan, np.nan]), "out": np.array([11, 1, 5, 3])}
+    mask = np.ones(4, bool)
+    assert tokens_generated_by(a, mask, 0.5) == 0.0
+    assert tokens_generated_by(a, mask, 6.0) == pytest.approx((1 + 10 * 0.5) + 1 + 0 + 1)  # in flight: its first token only
+    assert tokens_generated_by(a, mask, 20.0) == pytest.approx(11 + 1 + 0 + 1)
+
+
+def test_adaptive_run_interval_contains_the_full_size_value(catalog, small):
+    """Stationary (Poisson) traffic: the run sized by the precision target stops early, with a warm-up
+    and a cool-down, reaches its target, and its 95 % intervals contain the full-size run's p99 TTFT
+    and SLO attainment; the same seed gives the same result."""
+    fast = simulate_fleet(catalog, *small, trace="poisson")
+    assert simulate_fleet(catalog, *small, trace="poisson") == fast
+    full = simulate_fleet(catalog, *small, trace="poisson", target_ci=None)
+    f, g = fast["pools"][0], full["pools"][0]
+    sm = f["sampling"]
+    assert sm["stop"] == "target" and sm["target_met"] and sm["target_ci"] == 0.1
+    assert sm["ttft_p99_ci_rel_half_width"] <= 0.1 and sm["slo_attainment_ci_half_width"] <= 0.01
+    assert sm["warmup_s"] > 0 and sm["cooldown_s"] > 0 and sm["window_s"][1] < 120
+    assert sm["requests"] == f["arrived"] < g["arrived"] / 2 and f["workload"]["requests_simulated"] > f["arrived"]
+    lo, hi = sm["ttft_p99_ci_s"]
+    assert lo <= f["ttft_s"]["p99"] <= hi and lo <= g["ttft_s"]["p99"] <= hi
+    lo, hi = sm["slo_attainment_ci"]
+    assert lo <= g["slo_attainment"] <= hi
+    assert f["tpot_s"]["p99"] == pytest.approx(g["tpot_s"]["p99"], rel=0.05)
+    assert f["energy_j_per_token"] == pytest.approx(g["energy_j_per_token"], rel=0.05)
+    assert f["goodput_rps"] == pytest.approx(g["goodput_rps"], rel=0.05)
+    assert full["pools"][0]["sampling"]["stop"] == "duration" and full["pools"][0]["sampling"]["target_met"] is None
+    assert fast["conservation_ok"] and fast["sampling"]["adaptive"] and not full["sampling"]["adaptive"]
+
+
+def test_trace_is_simulated_for_one_pass(catalog, small):
+    """A recorded trace is measured over one pass (its replays add no new traffic), after a warm-up and
+    before a cool-down: every request of the Azure trace once, and the interval contains the full-size value."""
+    res = simulate_fleet(catalog, *small)
+    full = simulate_fleet(catalog, *small, target_ci=None)["pools"][0]
+    pool = res["pools"][0]
+    sm = pool["sampling"]
+    assert sm["stop"] == "trace-pass" and sm["warmup_s"] > 0 and sm["cooldown_s"] == pytest.approx(sm["warmup_s"])
+    assert pool["arrived"] == len(wlmod.load_trace("azure-conv-2023")) < full["arrived"] and sm["arrival_s"] < 120
+    assert sm["window_s"][1] - sm["window_s"][0] == pytest.approx(sm["arrival_s"]) and res["duration_s"] == sm["arrival_s"]
+    lo, hi = sm["ttft_p99_ci_s"]
+    for p99 in (pool["ttft_s"]["p99"], full["ttft_s"]["p99"]):
+        assert lo <= p99 and (hi is None or p99 <= hi)
+    lo, hi = sm["slo_attainment_ci"]
+    assert lo <= full["slo_attainment"] <= hi
+    assert pool["tpot_s"]["p99"] == pytest.approx(full["tpot_s"]["p99"], rel=0.05)
+    assert pool["energy_j_per_token"] == pytest.approx(full["energy_j_per_token"], rel=0.05)
+    assert sm["effective_requests"]["ttft_p99"] > 0 and sm["batches"] == 20
+    # the typed stage result is the same run (until results/simulation.py declares `sampling`, without it)
+    typed = simulate_scenario(catalog, *small).model_dump(mode="json")
+    assert typed["pools"][0]["ttft_s"] == pool["ttft_s"]
+
+
+def test_precision_target_must_be_a_fraction(catalog, small):
+    with pytest.raises(InputError, match="precision target"):
+        simulate_scenario(catalog, *small, target_ci=0.0)
 
 
 def test_cli_simulate_json(cli, tmp_path, catalog):

@@ -4,14 +4,22 @@ Each check takes the parsed scenario and the catalog and returns a list of
 :class:`~gigafactory.errors.Problem`; an empty list means it passed.  Schema-level
 problems (types, missing fields, unknown keys) are found earlier by pydantic in
 :mod:`gigafactory.scenario.load`; these checks cover meaning: catalog ids, magnitudes,
-consistency and physical possibility.
+consistency and physical possibility, and every refusal of the design and simulation stages
+that the scenario alone decides (each check calls the stage's own function, so the rule lives
+in one place).  Only what needs the performance search is left to the stages.
 """
 from __future__ import annotations
 
-from typing import Callable
+import dataclasses
+import difflib
+import gzip
+import json
+import math
+from pathlib import Path
+from typing import Any, Callable
 
 from gigafactory.catalog import Catalog
-from gigafactory.errors import Problem
+from gigafactory.errors import InputError, Problem
 from gigafactory.scenario.model import Scenario
 from gigafactory.scenario.yamlsource import YamlDocument
 
@@ -256,6 +264,438 @@ def device_offload_model(scn: Scenario, cat: Catalog, doc: YamlDocument | None) 
         return [_p(doc, ("devices", "offload_model"), f"offload model '{target}' is not served by any workload", "device-offload-model",
                    value=target, expected="one of the workloads' models", fix="add it to workloads or pick a served model")]
     return []
+
+
+def _power_key(site) -> str:
+    return "facility_power_mw" if site.facility_power_mw is not None else "it_power_mw"
+
+
+def _relocate(doc: YamlDocument | None, path: tuple, name: str, prob: Problem, value: Any, prefix: str = "") -> Problem:
+    """A stage's problem (whose field names a function argument) moved to the scenario key
+    ``path`` that caused it, holding ``value``, under check ``name``."""
+    from gigafactory.scenario.yamlsource import format_path
+
+    return dataclasses.replace(prob, message=prefix + prob.message, file=doc.file if doc else None,
+                               line=doc.line(path) if doc else None, field=format_path(path), value=value, check=name)
+
+
+# --------------------------------------------------------------------------- devices
+
+#: devices of the device-performance table (Qualcomm AI Hub perf.yaml, flattened in
+#: shared/data/device_perf/qaihub_llm_perf.csv, snapshot 2026-02-12): the `device` column.
+#: Read the bundled table instead once the device-fleet capability ships one.
+KNOWN_DEVICES = (
+    "Snapdragon 8 Elite QRD",
+    "Snapdragon 8 Elite Gen 5 QRD",
+    "Snapdragon X Elite CRD",
+    "Samsung Galaxy S24",
+    "SA8295P ADP",
+)
+
+
+@check("device-known")
+def device_known(scn: Scenario, cat: Catalog, doc: YamlDocument | None) -> list[Problem]:
+    out = []
+    lowered = {d.lower(): d for d in KNOWN_DEVICES}
+    for i, fleet in enumerate(scn.devices.fleets):
+        if fleet.device.lower() in lowered:
+            continue
+        hint = difflib.get_close_matches(fleet.device.lower(), list(lowered), n=1, cutoff=0.6)
+        near = lowered[hint[0]] if hint else None
+        out.append(_p(doc, ("devices", "fleets", i, "device"),
+                      f"unknown device '{fleet.device}'" + (f" — did you mean '{near}'?" if near else ""), "device-known",
+                      value=fleet.device, expected="a device of the device-performance table: " + ", ".join(KNOWN_DEVICES),
+                      fix=f"use '{near}'" if near else "pick one of the listed devices"))
+    return out
+
+
+@check("fleet-names-unique")
+def fleet_names_unique(scn: Scenario, cat: Catalog, doc: YamlDocument | None) -> list[Problem]:
+    seen: dict[str, int] = {}
+    out = []
+    for i, fleet in enumerate(scn.devices.fleets):
+        key = fleet.name.lower()
+        if key in seen:
+            out.append(_p(doc, ("devices", "fleets", i, "name"),
+                          f"fleet name '{fleet.name}' is used twice (devices.fleets[{seen[key]}] and devices.fleets[{i}])", "fleet-names-unique",
+                          value=fleet.name, expected="a unique name per fleet", fix=f"rename one, e.g. '{fleet.name}-2', or merge the two fleets"))
+        seen.setdefault(key, i)
+    return out
+
+
+# --------------------------------------------------------------------------- simulation
+
+
+@check("simulation-router")
+def simulation_router(scn: Scenario, cat: Catalog, doc: YamlDocument | None) -> list[Problem]:
+    """The router must be one the simulator knows (the stage's own lookup, ``make_router``)."""
+    from gigafactory.simulate.router import ROUTERS, make_router
+
+    name = scn.simulation.router
+    if name in ROUTERS:
+        return []
+    try:
+        make_router(name)
+    except InputError as exc:
+        return [_relocate(doc, ("simulation", "router"), "simulation-router", p, name) for p in exc.problems]
+    return []
+
+
+#: user trace files up to this size are read in full by the check (the simulator's own
+#: reader); larger ones only have their header recognised.
+CHEAP_TRACE_BYTES = 1_000_000
+#: bytes read from a large trace to recognise its header.
+TRACE_SNIFF_BYTES = 65_536
+
+
+def trace_base_dir(doc: YamlDocument | None) -> Path:
+    """Folder a relative trace path is resolved against: the scenario file's, else the
+    working directory (text not read from a file)."""
+    if doc is not None and doc.file and Path(doc.file).is_file():
+        return Path(doc.file).resolve().parent
+    return Path.cwd()
+
+
+def is_trace_file_name(trace: str | None) -> bool:
+    """True when ``trace`` names neither a synthetic process nor a bundled trace (so a file)."""
+    if trace is None or trace in ("poisson", "diurnal"):
+        return False
+    from gigafactory.simulate import workload as wlmod
+
+    if trace in wlmod.TRACES:
+        return False
+    from gigafactory.simulate.run import _GAMMA  # the simulator's own pattern
+
+    return not _GAMMA.match(trace)
+
+
+def resolve_trace_path(trace: str, doc: YamlDocument | None) -> Path:
+    """A trace file path: absolute as given, relative against :func:`trace_base_dir`."""
+    p = Path(trace).expanduser()
+    return p if p.is_absolute() else trace_base_dir(doc) / p
+
+
+def _sniff_trace(path: Path) -> None:
+    """Recognise a large trace's format from its first line (the simulator's column rule),
+    without reading the rest; raises InputError like the reader would."""
+    from gigafactory.simulate import workload as wlmod
+
+    with open(path, "rb") as fh:
+        head = fh.read(2)
+    opener = gzip.open if head == b"\x1f\x8b" else open
+    try:
+        with opener(path, "rb") as fh:  # type: ignore[operator]
+            raw = fh.read(TRACE_SNIFF_BYTES)
+    except (OSError, EOFError) as exc:
+        raise InputError.single(f"cannot read the file: {exc}", file=str(path)) from None
+    if b"\x00" in raw[:8192]:
+        raise InputError.single("this is a binary file, not CSV/JSONL text", file=str(path),
+                                expected="a UTF-8 .csv or .jsonl trace (optionally gzipped)")
+    text = raw.decode("utf-8-sig", errors="replace")
+    first = next((ln for ln in text.splitlines() if ln.strip()), None)
+    if first is None:
+        raise InputError.single("the file is empty" if not raw.strip() else "the file starts with a page of blank lines", file=str(path),
+                                expected="a header line and one row per request", fix="check you named the right file")
+    if first.lstrip().startswith("{"):
+        try:
+            rec = json.loads(first)
+        except json.JSONDecodeError as exc:
+            raise InputError.single(f"not valid JSON: {exc.msg}", file=str(path), line=1, expected="one JSON object per line") from None
+        header, kind = (list(rec) if isinstance(rec, dict) else []), "jsonl"
+    else:
+        header, kind = [h.strip() for h in first.split(",")], "csv"
+    fmt = wlmod._detect(wlmod._Table(str(path), kind, header, [], 2))
+    if fmt == "lengths":
+        raise InputError.single("this is a length table (num_prefill_tokens, num_decode_tokens): it has no arrival times, so it is not a trace",
+                                file=str(path), field="header", value=header,
+                                expected="a trace with arrival times (Azure, Mooncake or arrival_s,input_tokens,output_tokens)")
+
+
+def trace_problems(trace: str | None, doc: YamlDocument | None, path: tuple = ("simulation", "trace"), name: str = "simulation-trace") -> list[Problem]:
+    """Problems with a trace setting: a synthetic process with bad parameters, an unknown
+    name, or a file that is missing, unreadable or not a recognised trace."""
+    import numpy as np
+
+    from gigafactory.simulate import workload as wlmod
+
+    if trace is None or trace in ("poisson", "diurnal") or trace in wlmod.TRACES:
+        return []
+    from gigafactory.simulate.run import _GAMMA
+
+    g = _GAMMA.match(trace)
+    if g:
+        try:  # the simulator's own parse and parameter check (simulate.run.pool_workload)
+            cv = float(g.group(1) or 2.0)
+            wlmod.gamma_arrivals(1.0, cv, 1.0, np.random.default_rng(0))
+            return []
+        except (ValueError, InputError):
+            return [_p(doc, path, f"'{trace}' does not give a usable coefficient of variation", name, value=trace,
+                       expected="gamma-cv<X> with X a positive number, e.g. gamma-cv2 (bursty) or gamma-cv0.5 (regular)",
+                       fix="write e.g. gamma-cv2")]
+    names = [*wlmod.TRACES, "poisson", "diurnal", "gamma-cv2"]
+    choices = f"one of: {', '.join(wlmod.TRACES)}, poisson, diurnal, gamma-cv<X>, or the path of a .csv/.jsonl(.gz) file"
+    file = resolve_trace_path(trace, doc)
+    base = trace_base_dir(doc)
+    where = "" if Path(trace).expanduser().is_absolute() else f" (a relative path is resolved against the scenario file's folder, {base})"
+    if not file.exists():
+        hint = difflib.get_close_matches(trace, names, n=1, cutoff=0.5)
+        looks_like_path = any(c in trace for c in "/\\") or Path(trace).suffix.lower() in (".csv", ".jsonl", ".json", ".gz", ".txt")
+        if hint:
+            return [_p(doc, path, f"unknown trace '{trace}' — did you mean '{hint[0]}'?", name, value=trace, expected=choices,
+                       fix=f"use '{hint[0]}'")]
+        if looks_like_path:
+            return [_p(doc, path, f"no such trace file: {file}{where}", name, value=trace, expected=choices,
+                       fix="check the path, or name a bundled trace")]
+        return [_p(doc, path, f"unknown trace '{trace}': not a bundled trace, a synthetic process, nor a file{where}", name,
+                   value=trace, expected=choices, fix="check the spelling or the path")]
+    if file.is_dir():
+        return [_p(doc, path, f"{file} is a directory, not a trace file", name, value=trace, expected=choices,
+                   fix="name the .csv or .jsonl file inside it")]
+    try:
+        size = file.stat().st_size
+        if size <= CHEAP_TRACE_BYTES:
+            wlmod.load_trace(str(file))  # the simulator's own reader: every problem, with its line
+        else:
+            _sniff_trace(file)
+    except OSError as exc:
+        return [_p(doc, path, f"cannot read the trace file {file}: {exc.strerror}", name, value=trace, fix="check the file's permissions")]
+    except InputError as exc:
+        out = []
+        for p in exc.problems:
+            at = f"{file}" + (f":{p.line}" if p.line else "")
+            out.append(_relocate(doc, path, name, p, trace, prefix=f"trace file {at}: "))
+        return out
+    return []
+
+
+@check("simulation-trace")
+def simulation_trace(scn: Scenario, cat: Catalog, doc: YamlDocument | None) -> list[Problem]:
+    """The trace is bundled, synthetic (poisson, diurnal, gamma-cv<X>) or a readable trace file."""
+    return trace_problems(scn.simulation.trace, doc)
+
+
+# --------------------------------------------------------------------------- design
+#
+# The designer's refusals (design/factory.py design_site, design/thermal.py, design/fabric.py),
+# made checks by calling the same functions with the same arguments.
+
+#: power-chain mode the designer sizes facility losses with (design.factory.design_site).
+DESIGN_CHAIN_MODE = "eco"
+
+
+def _cooling_technologies(cat: Catalog) -> list:
+    return [e for e in cat.kind("facility").values() if getattr(e, "category", None) == "cooling_technology"]
+
+
+def _site_resolves(scn: Scenario, cat: Catalog, site) -> bool:
+    """Catalog ids and power of ``site`` are sound (other checks report them otherwise)."""
+    if cat.resolve_id("regions", site.region) is None or cat.resolve_id("systems", scn.system_for(site)) is None:
+        return False
+    if cat.resolve_id("costs", scn.finance.cost_profile) is None:
+        return False
+    if site.cooling:
+        cid = cat.resolve_id("facility", site.cooling)
+        if cid is None or getattr(cat.tables["facility"][cid], "category", None) != "cooling_technology":
+            return False
+    return math.isfinite(site.power_mw) and 0 < site.power_mw <= MAX_SITE_POWER_MW
+
+
+def _rack(cat: Catalog, scn: Scenario, site) -> tuple[Any, float, float]:
+    system = cat.system(scn.system_for(site))
+    return system, system.max_power_w * (system.units_per_rack or 1), system.liquid_cooled_fraction
+
+
+@check("design-cooling")
+def design_cooling(scn: Scenario, cat: Catalog, doc: YamlDocument | None) -> list[Problem]:
+    """A site's cooling technology must be able to cool its racks (design.thermal.cooling_problem)."""
+    from gigafactory.design import thermal
+
+    out = []
+    for i, site in enumerate(scn.sites):
+        if not site.cooling or not _site_resolves(scn, cat, site):
+            continue
+        system, rack_w, liquid = _rack(cat, scn, site)
+        tech = cat.get("facility", site.cooling)
+        problem = thermal.cooling_problem(tech, rack_w, liquid)
+        if problem:
+            able = [t.id for t in _cooling_technologies(cat) if thermal.cooling_problem(t, rack_w, liquid) is None]
+            out.append(_p(doc, ("sites", i, "cooling"), f"{tech.id} cannot cool {system.id} racks: {problem}", "design-cooling",
+                          value=site.cooling, expected=f"a cooling technology able to cool {rack_w / 1e3:g} kW racks ({liquid:.0%} liquid): "
+                          + (", ".join(able) or "none in the catalog"),
+                          fix="remove `cooling` to let the designer choose" + (f", or use {able[0]}" if able else "")))
+    return out
+
+
+@check("cooling-capacity")
+def cooling_capacity(scn: Scenario, cat: Catalog, doc: YamlDocument | None) -> list[Problem]:
+    """With no cooling named, some catalog technology must be able to cool the racks
+    (the designer's choice, design.thermal.choose_cooling, refuses otherwise)."""
+    from gigafactory.design import thermal
+
+    out = []
+    for i, site in enumerate(scn.sites):
+        if site.cooling or not _site_resolves(scn, cat, site):
+            continue
+        system, rack_w, liquid = _rack(cat, scn, site)
+        techs = _cooling_technologies(cat)
+        if not any(thermal.cooling_problem(t, rack_w, liquid) is None for t in techs):
+            densest = max(techs, key=lambda t: t.max_rack_density_w)
+            path = ("sites", i, "system") if site.system else ("systems", "default")
+            out.append(_p(doc, path, f"no cooling technology in the catalog can cool {system.id}'s {rack_w / 1e3:g} kW racks "
+                          f"({liquid:.0%} liquid-cooled)", "cooling-capacity", value=system.id,
+                          expected=f"at most {densest.max_rack_density_w / 1e3:g} kW per rack ({densest.id})",
+                          fix="choose another system"))
+    return out
+
+
+@dataclasses.dataclass(frozen=True)
+class SiteSizing:
+    """What the designer derives from a site before sizing it: the cooling it uses, its
+    design PUE and the whole scalable units its power allows (design.factory.design_site)."""
+
+    system: Any
+    cooling_id: str
+    pue_design: float
+    su_it_w: float
+    scalable_units: int
+
+
+def site_sizing(cat: Catalog, scn: Scenario, site) -> SiteSizing | None:
+    """The designer's cooling choice, design PUE and SU count for ``site`` (None when the
+    site's ids, power or cooling are unsound: other checks report those)."""
+    import numpy as np
+
+    from gigafactory.design import thermal
+    from gigafactory.design.factory import design_temperature_c
+    from gigafactory.design.power import chain_efficiencies, chain_loss_fraction
+    from gigafactory.design.sizing import scalable_units_for_it_power, su_it_max_w
+
+    if not _site_resolves(scn, cat, site):
+        return None
+    system, rack_w, liquid = _rack(cat, scn, site)
+    region = cat.region(site.region)
+    mean_c = np.asarray(region.monthly_mean_temp_c, dtype=float)
+    max_c = np.asarray(region.monthly_mean_max_temp_c, dtype=float) if region.monthly_mean_max_temp_c else None
+    rh = np.asarray(region.monthly_mean_relative_humidity_percent, dtype=float) if region.monthly_mean_relative_humidity_percent else None
+    loss = chain_loss_fraction(*chain_efficiencies(cat, DESIGN_CHAIN_MODE))
+    if site.cooling:
+        tech = cat.get("facility", site.cooling)
+        if thermal.cooling_problem(tech, rack_w, liquid):
+            return None
+        cooling_id = tech.id
+    else:
+        try:
+            cooling_id = thermal.choose_cooling(cat, rack_w, liquid, mean_c, max_c, power_chain_loss_fraction=loss, relative_humidity_percent=rh)
+        except InputError:
+            return None
+    pue = thermal.design_pue(cat.get("facility", cooling_id), design_temperature_c(region), loss, liquid_fraction=liquid)
+    budget_w = site.power_mw * 1e6 / pue if site.facility_power_mw is not None else site.power_mw * 1e6
+    return SiteSizing(system, cooling_id, pue, su_it_max_w(cat, system), scalable_units_for_it_power(cat, system, budget_w))
+
+
+@check("design-min-su")
+def design_min_su(scn: Scenario, cat: Catalog, doc: YamlDocument | None) -> list[Problem]:
+    """A site's power (facility power over the design PUE) must hold one whole scalable unit."""
+    out = []
+    for i, site in enumerate(scn.sites):
+        sz = site_sizing(cat, scn, site)
+        if sz is None or sz.scalable_units >= 1 or site.power_mw < sz.system.max_power_w / 1e6:
+            continue  # (below one unit, site-fits-one-unit says so)
+        facility = site.facility_power_mw is not None
+        need = sz.su_it_w * (sz.pue_design if facility else 1) / 1e6
+        out.append(_p(doc, ("sites", i, _power_key(site)),
+                      f"{site.power_mw:g} MW cannot power one scalable unit of {sz.system.id} ({sz.system.scalable_unit_units} units, "
+                      f"{sz.su_it_w / 1e6:.2f} MW IT, {sz.su_it_w * sz.pue_design / 1e6:.2f} MW facility at design PUE {sz.pue_design:.2f} with {sz.cooling_id})",
+                      "design-min-su", value=site.power_mw, expected=f"at least {need:.2f} MW",
+                      fix="raise the site's power or choose a system with a smaller scalable unit"))
+    return out
+
+
+@check("design-floor")
+def design_floor(scn: Scenario, cat: Catalog, doc: YamlDocument | None) -> list[Problem]:
+    """A floor-area limit must hold one scalable unit (design.sizing.floor_area_per_su_m2)."""
+    from gigafactory.design.sizing import floor_area_per_su_m2
+
+    out = []
+    for i, site in enumerate(scn.sites):
+        if site.floor_area_m2 is None or cat.resolve_id("systems", scn.system_for(site)) is None:
+            continue
+        system = cat.system(scn.system_for(site))
+        per_su = floor_area_per_su_m2(cat, system)
+        if int(site.floor_area_m2 // per_su) < 1:
+            out.append(_p(doc, ("sites", i, "floor_area_m2"),
+                          f"{site.floor_area_m2:g} m^2 cannot hold one scalable unit of {system.id} (needs ~{per_su:,.0f} m^2 with electrical and mechanical space)",
+                          "design-floor", value=site.floor_area_m2, expected=f">= {per_su:,.0f} m^2", fix="raise floor_area_m2 or remove it"))
+    return out
+
+
+def _island_that_fits(cat: Catalog, scn: Scenario, system: Any, sus: int) -> int:
+    """The largest island (in SUs, halving from ``sus``) whose fabrics the designer can build; 0 if none."""
+    from gigafactory.design import fabric as fabric_mod
+
+    gpus_per_su = system.scalable_unit_units * system.gpus
+    n = sus // 2
+    while n >= 1:
+        try:
+            fabric_mod.compute_fabric(cat, system.id, n * gpus_per_su, scn.fabric.compute, scn.fabric.oversubscription, scn.fabric.switch)
+            fabric_mod.frontend_fabric(cat, system.id, n * system.scalable_unit_units)
+            return n
+        except InputError:
+            n //= 2
+    return 0
+
+
+@check("fabric-design")
+def fabric_design(scn: Scenario, cat: Catalog, doc: YamlDocument | None) -> list[Problem]:
+    """The designer can build each site's compute and front-end fabric islands: the switch
+    fits the technology, a default switch exists for the system, and an island fits a 3-tier
+    fat tree (the designer's own calls: design.factory.island_sus, design.fabric)."""
+    from gigafactory.design import fabric as fabric_mod
+    from gigafactory.design.factory import island_sus
+    from gigafactory.design.sizing import floor_area_per_su_m2
+
+    fab = scn.fabric
+    if fab.switch:
+        sid = cat.resolve_id("network", fab.switch)
+        if sid is None or getattr(cat.tables["network"][sid], "category", None) != "switch":
+            return []  # catalog-ids reports it
+    out: list[Problem] = []
+    seen: set[str] = set()
+    for i, site in enumerate(scn.sites):
+        sz = site_sizing(cat, scn, site)
+        if sz is None or sz.scalable_units < 1:
+            continue
+        system, sus = sz.system, sz.scalable_units
+        if site.floor_area_m2 is not None:
+            sus = min(sus, int(site.floor_area_m2 // floor_area_per_su_m2(cat, system)))
+            if sus < 1:
+                continue
+        gpus_per_su = system.scalable_unit_units * system.gpus
+        per = sus
+        try:
+            per = island_sus(cat, scn, system, sus)
+            fabric_mod.compute_fabric(cat, system.id, per * gpus_per_su, fab.compute, fab.oversubscription, fab.switch)
+            fabric_mod.frontend_fabric(cat, system.id, per * system.scalable_unit_units)
+        except InputError as exc:
+            for p in exc.problems:
+                if p.field == "switch_id":
+                    path, value = (("fabric", "switch"), fab.switch) if fab.switch else (("fabric", "compute"), fab.compute)
+                    fix = p.fix if fab.switch else f"set fabric.switch to a {fab.compute} switch (`gigafactory catalog list network`) or change fabric.compute"
+                elif p.field == "endpoints" and fab.island_max_gpus:
+                    path, value = ("fabric", "island_max_gpus"), fab.island_max_gpus
+                    fits = _island_that_fits(cat, scn, system, per)
+                    fix = f"lower fabric.island_max_gpus to {fits * gpus_per_su}" if fits else f"use a higher-radix switch; {p.fix}"
+                else:
+                    path, value = ("sites", i, _power_key(site)), site.power_mw
+                    fits = _island_that_fits(cat, scn, system, per)
+                    fix = (f"split the site into fabric islands with `fabric: {{island_max_gpus: {fits * gpus_per_su}}}`, or use a higher-radix switch"
+                           if fits else f"use a higher-radix switch; {p.fix}")
+                key = f"{path}{p.message}"
+                if key in seen:
+                    continue
+                seen.add(key)
+                out.append(dataclasses.replace(_relocate(doc, path, "fabric-design", p, value, prefix=f"{site.name} ({system.id}, {fab.compute}): "), fix=fix))
+    return out
 
 
 def run_checks(scn: Scenario, cat: Catalog, doc: YamlDocument | None = None, names: list[str] | None = None) -> list[Problem]:

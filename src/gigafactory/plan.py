@@ -1,9 +1,9 @@
-"""Orchestrator of `gigafactory plan`, the main job: design -> best serving configuration per
-model under its SLO -> serving simulation of the fleet -> rollout -> economics, written to DIR/result.json and DIR/report.html and
-recorded in the run store.  The result schema is documented in docs/result.md."""
+"""The plan stage and `gigafactory plan`, the main job: the pipeline's design -> serving ->
+simulation -> rollout -> economics, assembled into one typed :class:`PlanResult`, written to
+DIR/result.json and DIR/report.html and recorded in the run store.  The JSON Schema of the
+result is generated from the types (docs/result.schema.json, docs/result.md)."""
 from __future__ import annotations
 
-import datetime as dt
 import hashlib
 import json
 from pathlib import Path
@@ -11,102 +11,111 @@ from typing import Any, Callable
 
 from gigafactory import __version__
 from gigafactory.catalog import Catalog
-from gigafactory.design.choice import mix_tok_s_per_gpu
-from gigafactory.design.factory import design_factory
-from gigafactory.economics.run import run_economics, serving_rates
 from gigafactory.perf.validate import P99_OVER_STEADY
-from gigafactory.rollout.plan import plan_rollout
+from gigafactory.pipeline.cache import StageCache
+from gigafactory.pipeline.options import RunOptions
+from gigafactory.results.design import DesignResult
+from gigafactory.results.economics import EconomicsResult
+from gigafactory.results.plan import PlanResult
+from gigafactory.results.rollout import RolloutResult
+from gigafactory.results.serving import ServingResult
+from gigafactory.results.simulation import SimulationResult
 from gigafactory.scenario.model import Scenario
-from gigafactory.simulate.run import simulate_scenario
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: typed results, no wall-clock "created" (it lives in the run record)
 Progress = Callable[[str], None]
 
 
-def _serving_section(cat: Catalog, scn: Scenario, serving: dict[str, list[dict[str, Any]]], design: dict[str, Any],
-                     simulation: dict[str, Any] | None = None) -> dict[str, Any]:
+def _serving_section(scn: Scenario, serving: ServingResult, main_system: str, simulation: SimulationResult | None) -> dict[str, Any]:
     """Per model: the configuration chosen on the programme's main system, with p99 estimates
     (steady state x MLPerf p99 ratios) and, when simulated, the simulated p99s."""
-    main_system = max(design["sites"], key=lambda s: s["gpus"])["system"]
-    pools = {p["pool"]: p for p in (simulation or {}).get("pools", [])}
+    pools = {p.pool: p for p in (simulation.pools if simulation else [])}
     out: dict[str, Any] = {}
-    for wl, row in zip(scn.workloads, serving[main_system]):
-        cfg = row.get("config") or {}
-        sim = pools.get(f"{main_system}/{row['model']}") or {}
-        out[row["model"]] = {
+    for wl, row in zip(scn.workloads, serving.systems[main_system]):
+        cfg = row.config
+        sim = pools.get(f"{main_system}/{row.model}")
+        out[row.model] = {
             "system": main_system,
             "share": wl.share,
             "precision": wl.precision,
             "isl_tokens": wl.isl_tokens,
             "osl_tokens": wl.osl_tokens,
             "slo": {"ttft_p99_s": wl.slo.ttft_p99_ms / 1e3, "tpot_p99_s": wl.slo.tpot_p99_ms / 1e3},
-            "meets_slo": row["tok_s_gpu"] > 0,
-            "config": cfg or None,
-            "tok_s_gpu": row["tok_s_gpu"],
-            "tok_s_user": row.get("tok_s_user"),
+            "meets_slo": row.tok_s_gpu > 0,
+            "config": cfg.model_dump() if cfg else None,
+            "tok_s_gpu": row.tok_s_gpu,
+            "tok_s_user": row.tok_s_user,
             # p99 from the steady-state estimate with the MLPerf p99/p50 ratios (perf.validate.P99_OVER_STEADY)
-            "ttft_p99_s": cfg.get("ttft_s", 0) * P99_OVER_STEADY["ttft"] if cfg else None,
-            "tpot_p99_s": cfg.get("tpot_s", 0) * P99_OVER_STEADY["tpot"] if cfg else None,
-            "ttft_p99_sim_s": (sim.get("ttft_s") or {}).get("p99"),
-            "tpot_p99_sim_s": (sim.get("tpot_s") or {}).get("p99"),
-            "slo_attainment_sim": sim.get("slo_attainment"),
-            "efficiency": row.get("efficiency"),
-            "reason": row.get("reason"),
+            "ttft_p99_s": cfg.ttft_s * P99_OVER_STEADY["ttft"] if cfg else None,
+            "tpot_p99_s": cfg.tpot_s * P99_OVER_STEADY["tpot"] if cfg else None,
+            "ttft_p99_sim_s": sim.ttft_s.p99 if sim else None,
+            "tpot_p99_sim_s": sim.tpot_s.p99 if sim else None,
+            "slo_attainment_sim": sim.slo_attainment if sim else None,
+            "efficiency": row.efficiency,
+            "reason": row.reason,
         }
     return out
 
 
-def frontiers(serving_rows: list[dict[str, Any]]) -> dict[str, Any]:
-    """Pareto frontier per workload (for the report), as found by the serving search."""
-    return {row["model"]: row["frontier"] for row in serving_rows if row.get("frontier")}
+def main_system(design: DesignResult) -> str:
+    """The system with the most GPUs in the programme (the first site's on a tie)."""
+    return max(design.sites, key=lambda s: s.gpus).system
 
 
-def run_plan(cat: Catalog, scn: Scenario, scenario_text: str, scenario_file: str | None, progress: Progress | None = None,
-             rollout_samples: int | None = None, economics_samples: int = 10_000) -> dict[str, Any]:
-    say = progress or (lambda _msg: None)
-    say("design")
-    design = design_factory(cat, scn)
-    say("serving")
-    serving = serving_rates(cat, scn, design)
-    say("simulate")
-    simulation = simulate_scenario(cat, scn, design=design, serving=serving)
-    say("rollout")
-    rollout = plan_rollout(cat, scn, design, mix_tok_s_per_gpu(design, serving), samples=rollout_samples)
-    say("economics")
-    econ = run_economics(cat, scn, design, rollout, serving, economics_samples)
-    say("frontiers")
-    main_system = max(design["sites"], key=lambda s: s["gpus"])["system"]
-    fronts = frontiers(serving[main_system])
-    t = design["total"]
-    return {
+def assemble_plan(cat: Catalog, scn: Scenario, design: DesignResult, serving: ServingResult, simulation: SimulationResult,
+                  rollout: RolloutResult, econ: EconomicsResult) -> PlanResult:
+    """The plan stage: every stage's figures in one typed result (written as result.json)."""
+    system = main_system(design)
+    t = design.total
+    body = {
         "schema_version": SCHEMA_VERSION,
         "gigafactory_version": __version__,
         "catalog_version": cat.version,
-        "created": dt.datetime.now(dt.timezone.utc).replace(microsecond=0).isoformat(),
         "scenario_name": scn.name,
-        "scenario_file": scenario_file,
-        "scenario_sha256": hashlib.sha256(scenario_text.encode()).hexdigest(),
+        "scenario_file": None,
+        "scenario_sha256": None,
         "seed": scn.seed,
         "scenario": scn.model_dump(mode="json"),
         "design": {
-            "gpus": t["gpus"], "racks": t["racks"], "scalable_units": t["scalable_units"], "it_power_mw": t["it_power_mw"],
-            "facility_power_mw": t["facility_power_mw"], "pue": t["pue"], "wue_l_per_kwh": t["wue_l_per_kwh"], "capex_usd": t["capex_usd"],
-            "capex_breakdown_usd": t["capex_breakdown_usd"], "floor_area_m2": t["floor_area_m2"], "annual_energy_mwh": t["annual_energy_mwh"],
-            "sites": design["sites"], "bom": t["bom"], "base_year": design["base_year"], "currency": design["currency"],
+            "gpus": t.gpus, "racks": t.racks, "scalable_units": t.scalable_units, "it_power_mw": t.it_power_mw,
+            "facility_power_mw": t.facility_power_mw, "pue": t.pue, "wue_l_per_kwh": t.wue_l_per_kwh, "capex_usd": t.capex_usd,
+            "capex_breakdown_usd": t.capex_breakdown_usd, "floor_area_m2": t.floor_area_m2, "annual_energy_mwh": t.annual_energy_mwh,
+            "sites": [s.model_dump() for s in design.sites], "bom": [b.model_dump() for b in t.bom], "base_year": design.base_year,
+            "currency": design.currency,
         },
-        "serving": _serving_section(cat, scn, serving, design, simulation),
-        "simulation": simulation,
-        "frontiers": {"system": main_system, "models": fronts},
-        "rollout": rollout,
-        "economics": econ,
+        "serving": _serving_section(scn, serving, system, simulation),
+        "simulation": simulation.model_dump(),
+        "frontiers": {"system": system, "models": {row.model: [p.model_dump() for p in row.frontier]
+                                                   for row in serving.systems[system] if row.frontier}},
+        "rollout": rollout.model_dump(),
+        "economics": econ.model_dump(),
         "sources": _sources(cat, scn, design),
     }
+    return PlanResult.model_validate(body)
 
 
-def _sources(cat: Catalog, scn: Scenario, design: dict[str, Any]) -> list[dict[str, str]]:
+def run_plan(cat: Catalog, scn: Scenario, scenario_text: str, scenario_file: str | None, progress: Progress | None = None,
+             rollout_samples: int | None = None, economics_samples: int = 10_000, cache: StageCache | None = None,
+             options: RunOptions | None = None) -> dict[str, Any]:
+    """The main job through the pipeline; returns result.json's content (the JSON edge)."""
+    return plan_result(cat, scn, scenario_text, scenario_file, progress, rollout_samples, economics_samples, cache, options).model_dump(mode="json")
+
+
+def plan_result(cat: Catalog, scn: Scenario, scenario_text: str, scenario_file: str | None, progress: Progress | None = None,
+                rollout_samples: int | None = None, economics_samples: int = 10_000, cache: StageCache | None = None,
+                options: RunOptions | None = None) -> PlanResult:
+    from gigafactory.pipeline import Pipeline
+
+    opts = options or RunOptions(rollout_samples=rollout_samples, economics_samples=economics_samples)
+    pipe = Pipeline(cat, scn, options=opts, cache=cache, progress=(lambda stage, event: progress(stage)) if progress else None)
+    res = pipe.result("plan")
+    return res.model_copy(update={"scenario_file": scenario_file, "scenario_sha256": hashlib.sha256(scenario_text.encode()).hexdigest()})
+
+
+def _sources(cat: Catalog, scn: Scenario, design: DesignResult) -> list[dict[str, str]]:
     """Catalog entries the plan used, with the sources of their values."""
-    ids = [("systems", s["system"]) for s in design["sites"]] + [("regions", s["region"]) for s in design["sites"]]
-    ids += [("facility", s["cooling"]) for s in design["sites"]] + [("models", w.model) for w in scn.workloads]
+    ids = [("systems", s.system) for s in design.sites] + [("regions", s.region) for s in design.sites]
+    ids += [("facility", s.cooling) for s in design.sites] + [("models", w.model) for w in scn.workloads]
     ids += [("costs", scn.finance.cost_profile)]
     out = []
     for kind, ident in dict.fromkeys(ids):

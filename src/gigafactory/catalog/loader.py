@@ -12,6 +12,9 @@ from typing import Any, Iterator, Mapping
 
 import yaml
 
+# libyaml when present (the catalog is ~300 kB of YAML read on every command): ~5x faster than the pure-Python loader
+_YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
 from gigafactory.catalog.schema import CONFIDENCE_LEVELS, AttributeSpec, EntitySchema, load_schema
 from gigafactory.errors import CatalogDataError, InputError, Problem
 from gigafactory.units import UnitMismatch, convert
@@ -271,7 +274,7 @@ def _parse_plain(spec: AttributeSpec, raw: Any, where: str) -> Any:
 
 
 def _load_kind(schema: EntitySchema, path: Path, known_sources: Mapping[str, Any]) -> dict[str, Entry]:
-    raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    raw = yaml.load(path.read_text(encoding="utf-8"), Loader=_YAML_LOADER)
     if not isinstance(raw, dict) or raw.get("kind") != schema.kind or not isinstance(raw.get("entries"), dict):
         raise CatalogDataError(f"{path}: needs 'kind: {schema.kind}' and an 'entries' mapping")
     cls = _entry_class(schema)
@@ -337,9 +340,9 @@ def load_catalog(directory: str | None = None) -> Catalog:
     """Load every kind from ``directory`` (the bundled data by default), once."""
     base = Path(directory) if directory else data_dir()
     src_path = base / "sources.yaml"
-    sources = yaml.safe_load(src_path.read_text(encoding="utf-8")) if src_path.exists() else {}
+    sources = yaml.load(src_path.read_text(encoding="utf-8"), Loader=_YAML_LOADER) if src_path.exists() else {}
     sources = (sources or {}).get("sources", {}) or {}
-    meta = yaml.safe_load((base / "catalog.yaml").read_text(encoding="utf-8"))
+    meta = yaml.load((base / "catalog.yaml").read_text(encoding="utf-8"), Loader=_YAML_LOADER)
     schemas: dict[str, EntitySchema] = {}
     tables: dict[str, dict[str, Entry]] = {}
     aliases: dict[str, dict[str, str]] = {}
@@ -371,7 +374,7 @@ def validate_kind(kind: str, directory: str | None = None) -> dict[str, Entry]:
     """Load and check a single kind's schema and data file (for authors of data files)."""
     base = Path(directory) if directory else data_dir()
     src_path = base / "sources.yaml"
-    sources = (yaml.safe_load(src_path.read_text(encoding="utf-8")) or {}).get("sources", {}) if src_path.exists() else {}
+    sources = (yaml.load(src_path.read_text(encoding="utf-8"), Loader=_YAML_LOADER) or {}).get("sources", {}) if src_path.exists() else {}
     schema = load_schema(base / "schema" / f"{kind}.yaml")
     return _load_kind(schema, base / f"{kind}.yaml", sources or {})
 

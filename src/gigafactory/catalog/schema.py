@@ -7,6 +7,9 @@ from typing import Any
 
 import yaml
 
+# libyaml when present (the catalog is ~300 kB of YAML read on every command): ~5x faster than the pure-Python loader
+_YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
 from gigafactory.errors import CatalogDataError
 from gigafactory.units import is_known
 
@@ -56,7 +59,7 @@ class EntitySchema:
 
 
 def load_schema(path: Path) -> EntitySchema:
-    raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    raw = yaml.load(path.read_text(encoding="utf-8"), Loader=_YAML_LOADER)
     if not isinstance(raw, dict) or "attributes" not in raw:
         raise CatalogDataError(f"{path}: a schema needs 'kind', 'description' and 'attributes'")
     attrs: list[AttributeSpec] = []

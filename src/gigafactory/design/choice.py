@@ -13,6 +13,8 @@ from gigafactory.perf.hardware import hardware_from_catalog
 from gigafactory.perf.search import search
 from gigafactory.perf.serving import Speculation
 from gigafactory.perf.validate import P99_OVER_STEADY
+from gigafactory.results.design import DesignChoice, DesignResult
+from gigafactory.results.serving import ServingResult
 from gigafactory.scenario.model import Scenario
 
 
@@ -42,12 +44,18 @@ def serving_for_system(cat: Catalog, scn: Scenario, system_id: str) -> list[dict
     return out
 
 
-def mix_tok_s_per_gpu(design: dict[str, Any], serving: dict[str, list[dict[str, Any]]]) -> dict[str, float]:
+def serving_rates(cat: Catalog, scn: Scenario, design: DesignResult) -> ServingResult:
+    """The serving stage: best point per workload on every system the design builds."""
+    systems = dict.fromkeys(s.system for s in design.sites)
+    return ServingResult(systems={sid: serving_for_system(cat, scn, sid) for sid in systems})
+
+
+def mix_tok_s_per_gpu(design: DesignResult, serving: ServingResult) -> dict[str, float]:
     """Per site: output tokens/s per GPU of the workload mix (share-weighted best points)."""
-    return {s["name"]: sum(w["share"] * w["tok_s_gpu"] for w in serving[s["system"]]) for s in design["sites"]}
+    return {s.name: sum(w.share * w.tok_s_gpu for w in serving.systems[s.system]) for s in design.sites}
 
 
-def compare_systems(cat: Catalog, scn: Scenario, design_fn: Callable[[Catalog, Scenario], dict[str, Any]]) -> dict[str, Any]:
+def compare_systems(cat: Catalog, scn: Scenario, design_fn: Callable[[Catalog, Scenario], DesignResult]) -> DesignChoice:
     """Design the whole programme with each candidate system and rank them."""
     candidates = [scn.systems.default, *scn.systems.candidates]
     rows = []
@@ -62,10 +70,10 @@ def compare_systems(cat: Catalog, scn: Scenario, design_fn: Callable[[Catalog, S
             rows.append({"system": sid, "feasible": False, "reason": exc.problems[0].message})
             continue
         serving = serving_for_system(cat, variant, sid)
-        gpus = design["total"]["gpus"]
+        gpus = design.total.gpus
         tok_s = sum(w["share"] * gpus * w["tok_s_gpu"] for w in serving)
-        fac_mw = design["total"]["facility_power_mw"]
-        capex = design["total"]["capex_usd"]
+        fac_mw = design.total.facility_power_mw
+        capex = design.total.capex_usd
         rows.append({
             "system": sid, "feasible": True, "announced": cat.system(sid).announced, "gpus": gpus, "facility_power_mw": fac_mw, "capex_usd": capex,
             "tok_s": tok_s, "tok_s_per_mw": tok_s / fac_mw if fac_mw else 0.0, "tok_s_per_musd": tok_s / (capex / 1e6) if capex else 0.0,
@@ -77,7 +85,8 @@ def compare_systems(cat: Catalog, scn: Scenario, design_fn: Callable[[Catalog, S
         by_mw = max(ok, key=lambda r: r["tok_s_per_mw"])
         by_usd = max(ok, key=lambda r: r["tok_s_per_musd"])
         verdict = _explain(by_mw, by_usd, ok)
-    return {"candidates": rows, "winner_per_mw": verdict and verdict["per_mw"], "winner_per_usd": verdict and verdict["per_usd"], "why": verdict and verdict["why"]}
+    return DesignChoice.model_validate({"candidates": rows, "winner_per_mw": verdict and verdict["per_mw"],
+                                        "winner_per_usd": verdict and verdict["per_usd"], "why": verdict and verdict["why"]})
 
 
 def _explain(by_mw: dict, by_usd: dict, rows: list[dict]) -> dict[str, Any]:

@@ -18,6 +18,7 @@ from gigafactory.design.sizing import (
     scalable_units_for_it_power, su_it_max_w,
 )
 from gigafactory.errors import InputError
+from gigafactory.results.design import DesignResult
 from gigafactory.scenario.model import Scenario, SiteSpec
 
 HOURS_PER_MONTH = np.array([31, 28.25, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31]) * 24.0
@@ -133,7 +134,11 @@ def island_sus(cat: Catalog, scn: Scenario, system: Any, sus: int) -> int:
     lo, hi = 1, max(1, sus)
     while lo < hi:
         mid = (lo + hi + 1) // 2
-        fab = fabric_mod.compute_fabric(cat, system.id, mid * gpus_per_su, scn.fabric.compute, scn.fabric.oversubscription, scn.fabric.switch)
+        try:
+            fab = fabric_mod.compute_fabric(cat, system.id, mid * gpus_per_su, scn.fabric.compute, scn.fabric.oversubscription, scn.fabric.switch)
+        except InputError:  # beyond even a 3-tier fat tree of this switch: certainly more than two tiers
+            hi = mid - 1
+            continue
         if len(fab.tiers) <= 2:
             lo = mid
         else:
@@ -251,8 +256,8 @@ def design_site(cat: Catalog, scn: Scenario, site: SiteSpec) -> SiteDesign:
     )
 
 
-def design_factory(cat: Catalog, scn: Scenario) -> dict[str, Any]:
-    """Design every site and add up the totals."""
+def design_factory(cat: Catalog, scn: Scenario) -> DesignResult:
+    """Design every site and add up the totals (the design stage's typed result)."""
     sites = [design_site(cat, scn, s) for s in scn.sites]
     site_dicts = [s.as_dict() for s in sites]
     total: dict[str, Any] = {}
@@ -276,6 +281,9 @@ def design_factory(cat: Catalog, scn: Scenario) -> dict[str, Any]:
                 bom[key] = {**line, "count": 0.0, "total_usd": 0.0}
             bom[key]["count"] += line["count"]
             bom[key]["total_usd"] += line["total_usd"]
+    for line in bom.values():  # sites in different regions price a line differently: the programme's is the mean
+        if line["unit_cost_usd"] is not None and line["count"]:
+            line["unit_cost_usd"] = line["total_usd"] / line["count"]
     total["bom"] = list(bom.values())
-    return {"scenario": scn.name, "currency": "USD", "base_year": int(cat.get("costs", scn.finance.cost_profile).base_year),
-            "catalog_version": cat.version, "sites": site_dicts, "total": total}
+    return DesignResult.model_validate({"scenario": scn.name, "currency": "USD", "base_year": int(cat.get("costs", scn.finance.cost_profile).base_year),
+                                        "catalog_version": cat.version, "sites": site_dicts, "total": total})

@@ -8,6 +8,9 @@ import numpy as np
 
 from gigafactory.catalog import Catalog
 from gigafactory.economics.cashflow import HOURS_PER_MONTH, SECONDS_PER_MONTH, EconInputs
+from gigafactory.results.design import DesignResult
+from gigafactory.results.rollout import RolloutResult
+from gigafactory.results.serving import ServingResult
 from gigafactory.scenario.model import Scenario
 
 #: US federal corporate income tax rate since 2018 (Tax Cuts and Jobs Act of 2017), used when
@@ -23,11 +26,11 @@ def _month(day: float) -> int:
     return int(day // DAYS_PER_MONTH)
 
 
-def build_inputs(cat: Catalog, scn: Scenario, design: dict[str, Any], rollout: dict[str, Any], serving: dict[str, list[dict[str, Any]]]) -> EconInputs:
-    """``serving``: per system id, the perf model's best point per workload (design.choice.serving_for_system)."""
+def build_inputs(cat: Catalog, scn: Scenario, design: DesignResult, rollout: RolloutResult, serving: ServingResult) -> EconInputs:
+    """``serving``: per system id, the perf model's best point per workload (design.choice.serving_rates)."""
     cost = cat.get("costs", scn.finance.cost_profile)
     months = scn.finance.horizon_years * 12
-    gantt = rollout["gantt"]
+    gantt = rollout.gantt
     capex_it = np.zeros(months)
     capex_fac = np.zeros(months)
     gpus_online = np.zeros(months)
@@ -41,43 +44,43 @@ def build_inputs(cat: Catalog, scn: Scenario, design: dict[str, Any], rollout: d
     cal_month = np.array([(start.month - 1 + m) % 12 for m in range(months)])
     wl_by_model = {cat.model(w.model).id: w for w in scn.workloads}
     net_share_num = net_share_den = 0.0
-    for site_spec, site in zip(scn.sites, design["sites"]):
-        bd = site["capex_breakdown_usd"]
+    for site_spec, site in zip(scn.sites, design.sites):
+        bd = site.capex_breakdown_usd
         it_capex = bd.get("gpu_systems", 0.0) + bd.get("network", 0.0) + bd.get("storage", 0.0)
         fac_capex = sum(v for k, v in bd.items() if k in ("power", "cooling", "building", "soft_costs"))
         net_share_num += bd.get("network", 0.0)
         net_share_den += it_capex
-        tasks = [t for t in gantt if t["site"] == site_spec.name]
-        installs = [t for t in tasks if t["kind"] == "install"]
-        accepts = {t["su"]: t for t in tasks if t["kind"] == "accept"}
-        energise_end = max((t["end_day"] for t in tasks if t["kind"] == "energise"), default=0.0)
-        first_energise = min((t["end_day"] for t in tasks if t["kind"] == "energise"), default=0.0)
+        tasks = [t for t in gantt if t.site == site_spec.name]
+        installs = [t for t in tasks if t.kind == "install"]
+        accepts = {t.su: t for t in tasks if t.kind == "accept"}
+        energise_end = max((t.end_day for t in tasks if t.kind == "energise"), default=0.0)
+        first_energise = min((t.end_day for t in tasks if t.kind == "energise"), default=0.0)
         # facility: construction progress payments, even from NTP to the last energisation
         last = min(months, max(1, _month(energise_end) + 1))
         capex_fac[:last] += fac_capex / last
         # IT: paid on delivery (install start) per SU; in service from acceptance
         per_su_capex = it_capex / max(len(installs), 1)
-        per_su_gpus = site["gpus"] / max(len(installs), 1)
+        per_su_gpus = site.gpus / max(len(installs), 1)
         site_online = np.zeros(months)
         for t in installs:
-            m = _month(t["start_day"])
+            m = _month(t.start_day)
             if m < months:
                 capex_it[m] += per_su_capex
-            acc_day = accepts[t["su"]]["end_day"]
+            acc_day = accepts[t.su].end_day
             m_on = acc_day / DAYS_PER_MONTH
             k = int(m_on)
             if k < months:
                 site_online[k] += per_su_gpus * (1 - (m_on - k))
                 site_online[k + 1:] += per_su_gpus
         gpus_online += site_online
-        frac = site_online / max(site["gpus"], 1)
-        pue_m = np.asarray(site["pue_monthly"])[cal_month]
-        energy += frac * site["it_typical_mw"] * 1e6 * pue_m * HOURS_PER_MONTH / 1e6 * site_spec_price(cat, site_spec)
+        frac = site_online / max(site.gpus, 1)
+        pue_m = np.asarray(site.pue_monthly)[cal_month]
+        energy += frac * site.it_typical_mw * pue_m * HOURS_PER_MONTH * site_spec_price(cat, site_spec)
         fte = cost.staff_fte_per_mw * site_spec.power_mw
         m_first = _month(first_energise)
         staffing = np.where(np.arange(months) >= m_first, np.maximum(frac, STAFF_FLOOR), 0.0)
         staff += fte * cost.staff_loaded_cost_usd_per_year / 12 * staffing
-        tok_gpu = {w["model"]: w["tok_s_gpu"] for w in serving[site["system"]]}
+        tok_gpu = {w.model: w.tok_s_gpu for w in serving.systems[site.system]}
         for model_id, wl in wl_by_model.items():
             out_tok = site_online * wl.share * tok_gpu.get(model_id, 0.0) * SECONDS_PER_MONTH
             tokens[model_id] = tokens.get(model_id, np.zeros(months)) + out_tok
@@ -89,7 +92,7 @@ def build_inputs(cat: Catalog, scn: Scenario, design: dict[str, Any], rollout: d
                     continue
                 revenue += out_tok / 1e6 * (p_out + (p_in or 0.0) * wl.isl_tokens / wl.osl_tokens)
         if scn.finance.revenue_model == "gpu-hours":
-            price = scn.finance.gpu_hour_price_usd or _reference_gpu_hour_price(cat, cost, site["system"])
+            price = scn.finance.gpu_hour_price_usd or _reference_gpu_hour_price(cat, cost, site.system)
             revenue += site_online * HOURS_PER_MONTH * price
     return EconInputs(
         months=months, capex_it_usd=capex_it, capex_facility_usd=capex_fac, gpus_online=gpus_online, energy_usd=energy, staff_usd=staff,

@@ -1,30 +1,27 @@
-"""Orchestrator of `gigafactory economics`: design -> serving rates -> rollout -> cash flows ->
+"""The economics stage: design, serving rates and rollout -> cash flows ->
 levelised costs, NPV / IRR / payback, cost of delay, tornado, Monte Carlo."""
 from __future__ import annotations
-
-from typing import Any
-
-import numpy as np
 
 from gigafactory.catalog import Catalog
 from gigafactory.economics.analysis import base_case, monte_carlo, tornado
 from gigafactory.economics.build import build_inputs
+from gigafactory.pipeline.streams import stream
+from gigafactory.results.design import DesignResult
+from gigafactory.results.economics import EconomicsResult
+from gigafactory.results.rollout import RolloutResult
+from gigafactory.results.serving import ServingResult
 from gigafactory.scenario.model import Scenario
 
 
-def serving_rates(cat: Catalog, scn: Scenario, design: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
-    from gigafactory.design.choice import serving_for_system
-
-    return {sid: serving_for_system(cat, scn, sid) for sid in dict.fromkeys(s["system"] for s in design["sites"])}
-
-
-def run_economics(cat: Catalog, scn: Scenario, design: dict[str, Any], rollout: dict[str, Any], serving: dict[str, list[dict[str, Any]]],
-                  mc_samples: int = 10_000) -> dict[str, Any]:
+def run_economics(cat: Catalog, scn: Scenario, design: DesignResult, rollout: RolloutResult, serving: ServingResult,
+                  mc_samples: int = 10_000) -> EconomicsResult:
+    """The economics stage: cash flows and their analysis from the typed design, rollout and serving results."""
     inp = build_inputs(cat, scn, design, rollout, serving)
     base = base_case(inp)
-    spread = ((rollout.get("ttft_days") or 0) - (rollout.get("plan_ttft_days") or 0), (rollout.get("ttft_days_p90") or 0) - (rollout.get("plan_ttft_days") or 0))
+    p90 = rollout.ttft_days_p90 if rollout.ttft_days_p90 is not None else rollout.plan_ttft_days
+    spread = (rollout.ttft_days - rollout.plan_ttft_days, p90 - rollout.plan_ttft_days)
     delay = (max(0.0, spread[0] / 30.44), max(0.0, spread[1] / 30.44))
-    rng = np.random.default_rng(np.random.SeedSequence(scn.seed).spawn(3)[2])
+    rng = stream(scn.seed, "economics.monte_carlo")
     mc = monte_carlo(inp, mc_samples, rng, delay) if mc_samples > 0 else None
     cost = cat.get("costs", scn.finance.cost_profile)
     market = []
@@ -38,7 +35,7 @@ def run_economics(cat: Catalog, scn: Scenario, design: dict[str, Any], rollout: 
     if any(m["price_over_cost"] > 3 for m in market):
         warnings.append("list token prices are several times the modelled cost per token: revenue assumes today's list prices hold at this "
                         "scale (less the yearly decline); the tornado's token-price and price-decline rows show how fast that changes")
-    return {
+    return EconomicsResult.model_validate({
         **base,
         "market_check": market,
         "warnings": warnings,
@@ -55,5 +52,6 @@ def run_economics(cat: Catalog, scn: Scenario, design: dict[str, Any], rollout: 
             "no facility maintenance, insurance or software licences: the cost profile has no sourced figure for them",
             "revenue = output tokens x output price + input tokens (isl/osl per output token) x input price, at the scenario's utilisation",
         ],
-        "serving": {sid: [{k: w[k] for k in ("model", "share", "tok_s_gpu", "tok_s_user", "reason")} for w in rows] for sid, rows in serving.items()},
-    }
+        "serving": {sid: [w.model_dump(include={"model", "share", "tok_s_gpu", "tok_s_user", "reason"}) for w in rows]
+                    for sid, rows in serving.systems.items()},
+    })

@@ -6,12 +6,16 @@ exactly this object.  Values come from ``perf/data/efficiency.yaml`` (written by
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, fields
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
 import yaml
+
+from gigafactory.errors import InputError, Problem
 
 
 @dataclass(frozen=True)
@@ -50,15 +54,158 @@ def efficiency_path() -> Path:
 
 @lru_cache(maxsize=4)
 def load_efficiencies(path: str | None = None) -> dict[tuple[str, str], Efficiency]:
-    p = Path(path) if path else efficiency_path()
+    """The (generation, engine) -> :class:`Efficiency` table of an efficiency file (default: the
+    package's calibrated file; a missing package file gives an empty table, so PRIOR applies).
+
+    A file named by the user is checked: it must exist, be UTF-8 YAML, hold a ``parameters``
+    list of entries with ``generation``, ``engine`` and the efficiency numbers, each finite and
+    inside :data:`BOUNDS`; otherwise :class:`InputError` names the file, entry and field."""
+    if path is None:
+        p = efficiency_path()
+        if not p.exists():
+            return {}
+    else:
+        p = Path(path)
+    return _parse_efficiency_file(p, str(path) if path is not None else str(p))
+
+
+_FIX_FILE = "give a file written by `gigafactory calibrate --out` (or omit --efficiency to use the calibrated package file)"
+_REQUIRED = ("compute", "memory", "collective_latency_s", "step_overhead_s")  # ``expert`` defaults to 1.0
+
+
+def _parse_efficiency_file(p: Path, name: str) -> dict[tuple[str, str], Efficiency]:
     if not p.exists():
-        return {}
-    raw = yaml.safe_load(p.read_text(encoding="utf-8")) or {}
+        raise InputError.single("no such file", file=name, fix=_FIX_FILE)
+    if p.is_dir():
+        raise InputError.single("this is a directory, not an efficiency file", file=name, fix=_FIX_FILE)
+    raw_bytes = p.read_bytes()
+    if b"\x00" in raw_bytes[:4096]:
+        raise InputError.single("this is a binary file, not an efficiency YAML file", file=name, fix=_FIX_FILE)
+    try:
+        text = raw_bytes.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise InputError.single(
+            f"not UTF-8 text (undecodable byte at offset {exc.start}): this is not an efficiency YAML file", file=name, fix=_FIX_FILE,
+        ) from None
+    try:
+        raw = yaml.safe_load(text)
+        root = yaml.compose(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        raise InputError.single(
+            f"not an efficiency YAML file: the YAML parser stopped here ({getattr(exc, 'problem', None) or exc})", file=name, line=mark.line + 1 if mark else None, fix=_FIX_FILE,
+        ) from None
+    expected = ("a mapping with a 'parameters' list; each entry has generation, engine, "
+                f"{', '.join(_REQUIRED)} and optionally expert (the format `gigafactory calibrate` writes)")
+    if not isinstance(raw, dict) or "parameters" not in raw:
+        what = (f"a mapping with keys {', '.join(map(str, list(raw)[:8]))}" if isinstance(raw, dict)
+                else "empty" if raw is None else f"a {type(raw).__name__}")
+        raise InputError.single(
+            f"not an efficiency file: no 'parameters' list at the top level (the file is {what})", file=name,
+            field="parameters", expected=expected, fix=_FIX_FILE,
+        )
+    items = raw["parameters"]
+    item_nodes = _parameter_nodes(root)
+    if not isinstance(items, list) or not items:
+        raise InputError.single(
+            "'parameters' must be a non-empty list of fitted entries", file=name, line=_line(_key_node(root, "parameters")),
+            field="parameters", value=items, expected=expected, fix=_FIX_FILE,
+        )
+    problems: list[Problem] = []
     out: dict[tuple[str, str], Efficiency] = {}
-    for item in raw.get("parameters", []):
-        params = {k: float(item[k]) for k in BOUNDS if k in item}
-        out[(item["generation"], item["engine"])] = Efficiency(**params)
+    for i, item in enumerate(items):
+        node = item_nodes[i] if i < len(item_nodes) else None
+        where = f"parameters[{i}]"
+        if not isinstance(item, dict):
+            problems.append(Problem("an entry must be a mapping", file=name, line=_line(node), field=where, value=item, expected=expected, fix=_FIX_FILE))
+            continue
+        bad = False
+        keys = {}
+        for key in ("generation", "engine"):
+            v = item.get(key)
+            if not isinstance(v, str) or not v.strip():
+                problems.append(Problem(f"'{key}' must be a non-empty name", file=name, line=_line(_key_node(node, key) or node),
+                                        field=f"{where}.{key}", value=v, expected="e.g. generation: hopper, engine: trtllm", fix=_FIX_FILE))
+                bad = True
+            keys[key] = v
+        params: dict[str, float] = {}
+        for key, (lo, hi) in BOUNDS.items():
+            if key not in item:
+                if key in _REQUIRED:
+                    problems.append(Problem(f"'{key}' is missing", file=name, line=_line(node), field=f"{where}.{key}",
+                                            expected=f"a number in [{lo:g}, {hi:g}]", fix=f"add {key}: <a number in [{lo:g}, {hi:g}]> to the entry"))
+                    bad = True
+                continue
+            v = item[key]
+            num = _number(v)
+            tol = 1e-9 * max(abs(lo), abs(hi))  # values are written with 6 significant digits
+            if num is None or not math.isfinite(num) or not lo - tol <= num <= hi + tol:
+                problems.append(Problem(f"'{key}' must be a finite number inside its physical bounds", file=name,
+                                        line=_line(_key_node(node, key) or node), field=f"{where}.{key}", value=v,
+                                        expected=f"a number in [{lo:g}, {hi:g}]", fix=f"set {key} to a number in [{lo:g}, {hi:g}], or refit with `gigafactory calibrate`"))
+                bad = True
+                continue
+            params[key] = num
+        if bad:
+            continue
+        k = (keys["generation"], keys["engine"])
+        if k in out:
+            problems.append(Problem(f"({k[0]}, {k[1]}) appears twice", file=name, line=_line(node), field=where,
+                                    expected="one entry per (generation, engine)", fix="remove the duplicate entry"))
+            continue
+        out[k] = Efficiency(**params)
+    if problems:
+        raise InputError(problems)
     return out
+
+
+def _number(v: Any) -> float | None:
+    """A YAML number; also a numeric string, since YAML 1.1 reads ``1e-5`` (no dot) as text."""
+    if isinstance(v, bool):
+        return None
+    if isinstance(v, (int, float)):
+        return float(v)
+    if isinstance(v, str):
+        try:
+            return float(v)
+        except ValueError:
+            return None
+    return None
+
+
+def _line(node: Any) -> int | None:
+    return node.start_mark.line + 1 if node is not None else None
+
+
+def _key_node(node: Any, key: str) -> Any:
+    """The value node of ``key`` in a YAML mapping node (for line numbers), or None."""
+    if isinstance(node, yaml.MappingNode):
+        for k, v in node.value:
+            if isinstance(k, yaml.ScalarNode) and k.value == key:
+                return v
+    return None
+
+
+def _parameter_nodes(root: Any) -> list[Any]:
+    seq = _key_node(root, "parameters")
+    return list(seq.value) if isinstance(seq, yaml.SequenceNode) else []
+
+
+def engines(table: dict | None = None) -> list[str]:
+    """Engines with at least one calibrated (generation, engine) entry in ``table``."""
+    table = load_efficiencies() if table is None else table
+    return sorted({eng for _, eng in table})
+
+
+def calibrated_frameworks(table: dict | None = None) -> list[str]:
+    """``--framework`` values that select a calibrated engine: each calibrated engine, then the
+    front-ends that run on one (``dynamo-trtllm`` ...).  With no calibration at all, every
+    known framework (all fall back to PRIOR)."""
+    table = load_efficiencies() if table is None else table
+    cal = engines(table)
+    if not cal:
+        return [f for f in ENGINE if f != "other"]
+    return cal + sorted(f for f, eng in ENGINE.items() if eng in cal and f not in cal and f != "other")
 
 
 #: a generation without measurements borrows the next older calibrated one: announced

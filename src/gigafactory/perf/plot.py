@@ -1,7 +1,38 @@
 """Interactive HTML plot of a perf frontier (plotly, self-contained: opens offline)."""
 from __future__ import annotations
 
+import os
+from pathlib import Path
 from typing import Any
+
+from gigafactory.errors import InputError
+
+PLOT_SUFFIXES = (".html", ".htm")
+
+
+def check_plot_path(path: str | Path) -> Path:
+    """Check, before any computing, that ``--plot PATH`` can be written: an .html file name in
+    an existing, writable folder, and not an existing directory.  Returns the path;
+    raises :class:`InputError` (exit 2) naming it otherwise.  An existing file is overwritten."""
+    p = Path(path).expanduser()
+    name = str(path)
+    if p.exists() and p.is_dir():
+        raise InputError.single("this is a directory, not a file to write the plot to", file=name, field="--plot", value=name,
+                                expected="a path ending in .html", fix=f"--plot {p / 'frontier.html'}")
+    if p.suffix.lower() not in PLOT_SUFFIXES:
+        raise InputError.single("the plot is written as HTML", file=name, field="--plot", value=name,
+                                expected="a path ending in .html", fix=f"--plot {p.with_suffix('.html')}")
+    parent = p.parent
+    if not parent.exists():
+        raise InputError.single("the folder does not exist", file=name, field="--plot", value=str(parent),
+                                expected="a path in an existing folder", fix=f"create {parent} first (mkdir -p {parent}), or choose another --plot path")
+    if not parent.is_dir():
+        raise InputError.single("the parent path is a file, not a folder", file=name, field="--plot", value=str(parent),
+                                expected="a path in an existing folder", fix="choose another --plot path")
+    if not os.access(parent, os.W_OK | os.X_OK) or (p.exists() and not os.access(p, os.W_OK)):
+        raise InputError.single("no permission to write here", file=name, field="--plot", value=name,
+                                expected="a writable location", fix="choose a --plot path in a folder you can write to")
+    return p
 
 
 def frontier_html(body: dict[str, Any], result: Any) -> str:

@@ -1,14 +1,16 @@
 """Orchestrator for `gigafactory perf`: resolve ids, check inputs, search, summarise."""
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from gigafactory.catalog import Catalog
 from gigafactory.errors import InputError
 from gigafactory.perf.architecture import param_counts
-from gigafactory.perf.efficiency import efficiency_for, efficiency_source, load_efficiencies
-from gigafactory.perf.hardware import PRECISIONS, hardware_from_catalog
-from gigafactory.perf.search import SearchResult, search
+from gigafactory.perf.efficiency import calibrated_frameworks, efficiency_for, efficiency_source, load_efficiencies
+from gigafactory.perf.hardware import PRECISIONS, Hardware, hardware_from_catalog
+from gigafactory.perf.memory import memory_fit
+from gigafactory.perf.search import SearchResult, candidate_layouts, search
 from gigafactory.perf.serving import Speculation
 
 
@@ -31,10 +33,27 @@ def perf_query(
             f"isl + osl = {isl + osl} exceeds {model.id}'s context of {model.max_context_tokens} tokens", field="--isl",
             value=isl, expected=f"isl + osl <= {model.max_context_tokens}", fix="shorten the sequences",
         )
+    for name, v in (("--isl", isl), ("--osl", osl)):
+        if isinstance(v, bool) or not isinstance(v, int) or v < 1:
+            raise InputError.single("a sequence length must be a whole number of tokens >= 1", field=name, value=v, expected="tokens >= 1", fix=f"e.g. {name} 1024")
     for name, v in (("--ttft-slo-ms", ttft_slo_ms), ("--tpot-slo-ms", tpot_slo_ms)):
-        if v is not None and v <= 0:
-            raise InputError.single("a latency limit must be positive", field=name, value=v, expected="milliseconds > 0", fix=f"e.g. {name} 50")
+        if v is not None and not (isinstance(v, (int, float)) and math.isfinite(v) and v > 0):
+            raise InputError.single(
+                "a latency limit must be a finite, positive number of milliseconds", field=name, value=v,
+                expected="milliseconds > 0 (finite)", fix=f"e.g. {name} {50 if name == '--tpot-slo-ms' else 2000}; omit {name} for no limit",
+            )
+    known_modes = ("aggregated", "disaggregated")
+    if not modes or any(m not in known_modes for m in modes):
+        raise InputError.single("unknown serving mode", field="--mode", value=list(modes), expected="aggregated, disaggregated or both", fix="--mode both")
     table = load_efficiencies()
+    frameworks = calibrated_frameworks(table)
+    if framework not in frameworks:
+        raise InputError.single(
+            f"no calibration for framework '{framework}'", field="--framework", value=framework,
+            expected=f"one of {', '.join(frameworks)} (engines in the efficiency table)",
+            fix=f"--framework {frameworks[0] if 'trtllm' not in frameworks else 'trtllm'}; to add an engine, "
+                "fit it on measured rows with `gigafactory calibrate --measured ...`",
+        )
     eff = efficiency_for(hw.generation, framework, table)
     spec = Speculation(draft_tokens=draft_tokens)
     result = search(
@@ -42,6 +61,8 @@ def perf_query(
         ttft_s=ttft_slo_ms / 1e3 if ttft_slo_ms else None, tpot_s=tpot_slo_ms / 1e3 if tpot_slo_ms else None,
         spec=spec, modes=modes, pc=param_counts(model),
     )
+    if not result.points:
+        raise _nothing_fits(cat, model, hw, precision, isl, osl)
     body = {
         "model": model.id,
         "hf_id": model.hf_id,
@@ -64,3 +85,51 @@ def perf_query(
         ],
     }
     return body, result
+
+
+def _fits_somewhere(m: Any, pc: Any, hw: Hardware, precision: str, tokens: int) -> bool:
+    """Whether any candidate layout (one NVLink domain) holds the weights and one sequence."""
+    return any(memory_fit(m, pc, hw, lay, precision, tokens).max_concurrency(tokens) >= 1 for lay in candidate_layouts(m, hw))
+
+
+def _nothing_fits(cat: Catalog, m: Any, hw: Hardware, precision: str, isl: int, osl: int) -> InputError:
+    """Why the search found no configuration, and what to change: a lower precision, a system
+    with a larger NVLink domain, or shorter sequences."""
+    pc = param_counts(m)
+    tokens = isl + osl
+    layouts = candidate_layouts(m, hw)
+    fits = {lay: memory_fit(m, pc, hw, lay, precision, tokens) for lay in layouts}
+    # the layout that leaves the most HBM free per GPU: the biggest, without replicated attention
+    biggest = min(layouts, key=lambda lay: (fits[lay].weights_bytes_per_gpu + fits[lay].activation_bytes_per_gpu, -lay.gpus))
+    fit = fits[biggest]
+    domain_gb = hw.hbm_bytes * biggest.gpus / 1e9
+    weights_gb = fit.weights_bytes_per_gpu * biggest.gpus / 1e9
+    if weights_gb + fit.activation_bytes_per_gpu * biggest.gpus / 1e9 >= domain_gb:
+        what = (f"{m.id}'s weights ({weights_gb:,.0f} GB at {precision}, plus activation buffers) do not fit in the largest "
+                f"NVLink domain of {hw.system_id} ({biggest.gpus} x {hw.accelerator_id} = {domain_gb:,.0f} GB of HBM)")
+        value, field_name = precision, "--precision"
+    else:
+        what = (f"{m.id} fits {hw.system_id}'s largest NVLink domain ({biggest.gpus} GPUs) at {precision}, but not with the KV cache "
+                f"of even one sequence of isl + osl = {tokens:,} tokens")
+        value, field_name = tokens, "--isl"
+    lower = [p for p in PRECISIONS[PRECISIONS.index(precision) + 1:] if hw.supports(p) and _fits_somewhere(m, pc, hw, p, tokens)]
+    systems = []
+    for sid in cat.tables["systems"]:
+        if sid == hw.system_id:
+            continue
+        other = hardware_from_catalog(cat, sid)
+        if other.supports(precision) and _fits_somewhere(m, pc, other, precision, tokens):
+            systems.append(sid)
+    fixes = []
+    if lower:
+        fixes.append(f"--precision {lower[0]}")
+    if systems:
+        fixes.append(f"--system {systems[0]} (fits at {precision}: {', '.join(systems[:4])})")
+    if field_name == "--isl":
+        fixes.append("shorter --isl / --osl")
+    fixes.append("a smaller model")
+    return InputError.single(
+        what, field=field_name, value=value,
+        expected=f"weights + one {tokens:,}-token sequence within {domain_gb:,.0f} GB (one NVLink domain; the search does not span domains)",
+        fix="use " + ", or ".join(fixes),
+    )

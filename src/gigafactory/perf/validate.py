@@ -9,6 +9,7 @@ layout, disaggregation and MTP are honoured where given; blank layouts are searc
 from __future__ import annotations
 
 import csv
+import io
 import math
 import re
 from dataclasses import dataclass
@@ -18,7 +19,7 @@ from typing import Any, Iterable
 import numpy as np
 
 from gigafactory.catalog import Catalog
-from gigafactory.errors import InputError
+from gigafactory.errors import InputError, Problem
 from gigafactory.perf.architecture import param_counts
 from gigafactory.perf.efficiency import Efficiency, efficiency_for
 from gigafactory.perf.hardware import Hardware, hardware_from_catalog
@@ -55,7 +56,7 @@ class RowPrediction:
         return abs(self.predicted_tok_s_gpu - self.measured_tok_s_gpu) / self.measured_tok_s_gpu
 
     def as_dict(self) -> dict[str, Any]:
-        return {
+        return _json_safe({
             "id": self.id,
             "status": self.status,
             "reason": self.reason,
@@ -68,10 +69,23 @@ class RowPrediction:
             "predicted_tpot_s": self.predicted_tpot_s,
             "config": self.config,
             **(self.meta or {}),
-        }
+        })
+
+
+#: numeric columns of the measured-results format (shared/data/measured/README.md) and what
+#: a value must be when it is not blank.
+COUNT_COLUMNS = ("num_gpus", "isl_max", "osl_max", "concurrency", "prefill_gpus", "decode_gpus", "tp", "ep", "pp")
+FLAG_COLUMNS = ("disaggregated", "dp_attention", "mtp")
+AMOUNT_COLUMNS = ("isl_mean", "osl_mean", "target_qps", "ttft_p99_limit_ms", "tpot_p99_limit_ms", "tok_s_gpu", "tok_s_user",
+                  "ttft_p50_ms", "ttft_p99_ms", "tpot_p50_ms", "tpot_p99_ms")
+NUMERIC_COLUMNS = COUNT_COLUMNS + FLAG_COLUMNS + AMOUNT_COLUMNS
+#: at most this many problems are listed for one CSV (the rest are counted)
+MAX_PROBLEMS = 20
 
 
 def read_measured_csv(path: str | Path) -> list[dict[str, str]]:
+    """The rows of a measured-results CSV, each numeric cell checked (see :func:`check_rows`):
+    bad input raises :class:`InputError` naming the file, line, column and value."""
     p = Path(path)
     if not p.exists():
         raise InputError.single("no such file", file=str(path), fix="give the path of a measured-results CSV (e.g. ../shared/data/measured/calibration.csv)")
@@ -84,7 +98,17 @@ def read_measured_csv(path: str | Path) -> list[dict[str, str]]:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError:
         raise InputError.single("not UTF-8 text", file=str(path), fix="save the CSV as UTF-8") from None
-    rows = list(csv.DictReader(text.splitlines()))
+    reader = csv.DictReader(io.StringIO(text, newline=""))
+    rows: list[dict[str, str]] = []
+    lines: list[int] = []
+    try:
+        start = 2
+        for row in reader:
+            rows.append(row)
+            lines.append(start)
+            start = reader.line_num + 1
+    except csv.Error as exc:
+        raise InputError.single(f"not a readable CSV: {exc}", file=str(path), line=reader.line_num, fix="fix the quoting on that line") from None
     if not rows:
         raise InputError.single("the CSV has no data rows", file=str(path), fix="add rows in the calibration.csv format")
     missing = [c for c in REQUIRED_COLUMNS if c not in rows[0]]
@@ -93,22 +117,98 @@ def read_measured_csv(path: str | Path) -> list[dict[str, str]]:
             f"missing columns: {', '.join(missing)}", file=str(path), field="header", value=list(rows[0])[:12],
             expected=f"the columns of calibration.csv, at least {', '.join(REQUIRED_COLUMNS)}", fix="use the format documented in shared/data/measured/README.md",
         )
+    check_rows(rows, str(path), lines)
     return rows
 
 
+def cell_problem(row: dict[str, Any], column: str) -> tuple[str, str] | None:
+    """What is wrong with one numeric cell, as (message, expected); None when it is blank or fine."""
+    raw = row.get(column)
+    if raw is None or not str(raw).strip():
+        return None
+    try:
+        v = float(str(raw).strip())
+    except ValueError:
+        v = None
+    if column in COUNT_COLUMNS:
+        expected = "a whole number >= 1, or blank"
+    elif column in FLAG_COLUMNS:
+        expected = "0 or 1, or blank"
+    else:
+        expected = "a finite number >= 0, or blank"
+    if v is None:
+        return "not a number", expected
+    if not math.isfinite(v):
+        return "not a finite number", expected
+    if column in COUNT_COLUMNS and (v < 1 or v != int(v)):
+        return "not a whole number >= 1", expected
+    if column in FLAG_COLUMNS and v not in (0, 1):
+        return "not 0 or 1", expected
+    if column in AMOUNT_COLUMNS and v < 0:
+        return "negative", expected
+    return None
+
+
+def check_rows(rows: list[dict[str, Any]], file: str | None = None, lines: list[int] | None = None) -> None:
+    """Check every numeric cell of measured rows; raise :class:`InputError` listing the bad ones
+    (file, line, column, value, expected, fix).  ``lines`` are the rows' line numbers in ``file``."""
+    problems: list[Problem] = []
+    n_bad = 0
+    for i, row in enumerate(rows):
+        line = lines[i] if lines else None
+        rid = row.get("id") or f"row {i + 1}"
+        if row.get(None):  # type: ignore[call-overload] - csv puts surplus cells under None
+            n_bad += 1
+            if len(problems) < MAX_PROBLEMS:
+                problems.append(Problem(
+                    f"{len(row[None])} more cells than the header has columns (row {rid})", file=file, line=line, field="row",  # type: ignore[index]
+                    value=row[None], expected="one cell per header column", fix="quote cells that contain commas"))  # type: ignore[index]
+        for col in NUMERIC_COLUMNS:
+            bad = cell_problem(row, col)
+            if bad is None:
+                continue
+            n_bad += 1
+            if len(problems) < MAX_PROBLEMS:
+                problems.append(Problem(f"{bad[0]} (row {rid})", file=file, line=line, field=col, value=row.get(col), expected=bad[1],
+                                        fix=f"write {col} as {bad[1].removesuffix(', or blank')}, or leave the cell blank if it is unknown"))
+    if problems:
+        if n_bad > len(problems):
+            problems.append(Problem(f"{n_bad - len(problems)} more bad cells not listed", file=file, fix="fix the cells above and run again"))
+        raise InputError(problems)
+
+
 def _f(row: dict, key: str) -> float | None:
+    """The cell as a float; None when blank, not a number, or not finite."""
     v = (row.get(key) or "").strip()
     if not v:
         return None
     try:
-        return float(v)
+        x = float(v)
     except ValueError:
         return None
+    return x if math.isfinite(x) else None
 
 
 def _i(row: dict, key: str) -> int | None:
     v = _f(row, key)
     return None if v is None else int(v)
+
+
+def _finite_point(p: ServingPoint | None) -> bool:
+    return p is not None and all(math.isfinite(x) for x in (p.tok_s_gpu, p.tok_s_user, p.ttft_s, p.tpot_s)) and p.tok_s_gpu > 0
+
+
+def _json_safe(x: Any) -> Any:
+    """``x`` with every non-finite float replaced by None, so json.dumps(allow_nan=False) passes."""
+    if isinstance(x, float):
+        return x if math.isfinite(x) else None
+    if isinstance(x, (np.floating, np.integer)):
+        return _json_safe(x.item())
+    if isinstance(x, dict):
+        return {k: _json_safe(v) for k, v in x.items()}
+    if isinstance(x, (list, tuple)):
+        return [_json_safe(v) for v in x]
+    return x
 
 
 def _row_layouts(row: dict, m: Any, hw: Hardware) -> list[Layout]:
@@ -131,7 +231,7 @@ def _prefill_layout(m: Any, pc: Any, hw: Hardware, precision: str, prefill_gpus:
     2 x TP16/EP16 DPattn"), else the smallest power-of-two instance (up to 4 GPUs if memory
     allows, the common TRT-LLM / Dynamo prefill worker size) whose weights fit."""
     hit = _PREFILL_NOTE.search(notes or "")
-    if hit:
+    if hit and int(hit.group(2)) >= 1 and int(hit.group(3) or 1) >= 1:  # a note with TP0 is ignored
         tp = int(hit.group(2))
         ep = int(hit.group(3)) if hit.group(3) else 1
         return Layout(tp=tp, ep=ep, dp_attention=bool(hit.group(4)) and m.architecture == "moe")
@@ -155,6 +255,19 @@ def predict_row(row: dict[str, str], cat: Catalog, table: dict | None = None, ef
     def unsupported(reason: str) -> RowPrediction:
         return RowPrediction(rid, "unsupported", reason, measured, measured_tok_s_user=_f(row, "tok_s_user"), meta=meta)
 
+    non_finite: list[ServingPoint] = []
+
+    def usable(p: ServingPoint | None) -> bool:
+        """A point to compare; NaN / inf predictions are set aside (and reported if nothing else is left)."""
+        if p is not None and not _finite_point(p):
+            non_finite.append(p)
+            return False
+        return p is not None
+
+    for col in NUMERIC_COLUMNS:
+        bad = cell_problem(row, col)
+        if bad is not None:
+            return unsupported(f"{col} = {row.get(col)!r}: {bad[0]} (expected {bad[1]})")
     if measured is None or measured <= 0:
         return unsupported("no measured tok_s_gpu")
     model_id = cat.resolve_id("models", row.get("model", ""))
@@ -200,7 +313,7 @@ def predict_row(row: dict[str, str], cat: Catalog, table: dict | None = None, ef
                 fit = memory_fit(m, pc, hw, lay, precision, int(isl + osl))
                 c_inst = min(max(1, round(conc / n_d)), fit.max_concurrency(isl + osl))
                 p = disaggregated_point(m, pc, hw, eff, pl, lay, precision, isl, osl, c_inst, spec, prefill_instances=n_p, decode_instances=n_d)
-                if p is not None and (best is None or p.tok_s_gpu > best.tok_s_gpu):
+                if usable(p) and (best is None or p.tok_s_gpu > best.tok_s_gpu):
                     best = p
         else:
             for lay in layouts:
@@ -208,7 +321,7 @@ def predict_row(row: dict[str, str], cat: Catalog, table: dict | None = None, ef
                 fit = memory_fit(m, pc, hw, lay, precision, int(isl + osl))
                 c_inst = min(max(1, round(conc / n_inst)), fit.max_concurrency(isl + osl))
                 p = aggregated_point(m, pc, hw, eff, lay, precision, isl, osl, c_inst, spec)
-                if p is not None and (best is None or p.tok_s_gpu > best.tok_s_gpu):
+                if usable(p) and (best is None or p.tok_s_gpu > best.tok_s_gpu):
                     best = p
     elif scenario in ("offline", "server", "interactive", "decode-only"):
         ttft_lim = _f(row, "ttft_p99_limit_ms")
@@ -235,7 +348,7 @@ def predict_row(row: dict[str, str], cat: Catalog, table: dict | None = None, ef
                                             decode_instances=max(1, dg // lay.gpus) if dg else None, max_gpus=n_gpus)
                 else:
                     p = aggregated_point(m, pc, hw, eff, lay, precision, isl, osl, c, spec)
-                if p is None:
+                if not usable(p):
                     continue
                 if limited and (p.ttft_s * P99_OVER_STEADY["ttft"] * 1e3 > ttft_lim or p.tpot_s * P99_OVER_STEADY["tpot"] * 1e3 > tpot_lim):
                     continue
@@ -245,6 +358,9 @@ def predict_row(row: dict[str, str], cat: Catalog, table: dict | None = None, ef
         return unsupported(f"unknown scenario '{scenario}'")
 
     if best is None:
+        if non_finite:
+            return unsupported(f"the model predicts no finite, positive tok/s/GPU for this row (e.g. {non_finite[0].tok_s_gpu!r}); "
+                               "check the row's lengths and the efficiency parameters")
         if scenario in ("server", "interactive"):
             return unsupported("no configuration meets the row's latency limits in the model")
         return unsupported("no memory-feasible configuration")
@@ -268,7 +384,7 @@ def summarise(preds: Iterable[RowPrediction]) -> dict[str, Any]:
         vals = sorted({(p.meta or {}).get(key) or "" for p in preds})
         groups[key] = {v: stats([p for p in preds if (p.meta or {}).get(key) == v]) for v in vals}
     trusted = [p for p in preds if (p.meta or {}).get("trust") in ("1", "2")]
-    return {
+    return _json_safe({
         "n_rows": len(preds),
         "n_ok": len(ok),
         "n_unsupported": len(preds) - len(ok),
@@ -277,7 +393,7 @@ def summarise(preds: Iterable[RowPrediction]) -> dict[str, Any]:
         "trust_1_2": stats(trusted),
         "by": groups,
         "unsupported_reasons": _count(p.reason for p in preds if p.status != "ok"),
-    }
+    })
 
 
 def _count(items: Iterable[str | None]) -> dict[str, int]:

@@ -225,7 +225,8 @@ def render_report(result: dict[str, Any]) -> str:
                 _scenario_section(result)]
     nav = "".join(f'<a href="#{s}">{s}</a>' for s in ("headline", "warnings", "design", "serving", "rollout", "economics", "assumptions",
                                                           "sources", "scenario"))
-    meta = (f"created {_e(result.get('created'))} · gigafactory {_e(result.get('gigafactory_version'))} · catalog "
+    # no wall-clock time here: the same scenario and seed give the same report, byte for byte (the run store keeps when)
+    meta = (f"scenario sha256 {_e(str(result.get('scenario_sha256') or '')[:12])} · gigafactory {_e(result.get('gigafactory_version'))} · catalog "
             f"{_e(result.get('catalog_version'))} · seed {_e(result.get('seed'))}")
     return (
         "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"

@@ -100,7 +100,7 @@ def headlines(result: dict[str, Any]) -> list[Headline]:
     add("ttft_days_p10", "Deployment TTFT, P10", ("rollout", "ttft_days_p10"), fmt_days)
     add("ttft_days_p90", "Deployment TTFT, P90", ("rollout", "ttft_days_p90"), fmt_days)
     add("first_token_date", "First production token (P50 date)", ("rollout", "first_token_date"), lambda v: str(v))
-    add("plan_ttft_days", "Deployment TTFT, base plan (CP-SAT)", ("rollout", "plan_ttft_days"), fmt_days)
+    add("plan_ttft_days", "Deployment TTFT, base plan (mode durations)", ("rollout", "plan_ttft_days"), fmt_days)
     start = ro.get("start_date")
     add("full_capacity_days_p50", "Full capacity, P50", ("rollout", "full_capacity_days"),
         lambda v: f"{fmt_days(v)} ({date_after(start, v)})" if v is not None and start else fmt_days(v))

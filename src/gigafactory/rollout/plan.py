@@ -1,4 +1,4 @@
-"""Orchestrator of `gigafactory rollout`: design -> tasks -> CP-SAT base plan -> Monte Carlo
+"""The rollout stage: design -> tasks -> base plan (list schedule, or CP-SAT) -> Monte Carlo
 risk -> Gantt, capacity ramp (GPUs and tokens/s online per week), labour and headcount."""
 from __future__ import annotations
 
@@ -8,8 +8,12 @@ from typing import Any
 import numpy as np
 
 from gigafactory.catalog import Catalog
+from gigafactory.pipeline.streams import stream
+from gigafactory.results.design import DesignResult
+from gigafactory.results.rollout import RolloutResult
 from gigafactory.rollout.presets import PRESETS
 from gigafactory.rollout.risk import simulate
+from gigafactory.rollout.listsched import schedule_fast
 from gigafactory.rollout.solve import build, solve
 from gigafactory.rollout.tasks import HOURS_PER_DAY, build_tasks
 from gigafactory.scenario.model import Scenario
@@ -55,13 +59,18 @@ def labour(tasks, plan) -> dict[str, Any]:
     return {"labour_hours_by_trade": by_trade, "peak_headcount": int(round(peak)), "peak_day": peak_at / HOURS_PER_DAY}
 
 
-def plan_rollout(cat: Catalog, scn: Scenario, design: dict[str, Any], tok_s_per_gpu: dict[str, float] | None = None,
-                 samples: int | None = None, max_deterministic_time: float = 30.0) -> dict[str, Any]:
+def plan_rollout(cat: Catalog, scn: Scenario, design: DesignResult, tok_s_per_gpu: dict[str, float] | None = None,
+                 samples: int | None = None, exact: bool = False, max_deterministic_time: float = 30.0) -> RolloutResult:
+    """The rollout stage.  The base plan comes from the list scheduler (``exact=False``, about a
+    second for 1 GW) or from CP-SAT (``exact=True``, proven gap, tens of seconds); see
+    docs/rollout.md for the gap between them."""
     tasks = build_tasks(scn, design, cat)
-    plan = solve(build(tasks), max_deterministic_time=max_deterministic_time, seed=scn.seed % (2**31))
+    if exact:
+        plan = solve(build(tasks), max_deterministic_time=max_deterministic_time, seed=scn.seed % (2**31))
+    else:
+        plan = schedule_fast(tasks)
     n = scn.rollout.monte_carlo_samples if samples is None else samples
-    ss = np.random.SeedSequence(scn.seed).spawn(2)
-    risk = simulate(tasks, plan, n, np.random.default_rng(ss[0])) if n > 0 else None
+    risk = simulate(tasks, plan, n, stream(scn.seed, "rollout.risk")) if n > 0 else None
     start = scn.rollout.start_date
     ramp = ramp_weeks(tasks, plan, start, tok_s_per_gpu or {})
     pct = risk.percentiles() if risk else {}
@@ -71,7 +80,7 @@ def plan_rollout(cat: Catalog, scn: Scenario, design: dict[str, Any], tok_s_per_
     staff_fte = cat.get("costs", scn.finance.cost_profile).staff_fte_per_mw * sum(s.power_mw for s in scn.sites)
     gantt = [{"id": t.id, "site": t.site, "kind": t.kind, "su": t.su, "phase": t.phase, "start_day": plan.start_h[t.id] / 24,
               "end_day": plan.end_h[t.id] / 24, "resource": t.resource} for t in tasks]
-    return {
+    return RolloutResult.model_validate({
         "method": scn.rollout.method,
         "preset": {"name": PRESETS[scn.rollout.method].name, "description": PRESETS[scn.rollout.method].description,
                    "assumptions": list(PRESETS[scn.rollout.method].notes)},
@@ -85,8 +94,8 @@ def plan_rollout(cat: Catalog, scn: Scenario, design: dict[str, Any], tok_s_per_
         "full_capacity_days_p10": pct.get("full_capacity_days", {}).get("p10"),
         "full_capacity_days_p90": pct.get("full_capacity_days", {}).get("p90"),
         "first_token_date": (start + dt.timedelta(days=pct.get("first_token_days", {}).get("p50", plan.first_token_h / 24))).isoformat(),
-        "solver": {"status": plan.status, "optimality_gap": plan.gap, "first_token_proven_optimal": plan.first_token_proven_optimal, "wall_s": plan.wall_s,
-                   "tasks": len(tasks)},
+        "solver": {"method": "cp-sat" if exact else "list-schedule", "status": plan.status, "optimality_gap": plan.gap,
+                   "first_token_proven_optimal": plan.first_token_proven_optimal, "tasks": len(tasks)},
         "monte_carlo_samples": n,
         "critical_path": [{"task": k, "share": v} for k, v in crit_ft],
         "critical_path_full_capacity": [{"task": k, "share": v} for k, v in crit_fc],
@@ -95,4 +104,4 @@ def plan_rollout(cat: Catalog, scn: Scenario, design: dict[str, Any], tok_s_per_
         "labour_hours_by_trade": lab["labour_hours_by_trade"],
         "permanent_staff_fte": staff_fte,
         "gantt": gantt,
-    }
+    })

@@ -84,7 +84,8 @@ def simulate(tasks: list[Task], plan: Plan, n_samples: int, rng: np.random.Gener
 
 
 def _critical(order: list[Task], binding: np.ndarray, ends: np.ndarray, max_samples: int = 400) -> dict[str, float]:
-    """Share of samples in which each kind of task (per site) lies on the critical path."""
+    """Share of samples in which each kind of task (per site) lies on the critical path, by share
+    (descending) then key."""
     counts: dict[str, int] = {}
     n = min(len(ends), max_samples)
     for s in range(n):
@@ -97,4 +98,6 @@ def _critical(order: list[Task], binding: np.ndarray, ends: np.ndarray, max_samp
             i = int(binding[i, s])
         for key in seen:
             counts[key] = counts.get(key, 0) + 1
-    return dict(sorted(((k, v / n) for k, v in counts.items()), key=lambda kv: -kv[1]))
+    # share descending, ties by key: `seen` is a set, so counts' insertion order follows string
+    # hashing, which changes from one process to the next
+    return dict(sorted(((k, v / n) for k, v in counts.items()), key=lambda kv: (-kv[1], kv[0])))

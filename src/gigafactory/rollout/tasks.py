@@ -11,6 +11,7 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
+from gigafactory.results.design import DesignResult
 from gigafactory.rollout.presets import PRESETS, MethodPreset, Tri, shipping_days
 
 HOURS_PER_DAY = 24.0
@@ -77,19 +78,19 @@ def su_phases(n_sus: int, su_facility_mw: float, phases_mw: list[float]) -> list
     return out
 
 
-def build_tasks(scn: Any, design: dict[str, Any], cat: Any) -> list[Task]:
+def build_tasks(scn: Any, design: DesignResult, cat: Any) -> list[Task]:
     """All tasks of the programme from the scenario and its factory design."""
     method = PRESETS[scn.rollout.method] if scn.rollout.method in PRESETS else PRESETS["gigafactory"]
     tasks: list[Task] = []
     racks_per_week = scn.rollout.integrator_racks_per_week or method.integrator_racks_per_week
-    for site_spec, site in zip(scn.sites, design["sites"]):
+    for site_spec, site in zip(scn.sites, design.sites):
         s = site_spec.name
         sp = site_preset(scn.rollout.method, site_spec.powered_shell)
-        system = cat.system(site["system"])
+        system = cat.system(site.system)
         racks_per_su = math.ceil(system.scalable_unit_units / (system.units_per_rack or 1))
-        n_su = site["scalable_units"]
+        n_su = site.scalable_units
         phases = phases_for(site_spec.power_mw, site_spec.energisation_phases_mw)
-        su_mw = site["facility_power_mw"] / max(n_su, 1)
+        su_mw = site.facility_power_mw / max(n_su, 1)
         phase_of = su_phases(n_su, su_mw, phases)
         leads = []
         if not site_spec.grid_ready and not site_spec.powered_shell and scn.rollout.method != "powered-shell":
@@ -145,7 +146,7 @@ def build_tasks(scn: Any, design: dict[str, Any], cat: Any) -> list[Task]:
                               people=team_crews * method.crew_size, work_hours_per_day=hours_per_day, trade_split=INSTALL_TRADES))
             tasks.append(Task(f"{su}/l12", s, "l12", _h(method.cluster_test_l12), (f"{su}/install",), su=j))
             tasks.append(Task(f"{su}/burn_in", s, "burn_in", _h(method.burn_in), (f"{su}/l12",), su=j))
-            tasks.append(Task(f"{su}/accept", s, "accept", _h(method.acceptance), (f"{su}/burn_in",), su=j, gpus=site["gpus"] // max(n_su, 1)))
+            tasks.append(Task(f"{su}/accept", s, "accept", _h(method.acceptance), (f"{su}/burn_in",), su=j, gpus=site.gpus // max(n_su, 1)))
         if n_su:
             tasks.append(Task(f"{s}/software", s, "software", _h(method.software_first_deploy), (f"{s}/su0000/accept",)))
     return tasks

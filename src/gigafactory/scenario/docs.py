@@ -25,16 +25,26 @@ Rules:
 - Numbers are in the unit the key names (`_mw`, `_ms`, `_s`, `_m2`, `_tokens`, `_usd`).  A string
   with a unit is also accepted and converted: `facility_power_mw: "0.6 GW"`, `duration_s: "2 h"`.
   A unit of the wrong dimension (`"600 MWh"` for a power) is an error.
+- Numbers must be finite numbers: `.nan`, `.inf` and booleans (`true`, `false`) are refused
+  wherever a number or a list of numbers is expected.  Dates must be real calendar dates.
 - Unknown keys are errors (with a "did you mean" for typos), so a misspelt key never silently
   falls back to a default.
 - Catalog references (regions, systems, models, cooling, switches, cost profiles) are ids or
   aliases from `gigafactory catalog list KIND`; models also accept Hugging Face ids.
+- `simulation.trace` is a bundled trace name, `poisson`, `diurnal`, `gamma-cv<X>` (X > 0), or
+  the path of a CSV/JSONL(.gz) trace file; a relative path is resolved against the scenario
+  file's folder.
 - Named checks run after the schema (module `gigafactory.checks`): unique site names, plausible
   power magnitudes (a site above 5 GW is refused, with a kW hint), at least one rack per site,
   energisation phases within the site's power, catalog ids, workload shares summing to 1,
   precision supported by the hardware, context length, weights fitting one NVLink domain, TPOT
   SLOs above the physical floor (active weight bytes / HBM bandwidth of the GPUs a token can
-  touch), and a served offload model.
+  touch), a served offload model, known devices and unique fleet names, a known router and a
+  usable trace, and the designer's own refusals: a cooling technology able to cool the racks,
+  power and floor area for one scalable unit at the design PUE, and compute and front-end
+  fabric islands that the chosen switch can build.  `gigafactory check` runs them all without
+  running a stage; only what needs the performance search (whether any serving configuration
+  meets a workload's SLO) is left to the stages.
 - The same scenario and seed give the same results.
 
 """

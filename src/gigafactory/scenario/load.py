@@ -2,12 +2,14 @@
 from __future__ import annotations
 
 import difflib
+import math
 import types
 import typing
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
+import yaml
 from pydantic import BaseModel, ValidationError
 
 from gigafactory.catalog import Catalog, load_catalog
@@ -102,7 +104,21 @@ _EXPECTED = {
     "date_from_datetime_parsing": "a date like 2026-03-01",
     "date_parsing": "a date like 2026-03-01",
     "date_type": "a date like 2026-03-01",
+    "finite_number": "a finite number (not .nan or .inf)",
+    "bool_not_number": "a number, not true/false",
 }
+
+
+def _finite_or_text(value: Any) -> Any:
+    """``value`` with non-finite floats spelt as YAML writes them (.nan, .inf), so every
+    problem stays valid JSON (which has no NaN or Infinity)."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return ".nan" if math.isnan(value) else (".inf" if value > 0 else "-.inf")
+    if isinstance(value, (list, tuple)):
+        return [_finite_or_text(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _finite_or_text(v) for k, v in value.items()}
+    return value
 
 
 def _problem_from_error(err: dict[str, Any], doc: YamlDocument) -> Problem:
@@ -111,7 +127,7 @@ def _problem_from_error(err: dict[str, Any], doc: YamlDocument) -> Problem:
     kind = err["type"]
     line = doc.line(loc)
     desc = _description(loc)
-    value = err.get("input")
+    value = _finite_or_text(err.get("input"))
     if kind == "extra_forbidden":
         allowed = _field_names_at(loc[:-1])
         key = str(loc[-1])
@@ -150,9 +166,96 @@ def _problem_from_error(err: dict[str, Any], doc: YamlDocument) -> Problem:
     return Problem(message, file=doc.file, line=line, field=field, value=value, expected=expected, fix=fix, check="schema")
 
 
+#: the most YAML nodes a scenario may expand to once aliases (``*name``) are followed; a
+#: scenario has a few hundred, an alias bomb ("billion laughs") billions.
+MAX_YAML_NODES = 200_000
+
+
+def _guard_yaml_structure(text: str, file: str) -> None:
+    """Refuse YAML that reading would choke on: nesting deep enough to exhaust the parser's
+    recursion, an anchor that contains itself, or aliases expanding to millions of nodes."""
+    try:
+        docs = [d for d in yaml.compose_all(text, Loader=yaml.SafeLoader) if d is not None]
+    except yaml.YAMLError:
+        return  # read_yaml_text reports it with its line
+    except RecursionError:
+        raise InputError.single("the YAML is nested too deeply to be a scenario", file=file,
+                                expected="a few levels of sections, lists and mappings",
+                                fix="check for unbalanced brackets; see docs/scenario.md", check="yaml-structure") from None
+    sizes: dict[int, int] = {}
+    for root in docs:
+        stack: list[tuple[yaml.Node, bool]] = [(root, False)]
+        open_: set[int] = set()
+        while stack:
+            node, done = stack.pop()
+            key = id(node)
+            if done:
+                open_.discard(key)
+                children = _children(node)
+                sizes[key] = 1 + sum(sizes[id(c)] for c in children)
+                if sizes[key] > MAX_YAML_NODES:
+                    raise InputError.single(
+                        f"YAML aliases expand to more than {MAX_YAML_NODES:,} values", file=file, line=node.start_mark.line + 1,
+                        expected="a scenario of a few hundred values", fix="remove the repeated aliases (*name)", check="yaml-structure")
+                continue
+            if key in sizes:
+                continue
+            if key in open_:
+                raise InputError.single(
+                    "a YAML anchor refers to itself (a recursive alias)", file=file, line=node.start_mark.line + 1,
+                    expected="aliases (*name) that refer to a complete earlier value", fix="remove the alias inside its own anchor",
+                    check="yaml-structure")
+            open_.add(key)
+            stack.append((node, True))
+            stack.extend((c, False) for c in _children(node))
+
+
+def _children(node: yaml.Node) -> list[yaml.Node]:
+    if isinstance(node, yaml.MappingNode):
+        return [n for pair in node.value for n in pair]
+    if isinstance(node, yaml.SequenceNode):
+        return list(node.value)
+    return []
+
+
+def _bad_scalar_problems(text: str, file: str, exc: Exception) -> list[Problem]:
+    """Problems for scalars YAML recognises by shape but cannot build, e.g. the date 2026-02-30
+    (PyYAML raises a bare ValueError for those, without a line)."""
+    out: list[Problem] = []
+    try:
+        root = yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.YAMLError:
+        root = None
+    constructor = yaml.SafeLoader("")
+
+    def walk(node: yaml.Node, path: tuple) -> None:
+        if isinstance(node, yaml.MappingNode):
+            for k, v in node.value:
+                walk(v, path + (k.value,))
+        elif isinstance(node, yaml.SequenceNode):
+            for i, v in enumerate(node.value):
+                walk(v, path + (i,))
+        elif isinstance(node, yaml.ScalarNode) and node.tag == "tag:yaml.org,2002:timestamp":
+            try:
+                constructor.construct_yaml_timestamp(node)
+            except (ValueError, OverflowError) as err:
+                out.append(Problem(f"{node.value} is not a real calendar date ({err})", file=file, line=node.start_mark.line + 1,
+                                   field=format_path(path), value=node.value, expected="a date like 2026-03-01",
+                                   fix="correct the day or month (quote it if you meant text)", check="schema"))
+
+    if root is not None:
+        walk(root, ())
+    return out or [Problem(f"cannot read a value: {exc}", file=file, expected="a valid YAML scalar",
+                           fix="check dates and numbers in the file", check="yaml-syntax")]
+
+
 def parse_scenario_text(text: str, file: str = "<scenario>", catalog: Catalog | None = None, run_named_checks: bool = True) -> Scenario:
     """Validate scenario ``text``; raise InputError listing every problem found."""
-    doc = read_yaml_text(text, file)
+    _guard_yaml_structure(text, file)
+    try:
+        doc = read_yaml_text(text, file)
+    except (ValueError, OverflowError) as exc:  # a malformed date or time; InputError is not a ValueError
+        raise InputError(_bad_scalar_problems(text, file, exc)) from None
     try:
         scenario = Scenario.model_validate(doc.data)
     except ValidationError as exc:
@@ -163,7 +266,20 @@ def parse_scenario_text(text: str, file: str = "<scenario>", catalog: Catalog | 
         problems = run_checks(scenario, catalog or load_catalog(), doc)
         if problems:
             raise InputError(problems)
-    return scenario
+    return _with_resolved_trace(scenario, doc)
+
+
+def _with_resolved_trace(scenario: Scenario, doc: YamlDocument) -> Scenario:
+    """A relative trace file path is relative to the scenario file's folder (as the
+    simulation-trace check reads it); store it absolute so every stage opens the same file
+    whatever the working directory."""
+    from gigafactory.checks import is_trace_file_name, resolve_trace_path
+
+    trace = scenario.simulation.trace
+    if not is_trace_file_name(trace) or Path(trace).expanduser().is_absolute():  # type: ignore[arg-type]
+        return scenario
+    resolved = str(resolve_trace_path(trace, doc))  # type: ignore[arg-type]
+    return scenario.model_copy(update={"simulation": scenario.simulation.model_copy(update={"trace": resolved})})
 
 
 def load_scenario(path: str | Path | None = None, catalog: Catalog | None = None) -> Scenario:

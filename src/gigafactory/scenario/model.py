@@ -9,9 +9,12 @@ states; a string with a unit ("300 MW", "0.3 GW") is also accepted and converted
 from __future__ import annotations
 
 import datetime as dt
-from typing import Annotated, Literal
+import types
+import typing
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationInfo, field_validator, model_validator
+from pydantic_core import PydanticCustomError
 
 from gigafactory.units import UnitMismatch, convert
 
@@ -48,8 +51,40 @@ DurationS = Annotated[float, _quantity("s")]
 TimeMs = Annotated[float, _quantity("ms")]
 
 
+def _numeric_shape(annotation: Any) -> str | None:
+    """"scalar" when a field holds an int/float, "list" when a list of them, else None."""
+    origin = typing.get_origin(annotation)
+    args = typing.get_args(annotation)
+    if origin is Annotated:
+        return _numeric_shape(args[0])
+    if origin in (typing.Union, types.UnionType):
+        shapes = {_numeric_shape(a) for a in args if a is not type(None)}
+        return "scalar" if "scalar" in shapes else ("list" if "list" in shapes else None)
+    if origin is list:
+        return "list" if _numeric_shape(args[0]) == "scalar" else None
+    return "scalar" if annotation in (int, float) else None
+
+
 class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)
+    """Base of every section: unknown keys are errors, values are frozen, and numbers are
+    numbers: pydantic would read ``true`` as 1 and ``.nan`` / ``.inf`` as floats, so booleans
+    are refused wherever a number (or a list of numbers) is expected, and non-finite floats
+    everywhere (``allow_inf_nan=False``)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True, allow_inf_nan=False)
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _no_bool_for_numbers(cls, value: Any, info: ValidationInfo) -> Any:
+        field = cls.model_fields.get(info.field_name or "")
+        shape = _numeric_shape(field.annotation) if field is not None else None
+        if shape == "scalar" and isinstance(value, bool):
+            bad: Any = value
+        elif shape == "list" and isinstance(value, list) and any(isinstance(v, bool) for v in value):
+            bad = next(v for v in value if isinstance(v, bool))
+        else:
+            return value
+        raise PydanticCustomError("bool_not_number", "expected a number, got the boolean {word}", {"word": str(bad).lower()})
 
 
 class SiteSpec(_Section):
@@ -128,7 +163,7 @@ class RolloutSpec(_Section):
         "gigafactory", description="Build method preset: pre-integrated racks and prefab skids, traditional stick-built, or a powered shell."
     )
     start_date: dt.date = Field(dt.date(2026, 3, 1), description="Notice to proceed (programme start).")
-    monte_carlo_samples: int = Field(1000, ge=0, le=1_000_000, description="Risk samples over task durations and supply delays.")
+    monte_carlo_samples: int = Field(1000, ge=0, le=20_000, description="Risk samples over task durations and supply delays (the risk step holds tasks x samples durations in memory, hence the cap).")
     integrator_country: str = Field("US", min_length=2, max_length=2, description="Country (ISO code) of the rack-integration plant; sets shipping time to each site.")
     integrator_racks_per_week: float | None = Field(
         None, gt=0, le=100_000, description="Programme share of rack-integrator capacity [racks/week]; the method preset's when absent."

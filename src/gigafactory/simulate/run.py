@@ -14,9 +14,36 @@ is loaded at ``finance.utilisation`` of the throughput the performance model pre
 Scale: identical replicas behind a load-balancing router see statistically identical traffic,
 so a pool of R replicas is simulated as a representative group of k <= R replicas carrying
 k/R of the pool's traffic, and totals are scaled by R/k.  k is as large as a request budget
-allows (at least ``MIN_SIMULATED_UNITS`` units).  With fewer replicas to balance over, the
-router's choice is a little worse than in the full pool, so tail latencies are if anything
-overstated.  Pools are independent and can run in parallel processes.
+over the whole duration allows (at least ``MIN_SIMULATED_REPLICAS``).  With fewer replicas to
+balance over, the router's choice is a little worse than in the full pool, so tail latencies
+are if anything overstated.  Pools are independent and can run in parallel processes.
+
+Size (``target_ci``): how much arrival time each pool simulates is set by the precision its
+figures must reach.  An explicit duration is always simulated in full; otherwise the scenario's
+``simulation.duration_s`` is an upper bound, and the group (k, above) is the same as for the
+whole duration.  The figures are measured over a window of arrivals that starts after a
+warm-up (the p99 time in the system of the first requests, so that the measured ones find a
+loaded system, not the empty one the run starts from) and is followed by a cool-down as long
+(requests keep arriving, so the last measured ones are not served in an emptying system);
+warm-up and cool-down are simulated but not counted (:class:`_Sequential`).  The window is:
+
+- for a recorded trace, one pass.  Scaled to the group's rate, the trace repeats back to back,
+  and a replay brings no new traffic (the arrivals and lengths of the first pass again), so more
+  passes would narrow the reported interval without adding information; a part of a pass is not
+  representative either (bursts sit where they sit), so a pass is never cut.  Lengths are
+  rescaled over exactly that pass;
+- for stationary synthetic traffic (``poisson``, ``gamma-cv<X>``, a length table), as long as it
+  takes for the 95 % intervals of p99 TTFT (relative half-width) and of SLO attainment
+  (half-width ``target_ci / 10``) to be within the target at ``CONSECUTIVE_CHECKS`` checks in a
+  row; checks come every ``CHECK_GROWTH`` x of arrival time, from ``MIN_ADAPTIVE_REQUESTS``
+  measured requests on;
+- for non-stationary traffic (``diurnal``), or when the above does not fit, the whole duration.
+
+Each pool reports the sizes used and the intervals reached (``sampling``; ``metrics.precision``).
+
+Seeds: each pool draws from its own named random stream, ``simulate.pool.<system>/<model>``
+(``gigafactory.pipeline.streams``), so its traffic depends neither on the order nor on the
+number of the scenario's workloads.
 """
 from __future__ import annotations
 
@@ -30,19 +57,22 @@ from typing import Any, Callable
 import numpy as np
 
 from gigafactory.catalog import Catalog
-from gigafactory.design.choice import serving_for_system
-from gigafactory.design.factory import design_factory
 from gigafactory.errors import InputError, Problem
 from gigafactory.perf.architecture import param_counts
 from gigafactory.perf.efficiency import efficiency_for
 from gigafactory.perf.hardware import hardware_from_catalog
 from gigafactory.perf.layout import Layout
 from gigafactory.perf.serving import Speculation
+from gigafactory.pipeline.streams import stream_seed
+from gigafactory.results.design import DesignResult
+from gigafactory.results.serving import DisaggregatedConfig, ServingResult
+from gigafactory.results.simulation import SimulationResult
 from gigafactory.scenario.model import Scenario
 from gigafactory.simulate import workload as wlmod
 from gigafactory.simulate.cost import PerfStepCost, RankCost
 from gigafactory.simulate.engine import EngineConfig, Pool, Replica, host_bandwidth_per_gpu
-from gigafactory.simulate.metrics import SLO, fleet_summary, pool_summary
+from gigafactory.simulate.kernel import PRIORITY_SAMPLE
+from gigafactory.simulate.metrics import CI_BATCHES, SLO, busy_at, fleet_summary, pool_summary, precision, quantile_ci, request_arrays
 from gigafactory.simulate.power import power_model
 from gigafactory.simulate.router import ROUTERS, make_router
 from gigafactory.simulate.sim import Requests, Simulation
@@ -53,6 +83,19 @@ REQUEST_BUDGET = 60_000
 MIN_SIMULATED_REPLICAS = 2
 #: most (decode) replicas simulated per pool.
 MAX_SIMULATED_REPLICAS = 64
+#: default precision target: relative half-width of the 95 % interval of each pool's p99 TTFT
+#: (and, divided by 10, the half-width of its SLO attainment) at which a run may stop.
+DEFAULT_TARGET_CI = 0.1
+#: requests of stationary traffic measured before a run may stop.
+MIN_ADAPTIVE_REQUESTS = 4_000
+#: arrival time grows by this factor from one stopping check to the next.
+CHECK_GROWTH = 1.15
+#: snapshots of step times over the longest arrival window (where a measured window may start).
+SNAPSHOTS = 240
+#: resolved requests the warm-up (their p99 time in the system) is estimated from, at least.
+MIN_WARMUP_REQUESTS = 500
+#: checks in a row at which the target must be met before a stationary run stops.
+CONSECUTIVE_CHECKS = 2
 
 
 @dataclass
@@ -82,6 +125,8 @@ class PoolSpec:
     prefill_sim: int = 0  # prefill replicas simulated (disaggregated)
     engine: str = "trtllm"
     extra: dict[str, Any] = field(default_factory=dict)
+    target_ci: float | None = None  # precision target (module docstring); None: no target
+    adaptive: bool = False  # whether the run may simulate less arrival time than asked (no explicit duration)
 
     @property
     def ranks(self) -> int:
@@ -183,19 +228,233 @@ def build_pool_sim(cat: Catalog, spec: PoolSpec, wl: wlmod.Workload, duration_s:
     return sim, info
 
 
+def traffic_kind(trace: str | None) -> str:
+    """How a pool's arrivals behave over time: ``"stationary"`` (synthetic renewal arrivals: poisson,
+    gamma-cv<X>, a length table with Poisson arrivals), ``"trace"`` (a recorded trace, replayed back to
+    back) or ``"non-stationary"`` (diurnal)."""
+    if trace in (None, "poisson") or _GAMMA.match(trace):
+        return "stationary"
+    if trace == "diurnal":
+        return "non-stationary"
+    info = wlmod.TRACES.get(trace)
+    return "stationary" if info is not None and info.kind == "lengths" else "trace"
+
+
+def trace_pass_s(trace: str, rate_rps: float) -> float:
+    """Arrival time of one pass of a recorded ``trace`` scaled to ``rate_rps`` [s]."""
+    return len(wlmod.load_trace(trace)) / rate_rps
+
+
+def pool_seed(seed: int, pool_name: str) -> int:
+    """The seed of a pool's random stream ``simulate.pool.<pool_name>`` under the scenario seed."""
+    return stream_seed(seed, f"simulate.pool.{pool_name}")
+
+
+class _Window:
+    """The measured arrival window of a pool's run, [start, end), with snapshots of the replicas'
+    step times at both ends (``metrics.pool_summary``)."""
+
+    def __init__(self, sim: Simulation, close_at_end: bool = True) -> None:
+        self.sim = sim
+        self.start, self.end = 0.0, sim.duration_s
+        self.busy_start: list[tuple[float, float]] | None = None
+        self.busy_end: list[tuple[float, float]] | None = None
+        self.rule: str | None = None  # "trace-pass" or "target" once a stopping rule has placed the window
+        if close_at_end:  # else a stopping rule closes it (an event left far ahead would stretch the run to it)
+            self.schedule_close()
+
+    def schedule_close(self) -> None:
+        self.sim.queue.push(self.end, PRIORITY_SAMPLE, self._close, None)
+
+    def _close(self, now: float, _: Any) -> None:
+        self.busy_end = busy_at(self.sim.pools[0], now)
+
+    def info(self) -> dict[str, Any]:
+        return {"window": (self.start, self.end), "busy_at_window_start": self.busy_start, "busy_at_window_end": self.busy_end}
+
+
+class _Sequential:
+    """Where a pool's measured window starts and ends, decided while the run goes (module docstring).
+
+    At checks every ``CHECK_GROWTH`` x of arrival time, on the requests that arrived before the
+    first unfinished one:
+
+    - warm-up: the p99 of their time in the system (a run that starts empty holds about as many
+      requests as in steady state by then), rounded up to the next snapshot of step times;
+    - a trace (``pass_s``): the measured window is one pass from the end of the warm-up;
+    - stationary traffic: the measured window ends at the first check at which the intervals of
+      p99 TTFT and SLO attainment over the requests after the warm-up are within ``target``, at
+      ``CONSECUTIVE_CHECKS`` checks in a row (one check alone stops too often on an interval that
+      happens to look narrow);
+
+    then requests keep arriving for a cool-down as long as the warm-up (so that the last measured
+    ones are served among others, as in steady state), and stop.  If the window does not fit in
+    the duration, it is the whole duration.
+    """
+
+    def __init__(self, sim: Simulation, window: _Window, arrival: np.ndarray, slo: SLO, target: float | None,
+                 pass_s: float | None = None) -> None:
+        self.sim, self.window, self.arrival, self.slo, self.target, self.pass_s = sim, window, arrival, slo, target, pass_s
+        self.max_s = sim.duration_s
+        self.snap_dt = self.max_s / SNAPSHOTS
+        self.snaps: list[tuple[float, list[tuple[float, float]]]] = []
+        self.decided = False
+        self.streak = 0
+        sim.queue.push(0.0, PRIORITY_SAMPLE, self._snapshot, None)
+        k = MIN_WARMUP_REQUESTS if pass_s is not None else MIN_ADAPTIVE_REQUESTS
+        first = float(arrival[k]) if arrival.size > k else math.inf
+        if first < self.max_s:
+            sim.queue.push(first, PRIORITY_SAMPLE, self._check, None)
+        else:
+            self._whole()
+
+    def _whole(self) -> None:
+        """The measured window is the whole duration."""
+        self.decided = True
+        self.window.schedule_close()
+
+    def _snapshot(self, now: float, _: Any) -> None:
+        if self.decided:
+            return
+        self.snaps.append((now, busy_at(self.sim.pools[0], now)))
+        if now + self.snap_dt < self.max_s:
+            self.sim.queue.push(now + self.snap_dt, PRIORITY_SAMPLE, self._snapshot, None)
+
+    def _check(self, now: float, _: Any) -> None:
+        req = self.sim.req
+        n = int(np.searchsorted(self.arrival, now, side="right"))  # arrived so far
+        fin = np.asarray(req.finish[:n], dtype=float)
+        dropped = np.asarray(req.dropped[:n], dtype=bool)
+        pending = np.isnan(fin) & ~dropped
+        u = int(np.argmax(pending)) if pending.any() else n  # requests [0, u) are all resolved
+        ok = ~dropped[:u]
+        arr = self.arrival[:u]
+        if ok.sum() >= MIN_WARMUP_REQUESTS:
+            warm = float(np.quantile(fin[:u][ok] - arr[ok], 0.99))
+            start = next((t for t, _ in self.snaps if t >= warm), None)
+            if start is not None and self.pass_s is not None:
+                self._measure(start, start + self.pass_s)
+                return
+            if start is not None and ok.sum() >= MIN_ADAPTIVE_REQUESTS:
+                self.streak = self.streak + 1 if self._met(now, start, n, u, fin, dropped) else 0
+                if self.streak >= CONSECUTIVE_CHECKS:
+                    self._measure(start, now)
+                    return
+        nxt = now * CHECK_GROWTH
+        if nxt < self.max_s:
+            self.sim.queue.push(nxt, PRIORITY_SAMPLE, self._check, None)
+        else:
+            self._whole()  # the last check
+
+    def _met(self, now: float, start: float, n: int, u: int, fin: np.ndarray, dropped: np.ndarray) -> bool:
+        """Whether the intervals over the requests measured so far are within the target.
+
+        SLO attainment: over the resolved requests (those before the first unfinished one).
+        p99 TTFT: over every request that arrived more than the longest TTFT seen ago; one still
+        without its first token has a longer TTFT than any seen, so it counts as above the p99
+        (leaving it out would hide the queue of a burst still in progress)."""
+        req = self.sim.req
+        arr = self.arrival[:n]
+        closed = float(self.arrival[u]) if u < n else now
+        a = {"arrival": arr[:u], "first": np.asarray(req.first[:u], dtype=float), "finish": fin[:u],
+             "out": np.asarray(req.out[:u], dtype=np.int64)}
+        mask = ~dropped[:u] & (arr[:u] >= start)
+        if mask.sum() < MIN_ADAPTIVE_REQUESTS:
+            return False
+        att = precision(a, mask, self.slo, (start, closed))["slo_attainment_ci_half_width"]
+        if att is not None and att > self.target / 10:
+            return False
+        first = np.asarray(req.first[:n], dtype=float)
+        ttft = first - arr
+        lag = float(np.nanmax(ttft)) if np.isfinite(ttft).any() else 0.0
+        cut = now - lag
+        sel = ~dropped & (arr >= start) & (arr < cut)
+        x = np.where(np.isnan(ttft[sel]), math.inf, ttft[sel])
+        if x.size < MIN_ADAPTIVE_REQUESTS or cut <= start:
+            return False
+        batch = np.clip(((arr[sel] - start) / (cut - start) * CI_BATCHES).astype(np.int64), 0, CI_BATCHES - 1)
+        c = quantile_ci(x, batch)
+        if c["hi"] is None or not math.isfinite(c["hi"]) or not c["q"]:
+            return False
+        return max(c["q"] - c["lo"], c["hi"] - c["q"]) / c["q"] <= self.target
+
+    def _measure(self, start: float, end: float) -> None:
+        """Measure arrivals in [start, end), then a cool-down as long as the warm-up."""
+        if end + start > self.max_s:
+            self._whole()  # the window and its cool-down do not fit in the duration
+            return
+        self.decided = True
+        w = self.window
+        w.start, w.busy_start, w.end = start, next(b for t, b in self.snaps if t == start), end
+        w.rule = "trace-pass" if self.pass_s is not None else "target"
+        w.schedule_close()
+        if end + start < self.max_s:
+            self.sim.duration_s = end + start  # later arrivals are not admitted
+
+
+def target_met(p: dict[str, Any], target: float) -> bool:
+    """Whether the intervals of :func:`metrics.precision` ``p`` are within ``target``."""
+    rel = p["ttft_p99_ci_rel_half_width"]
+    att = p["slo_attainment_ci_half_width"]
+    return rel is not None and rel <= target and (att is None or att <= target / 10)
+
+
 def run_pool(cat: Catalog, spec: PoolSpec, trace: str | None, duration_s: float, sample_interval_s: float | None = None,
              progress: Callable[[float], None] | None = None) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+    """Simulate one pool; ``duration_s`` is the arrival window, an upper bound when ``spec.adaptive``."""
     rng = np.random.default_rng(spec.seed)
     sim_rate = spec.rate_rps * spec.decode_sim / spec.decode_total
-    wl = pool_workload(trace, sim_rate, duration_s, spec.isl, spec.osl, rng)
+    kind = traffic_kind(trace)
+    pass_s = trace_pass_s(trace, sim_rate) if kind == "trace" and spec.adaptive and sim_rate > 0 else None
+    if pass_s is not None and pass_s < duration_s:
+        # one pass with lengths rescaled over exactly that pass, repeated for the warm-up and cool-down
+        wl = wlmod.window(pool_workload(trace, sim_rate, pass_s, spec.isl, spec.osl, rng), duration_s)
+    else:
+        pass_s = None
+        wl = pool_workload(trace, sim_rate, duration_s, spec.isl, spec.osl, rng)
     sim, info = build_pool_sim(cat, spec, wl, duration_s, sample_interval_s)
+    sequential = spec.adaptive and (pass_s is not None or (kind == "stationary" and spec.target_ci is not None))
+    window = _Window(sim, close_at_end=not sequential)
+    if sequential:
+        _Sequential(sim, window, wl.arrival_s, spec.slo, spec.target_ci, pass_s)
     sim.run(progress)
+    if not spec.adaptive:
+        stop = "duration"
+        note = "the whole duration: " + ("no precision target (full size)" if spec.target_ci is None else "a duration was given")
+    elif window.rule == "trace-pass":
+        stop = "trace-pass"
+        note = (f"one pass of the trace ({pass_s:,.0f} s at the group's rate) after a {window.start:,.0f} s warm-up, followed "
+                "by as long a cool-down (simulated, not counted); further passes replay the same requests, so they would "
+                "narrow the intervals without adding information")
+    elif window.rule == "target":
+        stop = "target"
+        note = (f"measured until the precision target was reached, after a {window.start:,.0f} s warm-up and followed by "
+                "as long a cool-down (simulated, not counted)")
+    elif kind == "trace":
+        stop, note = "duration", "the whole duration: it holds less than one pass of the trace with its warm-up and cool-down"
+    elif kind == "non-stationary":
+        stop, note = "duration", "the whole duration: the arrivals are not stationary"
+    else:
+        stop, note = "duration", "the whole duration: the precision target was not reached earlier"
+    info.update(window.info())
     block, lat = pool_summary(sim, info, (spec.model_id,), spec.slo)
-    block["workload"] = {"source": wl.source, "requests_simulated": len(wl), "mean_input_tokens": float(np.mean(wl.input_tokens)) if len(wl) else 0.0,
-                         "mean_output_tokens": float(np.mean(wl.output_tokens)) if len(wl) else 0.0}
+    measured = block["arrived"]
+    a = request_arrays(sim)
+    in_window = (a["arrival"] >= window.start) & (a["arrival"] < window.end)
+    prec = precision(a, in_window & ~a["dropped"], spec.slo, (window.start, window.end))
+    block["workload"] = {"source": wl.source, "requests_simulated": int((a["arrival"] < sim.duration_s).sum()),
+                         "mean_input_tokens": float(np.mean(a["inp"][in_window])) if measured else 0.0,
+                         "mean_output_tokens": float(np.mean(a["out"][in_window])) if measured else 0.0}
     block["units"] = {"total": spec.units_total, "gpus_per_unit": spec.gpus_per_unit, "max_seqs": spec.max_seqs,
                       "decode_replicas_simulated": spec.decode_sim, "prefill_replicas_simulated": spec.prefill_sim,
                       "decode_replicas_total": spec.decode_total}
+    block["sampling"] = {
+        "target_ci": spec.target_ci, "target_met": target_met(prec, spec.target_ci) if spec.target_ci is not None else None,
+        "stop": stop, "note": note,
+        "window_s": [window.start, window.end], "arrival_s": window.end - window.start, "arrival_s_max": duration_s,
+        "warmup_s": window.start, "cooldown_s": max(0.0, min(sim.duration_s, duration_s) - window.end), "requests": measured,
+        **prec,
+    }
     return block, lat
 
 
@@ -205,44 +464,40 @@ def _run_pool_worker(args: tuple) -> tuple[dict[str, Any], dict[str, np.ndarray]
     return run_pool(load_catalog(), spec, trace, duration_s, sample_interval_s)
 
 
-def plan_pools(cat: Catalog, scn: Scenario, rate_rps: float | None = None, router: str | None = None,
-               design: dict[str, Any] | None = None, serving: dict[str, list[dict[str, Any]]] | None = None,
-               duration_s: float | None = None) -> list[PoolSpec]:
-    """One :class:`PoolSpec` per (system, workload) with GPUs, from the design and the SLO search."""
-    design = design or design_factory(cat, scn)
+def plan_pools(cat: Catalog, scn: Scenario, design: DesignResult, serving: ServingResult, rate_rps: float | None = None,
+               router: str | None = None, duration_s: float | None = None) -> list[PoolSpec]:
+    """One :class:`PoolSpec` per (system, workload) with GPUs, from the design and serving stages' results."""
     router = router or scn.simulation.router
     if router not in ROUTERS:
         make_router(router)  # raises the "unknown router" error
     duration_s = duration_s or scn.simulation.duration_s
     gpus_by_system: dict[str, int] = {}
-    for s in design["sites"]:
-        gpus_by_system[s["system"]] = gpus_by_system.get(s["system"], 0) + int(s["gpus"])
+    for s in design.sites:
+        gpus_by_system[s.system] = gpus_by_system.get(s.system, 0) + s.gpus
     specs: list[PoolSpec] = []
     util = scn.finance.utilisation
-    ss = np.random.SeedSequence(scn.seed)
-    children = iter(ss.spawn(64))
     for system_id, gpus in gpus_by_system.items():
-        rows = (serving or {}).get(system_id) or serving_for_system(cat, scn, system_id)
-        for wl, row in zip(scn.workloads, rows):
-            cfg = row.get("config")
-            if not cfg:
+        for wl, row in zip(scn.workloads, serving.systems[system_id]):
+            cfg = row.config
+            if cfg is None:
                 continue  # no configuration meets the SLO on this system: nothing to simulate
-            unit_gpus = int(cfg["gpus"])
+            unit_gpus = cfg.gpus
             units = int(gpus * wl.share // unit_gpus)
             if units < 1:
                 continue
-            capacity_rps = units * unit_gpus * row["tok_s_gpu"] / wl.osl_tokens
-            disagg = cfg["mode"] == "disaggregated"
+            capacity_rps = units * unit_gpus * row.tok_s_gpu / wl.osl_tokens
+            disagg = isinstance(cfg, DisaggregatedConfig)
             spec = PoolSpec(
-                name=f"{system_id}/{row['model']}", model_id=row["model"], system_id=system_id, precision=wl.precision,
-                speculative_tokens=wl.speculative_tokens, mode=cfg["mode"], layout=cfg["parallel"],
-                prefill_layout=cfg["prefill_parallel"] if disagg else None,
-                prefill_per_unit=int(cfg.get("prefill_instances", 0)), decode_per_unit=int(cfg.get("decode_instances", 1)),
-                max_seqs=int(cfg["concurrency_per_instance"]), units_total=units, gpus_per_unit=unit_gpus,
+                name=f"{system_id}/{row.model}", model_id=row.model, system_id=system_id, precision=wl.precision,
+                speculative_tokens=wl.speculative_tokens, mode=cfg.mode, layout=cfg.parallel.model_dump(),
+                prefill_layout=cfg.prefill_parallel.model_dump() if disagg else None,
+                prefill_per_unit=cfg.prefill_instances if disagg else 0, decode_per_unit=cfg.decode_instances if disagg else 1,
+                max_seqs=cfg.concurrency_per_instance, units_total=units, gpus_per_unit=unit_gpus,
                 slo=SLO(wl.slo.ttft_p99_ms / 1e3, wl.slo.tpot_p99_ms / 1e3), rate_rps=util * capacity_rps,
-                isl=wl.isl_tokens, osl=wl.osl_tokens, router=router, seed=int(next(children).generate_state(1)[0]),
-                extra={"capacity_rps": capacity_rps, "tok_s_gpu_model": row["tok_s_gpu"]},
+                isl=wl.isl_tokens, osl=wl.osl_tokens, router=router, seed=0,
+                extra={"capacity_rps": capacity_rps, "tok_s_gpu_model": row.tok_s_gpu},
             )
+            spec.seed = pool_seed(scn.seed, spec.name)
             specs.append(spec)
     if rate_rps is not None:
         total = sum(s.rate_rps for s in specs)
@@ -263,23 +518,45 @@ def size_group(s: PoolSpec, duration_s: float, budget: int = REQUEST_BUDGET) -> 
         s.prefill_sim = max(1, round(s.decode_sim * s.prefill_per_unit / (s.decode_per_unit * s.ranks)))
 
 
-def simulate_scenario(cat: Catalog, scn: Scenario, trace: str | None = None, rate_rps: float | None = None,
-                      duration_s: float | None = None, router: str | None = None, workers: int = 1,
+def simulate_scenario(cat: Catalog, scn: Scenario, design: DesignResult, serving: ServingResult, trace: str | None = None,
+                      rate_rps: float | None = None, duration_s: float | None = None, router: str | None = None, workers: int = 1,
                       sample_interval_s: float | None = None, progress: Callable[[str, float], None] | None = None,
-                      design: dict[str, Any] | None = None, serving: dict[str, list[dict[str, Any]]] | None = None) -> dict[str, Any]:
-    """Simulate the scenario's fleet; the result dict is documented in docs/simulate.md."""
+                      target_ci: float | None = DEFAULT_TARGET_CI) -> SimulationResult:
+    """The simulation stage: the fleet of the design and serving stages' results on the scenario's
+    (or the given) trace; the JSON form is documented in docs/simulate.md.
+
+    ``target_ci``: the precision each pool's run is sized for (see the module docstring): the
+    relative half-width of the 95 % interval of its p99 TTFT, and /10 the half-width of its SLO
+    attainment; None simulates the whole duration (full size).  An explicit ``duration_s`` is
+    always simulated in full.  Each pool reports the intervals reached under ``sampling``.
+    """
+    return SimulationResult.model_validate(simulate_fleet(cat, scn, design, serving, trace, rate_rps, duration_s, router, workers,
+                                                          sample_interval_s, progress, target_ci))
+
+
+def simulate_fleet(cat: Catalog, scn: Scenario, design: DesignResult, serving: ServingResult, trace: str | None = None,
+                   rate_rps: float | None = None, duration_s: float | None = None, router: str | None = None, workers: int = 1,
+                   sample_interval_s: float | None = None, progress: Callable[[str, float], None] | None = None,
+                   target_ci: float | None = DEFAULT_TARGET_CI) -> dict[str, Any]:
+    """:func:`simulate_scenario`'s result in its JSON form (a dict, ``sampling`` blocks included)."""
     sim_cfg = scn.simulation
     trace = trace if trace is not None else sim_cfg.trace
+    if target_ci is not None and not 0 < target_ci < 1:
+        raise InputError.single("the precision target must be a relative half-width between 0 and 1", field="target_ci",
+                                value=target_ci, expected="e.g. 0.1: p99 TTFT within +/-10 %, SLO attainment within +/-1 point")
+    adaptive = target_ci is not None and duration_s is None
     duration_s = float(duration_s or sim_cfg.duration_s)
     rate_rps = rate_rps if rate_rps is not None else sim_cfg.rate_rps
     try:
         check_trace(trace)
     except InputError as exc:  # name the option / scenario field the user set
         raise InputError([dataclasses.replace(p, field="--trace / simulation.trace") for p in exc.problems]) from None
-    specs = plan_pools(cat, scn, rate_rps, router, design, serving, duration_s)
+    specs = plan_pools(cat, scn, design, serving, rate_rps, router, duration_s)
     if not specs:
         raise InputError([Problem("no workload has a serving configuration that meets its SLO, so there is nothing to simulate",
                                   field="workloads", fix="relax the SLOs or choose another system (see `gigafactory perf`)")])
+    for s in specs:
+        s.target_ci, s.adaptive = target_ci, adaptive
     interval = sample_interval_s if sample_interval_s is not None else duration_s / 60
     results: list[tuple[dict[str, Any], dict[str, np.ndarray]]] = []
     if workers > 1 and len(specs) > 1:
@@ -295,9 +572,14 @@ def simulate_scenario(cat: Catalog, scn: Scenario, trace: str | None = None, rat
     blocks = [b for b, _ in results]
     lats = [l for _, l in results]
     span = max(b["span_s"] for b in blocks)
-    out = fleet_summary(blocks, lats, span, duration_s)
+    out = fleet_summary(blocks, lats, span, max(b["sampling"]["arrival_s"] for b in blocks))
     out["trace"] = trace or "poisson"
     out["router"] = specs[0].router
+    out["sampling"] = {
+        "target_ci": target_ci, "adaptive": adaptive, "arrival_s_max": duration_s,
+        "note": ("each pool simulated the arrival time its precision target needed (one pass of a recorded trace) "
+                 "up to the duration; sizes and 95 % intervals of p99 TTFT and SLO attainment under pools[].sampling") if adaptive else
+                ("every pool simulated the whole duration; 95 % intervals of p99 TTFT and SLO attainment under pools[].sampling")}
     out["pools"] = blocks
     return out
 

@@ -1,0 +1,4 @@
+"""`python -m gigafactory.cli`."""
+from gigafactory.cli import run
+
+run()

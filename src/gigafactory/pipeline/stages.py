@@ -1,0 +1,96 @@
+"""The stages of the twin, in one order:
+
+    scenario ─> design ─> serving ─┬─> simulation ──────────────┐
+                                   └─> rollout ─> economics ────┴─> plan
+    scenario ─> design_choice (on demand: `gigafactory design --compare`)
+
+Each stage is a thin wrapper over its module's orchestrator, declaring what it reads.  The
+design stage reads the sites, systems, fabric and cost profile; serving reads the workloads'
+models, lengths and SLOs (not their prices); the simulation reads the simulation section and
+the utilisation; the rollout reads the rollout section and the sites; economics reads the
+finance section and the prices.  So a change of price re-runs economics (and the plan's
+assembly) only.
+"""
+from __future__ import annotations
+
+from gigafactory.pipeline.graph import Inputs, Stage
+from gigafactory.results.design import DesignChoice, DesignResult
+from gigafactory.results.economics import EconomicsResult
+from gigafactory.results.plan import PlanResult
+from gigafactory.results.rollout import RolloutResult
+from gigafactory.results.serving import ServingResult
+from gigafactory.results.simulation import SimulationResult
+
+# Scenario paths (JSON form) each stage reads.  tests/test_pipeline.py checks them against
+# what the stages actually touch.
+DESIGN_READS = ("name", "sites", "systems", "fabric", "finance.cost_profile")
+SERVING_READS = ("workloads[*].model", "workloads[*].share", "workloads[*].precision", "workloads[*].isl_tokens",
+                 "workloads[*].osl_tokens", "workloads[*].slo", "workloads[*].speculative_tokens")
+SIMULATION_READS = SERVING_READS + ("seed", "simulation", "finance.utilisation")
+ROLLOUT_READS = ("seed", "sites", "rollout", "finance.cost_profile")
+ECONOMICS_READS = ("seed", "sites", "workloads", "rollout.start_date", "finance")
+
+
+def _design(i: Inputs) -> DesignResult:
+    from gigafactory.design.factory import design_factory
+
+    return design_factory(i.cat, i.scn)
+
+
+def _design_choice(i: Inputs) -> DesignChoice:
+    from gigafactory.design.choice import compare_systems
+    from gigafactory.design.factory import design_factory
+
+    return compare_systems(i.cat, i.scn, design_factory)
+
+
+def _serving(i: Inputs) -> ServingResult:
+    from gigafactory.design.choice import serving_rates
+
+    return serving_rates(i.cat, i.scn, i["design"])
+
+
+def _simulation(i: Inputs) -> SimulationResult:
+    from gigafactory.simulate.run import simulate_scenario
+
+    o = i.options
+    return simulate_scenario(i.cat, i.scn, i["design"], i["serving"], trace=o.trace, rate_rps=o.rate_rps, duration_s=o.duration_s, router=o.router,
+                             workers=o.sim_workers, target_ci=o.sim_target_ci)
+
+
+def _rollout(i: Inputs) -> RolloutResult:
+    from gigafactory.design.choice import mix_tok_s_per_gpu
+    from gigafactory.rollout.plan import plan_rollout
+
+    return plan_rollout(i.cat, i.scn, i["design"], mix_tok_s_per_gpu(i["design"], i["serving"]),
+                        samples=i.options.rollout_samples, exact=i.options.rollout_exact)
+
+
+def _economics(i: Inputs) -> EconomicsResult:
+    from gigafactory.economics.run import run_economics
+
+    return run_economics(i.cat, i.scn, i["design"], i["rollout"], i["serving"], i.options.economics_samples)
+
+
+def _plan(i: Inputs) -> PlanResult:
+    from gigafactory.plan import assemble_plan
+
+    return assemble_plan(i.cat, i.scn, i["design"], i["serving"], i["simulation"], i["rollout"], i["economics"])
+
+
+STAGES: dict[str, Stage] = {s.name: s for s in (
+    Stage("design", (), DESIGN_READS, (), DesignResult, _design,
+          "SUs, racks, fabric, power chain, cooling, PUE/WUE, floor, BOM and capex per site"),
+    Stage("design_choice", (), DESIGN_READS + SERVING_READS, (), DesignChoice, _design_choice,
+          "the whole programme designed with each candidate system, ranked by tokens/s per MW and per capex dollar"),
+    Stage("serving", ("design",), SERVING_READS, (), ServingResult, _serving,
+          "best serving configuration per (system, model) under the model's SLO"),
+    Stage("simulation", ("design", "serving"), SIMULATION_READS, ("trace", "rate_rps", "duration_s", "router", "sim_target_ci"), SimulationResult, _simulation,
+          "discrete-event serving simulation of the fleet"),
+    Stage("rollout", ("design", "serving"), ROLLOUT_READS, ("rollout_samples", "rollout_exact"), RolloutResult, _rollout,
+          "build plan, deployment time to first token, ramp, risk"),
+    Stage("economics", ("design", "serving", "rollout"), ECONOMICS_READS, ("economics_samples",), EconomicsResult, _economics,
+          "cash flows, levelised costs, NPV/IRR, tornado, Monte Carlo"),
+    Stage("plan", ("design", "serving", "simulation", "rollout", "economics"), ("name", "seed"), (), PlanResult, _plan,
+          "result.json: every stage's figures with provenance"),
+)}

@@ -1,0 +1,141 @@
+"""Result of the economics (`gigafactory economics`, `economics.run.run_economics`).
+
+Money is in US dollars of the cost profile's base year; months count from the programme start;
+``cost_per_mtok_usd`` is per million output tokens.
+"""
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field
+
+from gigafactory.results.base import Result
+
+#: the tornado's inputs (`economics.analysis.TORNADO`).
+TornadoInput = Literal["capex_it", "capex_facility", "energy_price", "token_price", "throughput", "utilisation", "wacc", "price_decline",
+                       "delay_months"]
+
+
+class YearlyUsd(Result):
+    """Cash flows summed per year of the horizon (one value per year) [USD]."""
+
+    revenue: list[float]
+    energy: list[float]
+    staff: list[float]
+    maintenance: list[float]
+    tax: list[float]
+    capex: list[float]
+    net: list[float]
+
+
+class TotalsUsd(Result):
+    """Cash flows summed over the horizon, undiscounted [USD]."""
+
+    revenue: float
+    energy: float
+    staff: float
+    maintenance: float
+    tax: float
+    capex: float
+    residual: float = Field(description="Residual (book) value of the assets at the end of the horizon [USD].")
+
+
+class MarketCheck(Result):
+    """A model's modelled cost per token against its list price."""
+
+    model: str = Field(description="Model id.")
+    cost_per_mtok_usd: float = Field(description="Levelised cost per million output tokens [USD/Mtok].")
+    list_price_output_usd_per_mtok: float = Field(description="The scenario's list price per million output tokens [USD/Mtok].")
+    price_over_cost: float = Field(description="list_price_output_usd_per_mtok / cost_per_mtok_usd [ratio].")
+
+
+class TornadoRow(Result):
+    """NPV at the low and high end of one input's range, the others at the base case."""
+
+    input: TornadoInput = Field(description="The input varied.")
+    low: float = Field(description="Low end: a multiplier of the base value, except utilisation, wacc and price_decline "
+                                   "(absolute fractions) and delay_months [months].")
+    high: float = Field(description="High end, in the same terms as low.")
+    npv_low_usd: float = Field(description="NPV with the input at low [USD].")
+    npv_high_usd: float = Field(description="NPV with the input at high [USD].")
+    swing_usd: float = Field(description="|npv_high_usd - npv_low_usd| [USD]; rows are sorted by it, largest first.")
+    base_npv_usd: float = Field(description="Base-case NPV [USD].")
+
+
+class Histogram(Result):
+    """Histogram of the Monte Carlo NPVs (30 bins)."""
+
+    edges_usd: list[float] = Field(description="Bin edges, 31 of them [USD].")
+    counts: list[int] = Field(description="Samples per bin [count].")
+
+
+class MonteCarlo(Result):
+    """NPV distribution under triangular draws over the tornado inputs (delay from the rollout's P50-P90 spread)."""
+
+    samples: int = Field(description="Samples drawn [count].")
+    npv_p10_usd: float
+    npv_p50_usd: float
+    npv_p90_usd: float
+    probability_npv_negative: float = Field(description="Share of samples with NPV < 0 [0-1].")
+    histogram: Histogram
+
+
+class DepreciationMonths(Result):
+    """Depreciation lives [months]."""
+
+    it: int = Field(description="GPU systems, storage [months].")
+    network: int = Field(description="Network share of IT capex [months].")
+    facility: int = Field(description="Power, cooling, building [months].")
+
+
+class Assumptions(Result):
+    """The financial inputs the base case used."""
+
+    horizon_months: int = Field(description="Cash-flow horizon [months].")
+    wacc: float = Field(description="Discount rate [fraction per year].")
+    tax_rate: float = Field(description="Corporate income tax rate [fraction].")
+    utilisation: float = Field(description="Average share of capacity sold [fraction].")
+    price_decline_per_year: float = Field(description="Yearly decline of token / GPU-hour prices [fraction per year].")
+    revenue_model: Literal["tokens", "gpu-hours"] = Field(description="Sell tokens (per-model prices) or GPU-hours.")
+    depreciation_months: DepreciationMonths
+    maintenance_fraction_per_year: float = Field(description="Maintenance per year as a fraction of IT capex in service [fraction per year].")
+    cost_profile: str = Field(description="Cost profile id (catalog).")
+    base_year: int = Field(description="Base year of the cost profile's dollars.")
+    currency: Literal["USD"]
+
+
+class EconomicsServingRow(Result):
+    """The serving rate the economics used for one workload on one system."""
+
+    model: str = Field(description="Model id.")
+    share: float = Field(description="The workload's share of the fleet's GPUs [fraction].")
+    tok_s_gpu: float = Field(description="Output tokens per second per GPU at the SLO [tokens/s/GPU]; 0.0 when no configuration meets it.")
+    tok_s_user: float | None = Field(description="Output tokens per second per user at that point [tokens/s]; None when none meets the SLO.")
+    reason: str | None = Field(description="Why the rate is 0 (no configuration meets the SLO); None otherwise.")
+
+
+class EconomicsResult(Result):
+    """Levelised costs, NPV / IRR / payback, cost of delay, cash flows, tornado and Monte Carlo."""
+
+    cost_per_gpu_hour_usd: float = Field(description="Levelised cost per GPU-hour (PV costs / PV GPU-hours) [USD/GPU-h]; "
+                                                      "inf when no GPU-hour is delivered (null in JSON text).")
+    cost_per_sold_gpu_hour_usd: float = Field(description="cost_per_gpu_hour_usd / utilisation [USD/GPU-h].")
+    cost_per_mtok_usd: dict[str, float | None] = Field(
+        description="Per model id: levelised cost per million output tokens [USD/Mtok]; None when the model serves no token.")
+    pv_costs_usd: float = Field(description="Present value of capex, energy, staff and maintenance less residual value [USD].")
+    pv_gpu_hours: float = Field(description="Present value (discounted) of GPU-hours in service [GPU-h].")
+    npv_usd: float = Field(description="Net present value at the WACC [USD].")
+    irr: float | None = Field(description="Internal rate of return [fraction per year]; None when there is none.")
+    payback_months: float | None = Field(description="When cumulative cash turns and stays >= 0 [months]; None if never within the horizon.")
+    discounted_payback_months: float | None = Field(description="The same on discounted cash [months]; None if never.")
+    cost_of_delay_usd_per_week: float = Field(description="NPV lost per week of delay (one month's delay / weeks per month) [USD/week].")
+    cumulative_cash_usd: list[float] = Field(description="Cumulative net cash at the end of each month [USD].")
+    yearly_usd: YearlyUsd
+    totals_usd: TotalsUsd
+    market_check: list[MarketCheck] = Field(description="Per workload with a list output price and a cost: cost against price.")
+    warnings: list[str]
+    tornado: list[TornadoRow]
+    monte_carlo: MonteCarlo | None = Field(description="None when run with 0 samples.")
+    assumptions: Assumptions
+    notes: list[str]
+    serving: dict[str, list[EconomicsServingRow]] = Field(description="Per system id: the serving rate per workload, in workload order.")
