@@ -230,3 +230,27 @@ def test_cli_verbs_report_the_pipelines_figures(catalog, small, small_results, c
     ref_plan = Pipeline(catalog, small[0], RunOptions(economics_samples=200)).result("plan").model_dump(mode="json")
     for key in ("design", "serving", "rollout", "economics", "simulation"):
         assert written[key] == ref_plan[key], key
+
+
+# --------------------------------------------------------------------------- outputs checked before the work
+
+
+def test_plan_refuses_bad_output_paths_before_computing(cli, tmp_path, monkeypatch):
+    """`plan --out` under a file, or `--store` that is not a database: exit 2 with a named problem,
+    found before any stage runs (no stage computed, nothing written)."""
+    import gigafactory.plan as plan_mod
+
+    def boom(*_a, **_k):
+        raise AssertionError("a stage ran before the output paths were checked")
+
+    monkeypatch.setattr(plan_mod, "plan_result", boom)
+    monkeypatch.setenv("GIGAFACTORY_HOME", str(tmp_path / "home"))
+    a_file = tmp_path / "file.txt"
+    a_file.write_text("not a folder")
+    code, _, err = cli("plan", "--out", str(a_file / "out"), "--no-store")
+    assert code == 2 and "file.txt" in err and "Traceback" not in err
+    store = tmp_path / "notes.txt"
+    store.write_text("hello")
+    code, _, err = cli("plan", "--out", str(tmp_path / "out"), "--store", str(store))
+    assert code == 2 and "not a gigafactory run store" in err
+    assert not (tmp_path / "out").exists() and store.read_text() == "hello"

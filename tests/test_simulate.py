@@ -428,15 +428,19 @@ def test_cli_simulate_json(cli, tmp_path, catalog):
     code, out, err = cli("simulate", str(path), "--trace", "sharegpt", "--duration", "60", "--json")
     assert code == 0, err
     res = json.loads(out)
-    for key in ("ttft_s", "tpot_s", "goodput_rps", "throughput_tok_s", "gpu_utilization", "energy_j_per_token", "completed", "dropped"):
-        assert key in res
-    assert res["trace"] == "sharegpt"
+    assert res["trace"] == "sharegpt" and res["conservation_ok"]
+    assert res["arrived"] == res["completed"] + res["dropped"] + res["in_flight"]
+    for key in ("ttft_s", "tpot_s"):
+        p = res[key]
+        assert 0 < p["p50"] <= p["p90"] <= p["p99"]
+    assert 0 < res["gpu_utilization"] <= 1 and res["goodput_rps"] <= res["rate_rps_represented"] * 1.05
 
 
 @pytest.mark.parametrize("args,needle", [
     (["--router", "fastest"], "unknown router"),
     (["--trace", "/nonexistent/trace.csv"], "trace.csv"),
     (["--trace", "azur-conv-2023"], "did you mean"),
+    (["--trace", "gamma-cv1.2.3"], "coefficient of variation"),
     (["--rate", "0"], "rate"),
     (["--duration", "0"], "duration"),
 ])

@@ -1,7 +1,7 @@
 """gigafactory: an open digital twin of an AI factory.
 
-catalog -> scenario -> performance model / factory design -> rollout -> economics ->
-serving simulation -> report.  The public API is re-exported here.
+catalog -> scenario -> the pipeline's stages (design -> serving -> simulation -> rollout ->
+economics -> plan, see gigafactory.pipeline) -> report.  The public API is re-exported here.
 """
 from importlib.metadata import PackageNotFoundError, version
 

@@ -585,9 +585,10 @@ def simulate_fleet(cat: Catalog, scn: Scenario, design: DesignResult, serving: S
 
 
 def check_trace(trace: str | None, field_name: str = "simulation.trace") -> None:
-    """Fail early, with the list of choices, on a trace that is neither bundled, synthetic nor a file."""
-    if trace in (None, "poisson", "diurnal") or (trace and _GAMMA.match(trace)):
-        return
-    if trace in wlmod.TRACES:
-        return
-    wlmod.load_trace(trace)  # raises InputError naming the file, the format expected and the choices
+    """Fail early, with the list of choices, on a trace that is neither bundled, synthetic (with
+    usable parameters) nor a readable file: the same named check `gigafactory check` runs."""
+    from gigafactory.checks import trace_problems
+
+    problems = trace_problems(trace, None)
+    if problems:
+        raise InputError(problems)
