@@ -16,13 +16,14 @@ from gigafactory.pipeline.cache import StageCache
 from gigafactory.pipeline.options import RunOptions
 from gigafactory.results.design import DesignResult
 from gigafactory.results.economics import EconomicsResult
+from gigafactory.results.methods import MethodComparison
 from gigafactory.results.plan import PlanResult
 from gigafactory.results.rollout import RolloutResult
 from gigafactory.results.serving import ServingResult
 from gigafactory.results.simulation import SimulationResult
 from gigafactory.scenario.model import Scenario
 
-SCHEMA_VERSION = 2  # 2: typed results, no wall-clock "created" (it lives in the run record)
+SCHEMA_VERSION = 3  # 2: typed results, no wall-clock "created" (it lives in the run record); 3: build-method comparison, rollout sensitivity
 Progress = Callable[[str], None]
 
 
@@ -63,7 +64,7 @@ def main_system(design: DesignResult) -> str:
 
 
 def assemble_plan(cat: Catalog, scn: Scenario, design: DesignResult, serving: ServingResult, simulation: SimulationResult,
-                  rollout: RolloutResult, econ: EconomicsResult) -> PlanResult:
+                  rollout: RolloutResult, econ: EconomicsResult, methods: MethodComparison) -> PlanResult:
     """The plan stage: every stage's figures in one typed result (written as result.json)."""
     system = main_system(design)
     t = design.total
@@ -89,6 +90,7 @@ def assemble_plan(cat: Catalog, scn: Scenario, design: DesignResult, serving: Se
                                                    for row in serving.systems[system] if row.frontier}},
         "rollout": rollout.model_dump(),
         "economics": econ.model_dump(),
+        "methods": methods.model_dump(),
         "sources": _sources(cat, scn, design),
     }
     return PlanResult.model_validate(body)

@@ -42,7 +42,10 @@ def plan(
     store_file = None if no_store else preflight_store(store)
     cache = StageCache() if cache_enabled_by_env() and not no_cache else None
     options = RunOptions(economics_samples=samples, rollout_exact=exact, sim_workers=workers)
-    steps = ["design", "serving", "simulation", "rollout", "economics", "plan"]
+    from gigafactory.pipeline.graph import Pipeline as Graph
+    from gigafactory.pipeline.stages import STAGES
+
+    steps = Graph(None, None, STAGES).order(["plan"])  # type: ignore[arg-type]  # the stages plan runs, in order
     with Progress(TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn(), console=err, transient=True, disable=as_json) as bar:
         task = bar.add_task("planning", total=len(steps))
 
@@ -61,6 +64,7 @@ def plan(
               f"(PUE {d['pue']:.3f}), capex {human(d['capex_usd'], 'USD')} (USD {d['base_year']})")
     out.print(f"Deployment TTFT: first production token P50 [bold]{r['ttft_days']:.0f} days[/] ({r['first_token_date']}), P90 {r['ttft_days_p90']:.0f} days; "
               f"full capacity P50 {r['full_capacity_days']:.0f} days")
+    out.print(f"Build method: [bold]{result['methods']['headline']}[/] (`gigafactory rollout --compare-methods` for every method)")
     t = Table(title="Serving (best configuration under each model's SLO)", title_justify="left")
     for col in ("model", "configuration", "tok/s/GPU", "tok/s/user", "TTFT p99 (est.)", "TPOT p99 (est.)", "SLO", "cost / Mtok"):
         t.add_column(col, justify="left" if col in ("model", "configuration") else "right")

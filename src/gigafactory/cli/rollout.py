@@ -17,6 +17,8 @@ def rollout(
     samples: Optional[int] = typer.Option(None, "--samples", min=0, max=20_000, help="Monte Carlo samples (default: the scenario's)."),
     gantt: bool = typer.Option(False, "--gantt", help="Include every task's start and end in the JSON."),
     exact: bool = typer.Option(False, "--exact", help="Solve the base plan with CP-SAT (slower, proven gap) instead of the list scheduler."),
+    compare_methods: bool = typer.Option(False, "--compare-methods", help="Also schedule and finance the same design under every build method "
+                                         "and compare each with stick-built (weeks sooner, their worth, NPV)."),
     no_cache: bool = NoCacheOpt,
     as_json: bool = JsonOpt,
 ) -> None:
@@ -30,10 +32,14 @@ def rollout(
         pipe.result("serving")
     with err.status(("solving the base plan (CP-SAT)" if exact else "scheduling the base plan") + " and sampling risk…"):
         result = pipe.result("rollout").model_dump(mode="json")
+    methods = None
+    if compare_methods:
+        with err.status("scheduling and financing the design under every build method…"):
+            methods = pipe.result("methods").model_dump(mode="json")
     if not gantt:
         result.pop("gantt")
     if as_json:
-        print_json(result)
+        print_json({**result, "methods": methods} if methods else result)
         return
     out.print(f"[bold]Rollout — {scn.name}[/], method [bold]{result['method']}[/] from {result['start_date']}")
     out.print(f"Deployment TTFT (first production token): P50 [bold]{result['ttft_days']:.0f} days[/] ({result['first_token_date']}), "
@@ -55,3 +61,23 @@ def rollout(
     for row in result["ramp"][::4] + ([result["ramp"][-1]] if result["ramp"] else []):
         r.add_row(str(row["week"]), row["date"], f"{row['gpus']:,}", f"{row['tok_s']:,.0f}")
     out.print(r)
+    if methods:
+        print_methods(methods)
+
+
+def print_methods(m: dict) -> None:
+    """The build-method comparison table and its headline."""
+    from gigafactory.display import human
+
+    t = Table(title=f"Build methods on the same design (baseline {m['baseline']}; cost of delay {human(m['cost_of_delay_usd_per_week'], 'USD')} per week)",
+              title_justify="left")
+    for col in ("method", "first token P10 / P50 / P90 d", "full capacity P50 d", "weeks sooner", "worth (cost of delay)", "NPV", "NPV vs baseline"):
+        t.add_column(col, justify="left" if col == "method" else "right")
+    for r in m["methods"]:
+        p10 = "—" if r["ttft_days_p10"] is None else f"{r['ttft_days_p10']:.0f}"
+        p90 = "—" if r["ttft_days_p90"] is None else f"{r['ttft_days_p90']:.0f}"
+        t.add_row(r["method"] + (" (scenario)" if r["method"] == m["chosen"] else ""), f"{p10} / {r['ttft_days']:.0f} / {p90}",
+                  f"{r['full_capacity_days']:.0f}", f"{r['weeks_sooner_than_baseline']:+.1f}", human(r["value_of_time_saved_usd"], "USD"),
+                  human(r["npv_usd"], "USD"), human(r["npv_gain_vs_baseline_usd"], "USD"))
+    out.print(t)
+    out.print(f"[bold]{m['headline']}[/]")

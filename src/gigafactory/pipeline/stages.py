@@ -1,7 +1,7 @@
 """The stages of the twin, in one order:
 
-    scenario ─> design ─> serving ─┬─> simulation ──────────────┐
-                                   └─> rollout ─> economics ────┴─> plan
+    scenario ─> design ─> serving ─┬─> simulation ─────────────────────────┐
+                                   └─> rollout ─> economics ─> methods ────┴─> plan
     scenario ─> design_choice (on demand: `gigafactory design --compare`)
 
 Each stage is a thin wrapper over its module's orchestrator, declaring what it reads.  The
@@ -14,8 +14,10 @@ assembly) only.
 from __future__ import annotations
 
 from gigafactory.pipeline.graph import Inputs, Stage
+from gigafactory.scenario.model import Scenario
 from gigafactory.results.design import DesignChoice, DesignResult
 from gigafactory.results.economics import EconomicsResult
+from gigafactory.results.methods import MethodComparison
 from gigafactory.results.plan import PlanResult
 from gigafactory.results.rollout import RolloutResult
 from gigafactory.results.serving import ServingResult
@@ -29,6 +31,7 @@ SERVING_READS = ("workloads[*].model", "workloads[*].share", "workloads[*].preci
 SIMULATION_READS = SERVING_READS + ("seed", "simulation", "finance.utilisation")
 ROLLOUT_READS = ("seed", "sites", "rollout", "finance.cost_profile")
 ECONOMICS_READS = ("seed", "sites", "workloads", "rollout.start_date", "finance")
+PLAN_READS = tuple(Scenario.model_fields)  # the plan echoes the whole scenario
 
 
 def _design(i: Inputs) -> DesignResult:
@@ -72,10 +75,17 @@ def _economics(i: Inputs) -> EconomicsResult:
     return run_economics(i.cat, i.scn, i["design"], i["rollout"], i["serving"], i.options.economics_samples)
 
 
+def _methods(i: Inputs) -> MethodComparison:
+    from gigafactory.methods import compare_methods
+
+    return compare_methods(i.cat, i.scn, i["design"], i["serving"], i["rollout"], i["economics"],
+                           rollout_samples=i.options.rollout_samples, exact=i.options.rollout_exact)
+
+
 def _plan(i: Inputs) -> PlanResult:
     from gigafactory.plan import assemble_plan
 
-    return assemble_plan(i.cat, i.scn, i["design"], i["serving"], i["simulation"], i["rollout"], i["economics"])
+    return assemble_plan(i.cat, i.scn, i["design"], i["serving"], i["simulation"], i["rollout"], i["economics"], i["methods"])
 
 
 STAGES: dict[str, Stage] = {s.name: s for s in (
@@ -91,6 +101,9 @@ STAGES: dict[str, Stage] = {s.name: s for s in (
           "build plan, deployment time to first token, ramp, risk"),
     Stage("economics", ("design", "serving", "rollout"), ECONOMICS_READS, ("economics_samples",), EconomicsResult, _economics,
           "cash flows, levelised costs, NPV/IRR, tornado, Monte Carlo"),
-    Stage("plan", ("design", "serving", "simulation", "rollout", "economics"), ("name", "seed"), (), PlanResult, _plan,
+    Stage("methods", ("design", "serving", "rollout", "economics"), tuple(dict.fromkeys(ROLLOUT_READS + ECONOMICS_READS)),
+          ("rollout_samples", "rollout_exact"), MethodComparison, _methods,
+          "the same design under every build method: first token, NPV, weeks sooner than stick-built and their worth"),
+    Stage("plan", ("design", "serving", "simulation", "rollout", "economics", "methods"), PLAN_READS, (), PlanResult, _plan,
           "result.json: every stage's figures with provenance"),
 )}

@@ -159,8 +159,29 @@ def _rollout_section(result: dict[str, Any]) -> str:
             f"{_e(ro.get('monte_carlo_samples'))} Monte Carlo samples; solver {_e(solver.get('status'))} "
             f"(gap {_e(gap)}, {_e(solver.get('tasks'))} tasks); peak headcount {_e(headcount)}, "
             f"permanent staff {_e(staff)} FTE.</p>")
-    return (f'<section id="rollout"><h2>Rollout</h2>{info}{times}{_figures(result, "rollout")}'
-            f'<div style="display:flex;gap:24px;flex-wrap:wrap"><div>{cp}</div><div>{labour}</div></div></section>')
+    sens = _table(["task durations (low → high end)", "first token [days]", "swing [days]"],
+                  [[r["task"], f"{r['first_token_days_low']:,.0f} → {r['first_token_days_high']:,.0f}", f"{r['swing_days']:,.1f}"]
+                   for r in ro.get("first_token_sensitivity") or []], {1, 2}, "gf-table-sensitivity")
+    return (f'<section id="rollout"><h2>Rollout</h2>{info}{times}{_methods_block(result)}{_figures(result, "rollout")}'
+            f'<div style="display:flex;gap:24px;flex-wrap:wrap"><div>{cp}</div><div>{sens}</div><div>{labour}</div></div></section>')
+
+
+def _methods_block(result: dict[str, Any]) -> str:
+    """The programme's central claim: the same design under every build method."""
+    m = result.get("methods")
+    if not m:
+        return ""
+    rows = []
+    for r in m["methods"]:
+        p10 = fmt_days(r.get("ttft_days_p10"))
+        p90 = fmt_days(r.get("ttft_days_p90"))
+        rows.append([r["method"] + (" (this plan)" if r["method"] == m["chosen"] else ""), f"{p10} / {fmt_days(r['ttft_days'])} / {p90}",
+                     fmt_days(r["full_capacity_days"]), f"{r['weeks_sooner_than_baseline']:+.1f}", fmt_usd(r["value_of_time_saved_usd"]),
+                     fmt_usd(r["npv_usd"]), fmt_usd(r["npv_gain_vs_baseline_usd"])])
+    table = _table(["build method", "first token P10 / P50 / P90", "full capacity P50", f"weeks sooner than {m['baseline']}",
+                    "worth at the cost of delay", "NPV", f"NPV vs {m['baseline']}"], rows, {1, 2, 3, 4, 5, 6}, "gf-table-methods")
+    return (f'<h3>Build methods on the same design</h3><p><b>{_e(m["headline"])}</b>. Cost of delay '
+            f'{_e(fmt_usd(m["cost_of_delay_usd_per_week"]))} per week.</p>{table}')
 
 
 def _economics_section(result: dict[str, Any]) -> str:

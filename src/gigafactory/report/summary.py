@@ -105,6 +105,14 @@ def headlines(result: dict[str, Any]) -> list[Headline]:
     add("full_capacity_days_p50", "Full capacity, P50", ("rollout", "full_capacity_days"),
         lambda v: f"{fmt_days(v)} ({date_after(start, v)})" if v is not None and start else fmt_days(v))
     add("full_capacity_days_p90", "Full capacity, P90", ("rollout", "full_capacity_days_p90"), fmt_days)
+    m = result.get("methods") or {}
+    rows = m.get("methods") or []
+    chosen = next((i for i, r in enumerate(rows) if r["method"] == m.get("chosen")), None)
+    if chosen is not None and m.get("chosen") != m.get("baseline"):
+        base = m["baseline"]
+        add("weeks_sooner_than_baseline", f"First token vs {base} ({m['chosen']})", ("methods", "methods", chosen, "weeks_sooner_than_baseline"),
+            lambda v: f"{abs(v):.0f} weeks {'sooner' if v >= 0 else 'later'}")
+        add("value_of_time_saved_usd", "Worth of that time (cost of delay)", ("methods", "methods", chosen, "value_of_time_saved_usd"), fmt_usd)
     add("gpus", "GPUs", ("design", "gpus"), fmt_count)
     add("racks", "Racks", ("design", "racks"), fmt_count)
     add("it_power_mw", "IT power (max)", ("design", "it_power_mw"), fmt_mw)

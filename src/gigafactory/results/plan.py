@@ -10,6 +10,7 @@ from pydantic import Field, StringConstraints
 from gigafactory.results.base import Result
 from gigafactory.results.design import BomCategory, BomLineResult, SiteResult
 from gigafactory.results.economics import EconomicsResult
+from gigafactory.results.methods import MethodComparison
 from gigafactory.results.rollout import RolloutResult
 from gigafactory.results.serving import FrontierPoint, ServingConfig
 from gigafactory.results.simulation import SimulationResult
@@ -17,7 +18,7 @@ from gigafactory.scenario.model import Scenario
 
 #: version of the result.json format (`schema_version`); equals `gigafactory.plan.SCHEMA_VERSION`
 #: (2: typed results, no wall-clock `created`; it lives in the run record).
-SCHEMA_VERSION: Final = 2
+SCHEMA_VERSION: Final = 3
 Sha256 = Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{64}$")]
 
 
@@ -90,7 +91,7 @@ class SourceEntry(Result):
 class PlanResult(Result):
     """result.json of `gigafactory plan`."""
 
-    schema_version: Literal[2] = Field(description="Version of this result format.")
+    schema_version: Literal[3] = Field(description="Version of this result format.")
     gigafactory_version: str
     catalog_version: str
     scenario_name: str
@@ -106,4 +107,5 @@ class PlanResult(Result):
     frontiers: PlanFrontiers
     rollout: RolloutResult
     economics: EconomicsResult
+    methods: MethodComparison = Field(description="The same design under every build method, against the stick-built baseline.")
     sources: list[SourceEntry]

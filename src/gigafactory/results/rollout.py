@@ -48,6 +48,16 @@ class CriticalPathShare(Result):
     share: float = Field(description="Share of Monte Carlo samples (at most 400 examined) in which it is on the critical path [0-1].")
 
 
+class DurationSwing(Result):
+    """How far the first token moves when one group of task durations goes to its low or high end."""
+
+    task: str = Field(description="Task id, or 'site/su*/kind' for that kind of task over a site's scalable units.")
+    first_token_days_low: float = Field(description="First token with this group at its low durations, every other task at its mode [days].")
+    first_token_days_high: float = Field(description="First token with this group at its high durations [days].")
+    swing_days: float = Field(description="high - low [days].")
+    base_days: float = Field(description="First token with every task at its mode, on the same order [days].")
+
+
 class RampWeek(Result):
     """Capacity online at the start of one week of the base plan."""
 
@@ -93,6 +103,8 @@ class RolloutResult(Result):
     monte_carlo_samples: int = Field(description="Monte Carlo samples over task durations [count]; 0 for none.")
     critical_path: list[CriticalPathShare] = Field(description="To first token: the 12 most frequent critical tasks, most frequent first.")
     critical_path_full_capacity: list[CriticalPathShare] = Field(description="To full capacity: the 12 most frequent critical tasks.")
+    first_token_sensitivity: list[DurationSwing] = Field(
+        description="Tornado on durations: the 12 task groups that move the first token most, on the base plan's order (largest swing first).")
     ramp: list[RampWeek] = Field(description="Capacity online per week of the base plan, to the week after the last acceptance.")
     peak_headcount: int = Field(description="Most on-site workers at once in the base plan [people].")
     labour_hours_by_trade: dict[str, float] = Field(description="On-site person-hours per trade at mode durations [h].")

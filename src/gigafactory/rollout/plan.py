@@ -12,7 +12,7 @@ from gigafactory.pipeline.streams import stream
 from gigafactory.results.design import DesignResult
 from gigafactory.results.rollout import RolloutResult
 from gigafactory.rollout.presets import PRESETS
-from gigafactory.rollout.risk import simulate
+from gigafactory.rollout.risk import duration_tornado, simulate
 from gigafactory.rollout.listsched import schedule_fast
 from gigafactory.rollout.solve import build, solve
 from gigafactory.rollout.tasks import HOURS_PER_DAY, build_tasks
@@ -99,6 +99,7 @@ def plan_rollout(cat: Catalog, scn: Scenario, design: DesignResult, tok_s_per_gp
         "monte_carlo_samples": n,
         "critical_path": [{"task": k, "share": v} for k, v in crit_ft],
         "critical_path_full_capacity": [{"task": k, "share": v} for k, v in crit_fc],
+        "first_token_sensitivity": duration_tornado(tasks, plan)[:12],
         "ramp": ramp,
         "peak_headcount": lab["peak_headcount"],
         "labour_hours_by_trade": lab["labour_hours_by_trade"],

@@ -63,6 +63,15 @@ def simulate(tasks: list[Task], plan: Plan, n_samples: int, rng: np.random.Gener
         idx = np.nonzero(~degenerate)[0]
         dur[idx] = rng.triangular(lo[idx, None], np.clip(mo[idx], lo[idx], hi[idx])[:, None], hi[idx, None], size=(idx.size, n_samples))
     dur[degenerate] = mo[degenerate, None]
+    first, full, binding, ft_idx, fc_idx = evaluate(order, preds, dur)
+    return RiskResult(first, full, _critical(order, binding, ft_idx), _critical(order, binding, fc_idx))
+
+
+def evaluate(order: list[Task], preds: list[list[int]], dur: np.ndarray) -> tuple[np.ndarray, ...]:
+    """Longest path over the plan's order for every column of ``dur`` (tasks x samples, hours):
+    first token and full capacity per column, the binding predecessor of each task, and the
+    software / acceptance task that ends each."""
+    n, n_samples = dur.shape
     start = np.zeros((n, n_samples))
     finish = np.zeros((n, n_samples))
     binding = np.full((n, n_samples), -1, dtype=np.int32)
@@ -77,10 +86,39 @@ def simulate(tasks: list[Task], plan: Plan, n_samples: int, rng: np.random.Gener
     soft = [i for i, t in enumerate(order) if t.kind == "software"]
     acc = [i for i, t in enumerate(order) if t.kind == "accept"]
     ft_idx = np.asarray(soft)[np.argmin(finish[soft], axis=0)]
-    fc_idx = np.asarray(acc)[np.argmax(finish[acc], axis=0)]
-    first = finish[ft_idx, np.arange(n_samples)]
-    full = finish[fc_idx, np.arange(n_samples)]
-    return RiskResult(first, full, _critical(order, binding, ft_idx), _critical(order, binding, fc_idx))
+    # a graph without acceptance tasks (nothing to bring online) is at full capacity at first token
+    fc_idx = np.asarray(acc)[np.argmax(finish[acc], axis=0)] if acc else ft_idx
+    return finish[ft_idx, np.arange(n_samples)], finish[fc_idx, np.arange(n_samples)], binding, ft_idx, fc_idx
+
+
+def group_of(t: Task) -> str:
+    """The group a task's duration belongs to: a site-level task by id, a scalable unit's task by
+    site and kind (its hundreds of copies move together)."""
+    return t.id if t.su is None else f"{t.site}/su*/{t.kind}"
+
+
+def duration_tornado(tasks: list[Task], plan: Plan) -> list[dict[str, float | str]]:
+    """First token with each group's durations at their low and at their high end, every other
+    task at its mode, on the base plan's order: which durations move the first token most.
+    Rows by swing (descending), then group; groups that cannot move it are left out."""
+    order, preds = _graph(tasks, plan)
+    groups = sorted({group_of(t) for t in order})
+    index = {g: [i for i, t in enumerate(order) if group_of(t) == g] for g in groups}
+    mo = np.array([t.duration[1] for t in order])
+    dur = np.repeat(mo[:, None], 1 + 2 * len(groups), axis=1)
+    for j, g in enumerate(groups):
+        rows = index[g]
+        dur[rows, 1 + 2 * j] = [order[i].duration[0] for i in rows]
+        dur[rows, 2 + 2 * j] = [order[i].duration[2] for i in rows]
+    first = evaluate(order, preds, dur)[0] / 24.0
+    base = float(first[0])
+    out = []
+    for j, g in enumerate(groups):
+        low, high = float(first[1 + 2 * j]), float(first[2 + 2 * j])
+        if abs(high - low) > 1e-9:
+            out.append({"task": g, "first_token_days_low": low, "first_token_days_high": high, "swing_days": high - low,
+                        "base_days": base})
+    return sorted(out, key=lambda r: (-float(r["swing_days"]), str(r["task"])))
 
 
 def _critical(order: list[Task], binding: np.ndarray, ends: np.ndarray, max_samples: int = 400) -> dict[str, float]:
@@ -93,7 +131,7 @@ def _critical(order: list[Task], binding: np.ndarray, ends: np.ndarray, max_samp
         seen: set[str] = set()
         while i >= 0:
             t = order[i]
-            key = t.id if t.su is None else f"{t.site}/su*/{t.kind}"
+            key = group_of(t)
             seen.add(key)
             i = int(binding[i, s])
         for key in seen:
