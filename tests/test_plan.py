@@ -42,7 +42,11 @@ def test_one_site_one_model(catalog):
     # 50 MW of GB300 NVL72: whole scalable units of 576 GPUs inside the power envelope
     assert d["gpus"] % 576 == 0 and d["gpus"] > 0 and d["facility_power_mw"] <= 50 + 1e-6 and 1.0 < d["pue"] < 1.5
     s = r["serving"]["llama-3.3-70b"]
-    assert s["meets_slo"] and s["ttft_p99_s"] <= 2.0 and s["tpot_p99_s"] <= 0.05
+    # the steady-state choice meets the p99 limits; the simulation decides whether the fleet does
+    assert s["ttft_p99_s"] <= 2.0 and s["tpot_p99_s"] <= 0.05
+    assert s["meets_slo"] == (s["slo_attainment_sim"] >= 0.99)
+    if not s["meets_slo"]:
+        assert "simulation" in s["reason"] and f"{s['slo_attainment_sim']:.1%}" in s["reason"]
     assert s["tok_s_gpu"] == s["config"]["tok_s_gpu"] > 0 and s["tok_s_user"] == pytest.approx(1 / s["config"]["tpot_s"])
     ro = r["rollout"]
     assert 0 < ro["ttft_days_p10"] <= ro["ttft_days"] <= ro["ttft_days_p90"] and ro["ttft_days"] < ro["full_capacity_days"]

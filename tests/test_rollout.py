@@ -163,7 +163,7 @@ def test_grid_connection_gates_a_greenfield_site(catalog):
     past the queue."""
     ready = _plan(catalog, _scenario(catalog))
     data = yaml.safe_load(default_scenario_path().read_text())
-    data["sites"] = [{"name": "one", "region": "us-texas", "facility_power_mw": 100.0, "grid_ready": False}]
+    data["sites"] = [{"name": "one", "region": "us-texas", "facility_power_mw": 100.0, "grid_ready": False, "power_path": "grid"}]
     data["systems"] = {"default": "gb300-nvl72"}
     data["rollout"] = {"method": "gigafactory", "start_date": "2026-03-01", "monte_carlo_samples": 100}
     waiting = _plan(catalog, parse_scenario_text(yaml.safe_dump(data), "t.yaml", catalog))

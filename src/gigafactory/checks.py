@@ -123,6 +123,27 @@ def energisation_phases(scn: Scenario, cat: Catalog, doc: YamlDocument | None) -
     return out
 
 
+@check("power-path")
+def power_path(scn: Scenario, cat: Catalog, doc: YamlDocument | None) -> list[Problem]:
+    """An explicit on-site or temporary power path needs a site without a grid connection, and a
+    temporary bridge cannot carry more than the site (rollout.power)."""
+    from gigafactory.rollout.power import grid_exists
+
+    out = []
+    for i, site in enumerate(scn.sites):
+        if site.power_path in ("onsite-gas", "temporary-then-grid") and grid_exists(site, scn.rollout.method):
+            why = ("grid_ready is true (the default)" if site.grid_ready else
+                   "powered_shell is true" if site.powered_shell else "rollout.method is powered-shell")
+            out.append(_p(doc, ("sites", i, "power_path"), f"power_path '{site.power_path}' needs a site without a grid connection, but {why}: "
+                          "the grid connection exists at programme start", "power-path", value=site.power_path,
+                          expected="grid or auto for a site with a grid connection",
+                          fix="set grid_ready: false (and powered_shell: false) if the site has no grid connection yet, or remove power_path"))
+        if site.temporary_power_mw is not None and site.temporary_power_mw > site.power_mw * (1 + 1e-9):
+            out.append(_p(doc, ("sites", i, "temporary_power_mw"), f"temporary_power_mw {site.temporary_power_mw:g} MW is more than the site's {site.power_mw:g} MW",
+                          "power-path", value=site.temporary_power_mw, expected=f"at most {site.power_mw:g} MW", fix="lower temporary_power_mw"))
+    return out
+
+
 def _ids(scn: Scenario) -> list[tuple[tuple, str, str, str | None]]:
     """(path, kind, id, category) of every catalog reference in the scenario."""
     refs: list[tuple[tuple, str, str, str | None]] = [(("systems", "default"), "systems", scn.systems.default, None)]

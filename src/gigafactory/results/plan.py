@@ -59,7 +59,7 @@ class ModelServing(Result):
     isl_tokens: int = Field(description="Mean input (prompt) length [tokens].")
     osl_tokens: int = Field(description="Mean output length [tokens].")
     slo: SloSeconds
-    meets_slo: bool = Field(description="A configuration meets the SLO (tok_s_gpu > 0).")
+    meets_slo: bool = Field(description="A configuration meets the SLO: tok_s_gpu > 0 and, when simulated, at least 99 % of requests within both p99 limits.")
     config: ServingConfig | None = Field(description="The chosen configuration; null when none meets the SLO.")
     tok_s_gpu: float = Field(description="Output tokens/s per GPU; 0 when the SLO cannot be met.")
     tok_s_user: float | None = Field(description="Output tokens/s per sequence; null when the SLO cannot be met.")

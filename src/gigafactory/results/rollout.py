@@ -18,7 +18,7 @@ IsoDate = Annotated[str, StringConstraints(pattern=r"^\d{4}-\d{2}-\d{2}$")]
 BuildMethod = Literal["gigafactory", "stick-built", "powered-shell"]
 
 #: the kinds of task `rollout.tasks.build_tasks` makes.
-TaskKind = Literal["grid", "lead", "civil", "shell", "fitout", "energise", "integrate", "ship", "receive", "install", "l12",
+TaskKind = Literal["grid", "power", "lead", "civil", "shell", "fitout", "energise", "integrate", "ship", "receive", "install", "l12",
                    "burn_in", "accept", "software"]
 
 
@@ -80,6 +80,50 @@ class GanttTask(Result):
     resource: str | None = Field(description="Constrained resource (crew, integrator) the task occupies; None if unconstrained.")
 
 
+#: the power paths of `rollout.power` (`sites[].power_path` less 'auto').
+PowerPathName = Literal["grid", "onsite-gas", "temporary-then-grid"]
+
+
+class PowerOption(Result):
+    """One power path considered for a site without a grid connection, as 'auto' compared it."""
+
+    path: PowerPathName
+    first_power_days: float = Field(description="Resource-free estimate of the start of the site's first energisation on this path "
+                                                "(mode durations) [days from start]; first token follows it by the same span on every path.")
+    capex_usd: float = Field(description="Capex of the path's own supply [USD]: the on-site plant; 0 for the grid and rented turbines.")
+    energy_premium_usd_per_mwh: float = Field(description="On-site energy cost over the region's grid price [USD/MWh]; negative when cheaper; "
+                                                          "for temporary-then-grid, while bridging.")
+    horizon_cost_usd: float = Field(description="Capex + premium x energy over the finance horizon (the bridge only while it runs) [USD].")
+    eligible: bool = Field(description="Whether 'auto' may pick it: premium within auto.max_premium_usd_per_mwh (the grid always).")
+
+
+class SitePower(Result):
+    """How one site gets its power (`rollout.power`): path, lead time, cost and criticality."""
+
+    site: str = Field(description="Site name.")
+    requested: Literal["auto", "grid", "onsite-gas", "temporary-then-grid"] = Field(description="The scenario's sites[].power_path.")
+    path: PowerPathName = Field(description="Path used: 'grid' also for a site whose connection exists at start (grid_existing).")
+    grid_existing: bool = Field(description="Grid connection available at programme start (grid_ready, powered shell): no power task.")
+    first_token_supply: Literal["existing-grid", "grid", "onsite-gas", "temporary"] = Field(
+        description="Supply that powers the site's first scalable unit.")
+    lead_time_days: float = Field(description="P50 of the duration of the power task feeding the first scalable unit [days]; 0 with an existing grid.")
+    permanent_lead_time_days: float = Field(description="P50 of the permanent supply's task (grid connection or on-site plant) [days]; "
+                                                        "0 with an existing grid.")
+    capex_usd: float = Field(description="Capex of the path's own supply [USD]: on-site plant at the design facility power; 0 otherwise.")
+    energy_premium_usd_per_mwh: float = Field(description="Energy cost of the on-site supply over the region's grid price [USD/MWh] "
+                                                          "(fuel x heat rate + carbon, + rental for temporary turbines); 0 for the grid.")
+    premium_mw: float = Field(description="Facility MW the premium applies to: the whole site for on-site gas, the bridged MW for temporary power [MW].")
+    bridge_days: float | None = Field(description="Temporary-then-grid: base-plan days from temporary power to the grid connection, "
+                                                  "the span the premium is paid; None for other paths.")
+    grid_price_usd_per_mwh: float = Field(description="The region's grid electricity price the premium is measured against [USD/MWh].")
+    onsite_emissions_kg_co2_per_mwh: float | None = Field(description="CO2 of the on-site gas supply at the site [kg/MWh]; None for the grid.")
+    on_critical_path: bool = Field(description="A power task of this site lies on the base plan's binding chain to the programme's first token.")
+    on_site_critical_path: bool = Field(description="A power task of this site lies on the base plan's binding chain to the site's own first token.")
+    tasks: list[str] = Field(description="Ids of the site's power tasks.")
+    options: list[PowerOption] = Field(description="Every path considered (sites without a grid connection); empty otherwise.")
+    reason: str = Field(description="Why this path: requested, or what 'auto' compared.")
+
+
 class RolloutResult(Result):
     """Base plan, Monte Carlo risk, capacity ramp, labour and Gantt of the deployment.
 
@@ -110,3 +154,5 @@ class RolloutResult(Result):
     labour_hours_by_trade: dict[str, float] = Field(description="On-site person-hours per trade at mode durations [h].")
     permanent_staff_fte: float = Field(description="Operating staff once built, from the cost profile's FTE per MW [FTE].")
     gantt: list[GanttTask] = Field(description="Every task of the base plan.")
+    power: list[SitePower] = Field(default_factory=list, description="Per site: how it gets power (rollout.power), with lead time, capex, "
+                                                                     "energy premium and whether it is on the critical path to first token.")

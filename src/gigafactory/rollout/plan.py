@@ -14,6 +14,7 @@ from gigafactory.results.rollout import RolloutResult
 from gigafactory.rollout.presets import PRESETS
 from gigafactory.rollout.risk import duration_tornado, simulate
 from gigafactory.rollout.listsched import schedule_fast
+from gigafactory.rollout.power import power_report
 from gigafactory.rollout.solve import build, solve
 from gigafactory.rollout.tasks import HOURS_PER_DAY, build_tasks
 from gigafactory.scenario.model import Scenario
@@ -105,4 +106,5 @@ def plan_rollout(cat: Catalog, scn: Scenario, design: DesignResult, tok_s_per_gp
         "labour_hours_by_trade": lab["labour_hours_by_trade"],
         "permanent_staff_fte": staff_fte,
         "gantt": gantt,
+        "power": power_report(scn, design, cat, tasks, plan),
     })

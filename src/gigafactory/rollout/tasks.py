@@ -1,5 +1,7 @@
-"""The rollout task graph: site works, long-lead procurement, energisation phases and, per
-scalable unit, rack integration -> shipping -> install -> L12 -> burn-in -> acceptance.
+"""The rollout task graph: site works, the site's power supply (rollout/power.py: the grid
+connection, an on-site gas plant, or temporary turbines then the grid), long-lead procurement,
+energisation phases and, per scalable unit, rack integration -> shipping -> install -> L12 ->
+burn-in -> acceptance.
 
 Times are in hours (integers in the solver).  Each task names the single resource it needs
 (None, the global integrator line, or a site's fit-out or install crews); every resource
@@ -12,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from gigafactory.results.design import DesignResult
+from gigafactory.rollout import power
 from gigafactory.rollout.presets import PRESETS, MethodPreset, Tri, shipping_days
 
 HOURS_PER_DAY = 24.0
@@ -21,7 +24,7 @@ HOURS_PER_DAY = 24.0
 class Task:
     id: str
     site: str
-    kind: str  # lead | civil | shell | fitout | energise | integrate | ship | install | l12 | burn_in | accept | software
+    kind: str  # grid | power | lead | civil | shell | fitout | energise | integrate | ship | receive | install | l12 | burn_in | accept | software
     duration: Tri  # (low, mode, high) [h]
     preds: tuple[str, ...]
     resource: str | None = None
@@ -92,17 +95,8 @@ def build_tasks(scn: Any, design: DesignResult, cat: Any) -> list[Task]:
         phases = phases_for(site_spec.power_mw, site_spec.energisation_phases_mw)
         su_mw = site.facility_power_mw / max(n_su, 1)
         phase_of = su_phases(n_su, su_mw, phases)
+        site_first = len(tasks)  # power tasks go first among the site's tasks (where grid-connection always was)
         leads = []
-        if not site_spec.grid_ready and not site_spec.powered_shell and scn.rollout.method != "powered-shell":
-            # HV substation and interconnection: large power transformers take 80-210 weeks (DOE, 2024);
-            # the region's interconnection queue when that is longer
-            lo, mode, hi = 80 * 7.0, 120 * 7.0, 210 * 7.0
-            wait = cat.region(site_spec.region).grid_interconnection_wait_s
-            if wait:
-                mode = max(mode, wait / 86400)
-                hi = max(hi, mode * 1.5)
-            tasks.append(Task(f"{s}/grid-connection", s, "grid", _h((lo, mode, hi)), ()))
-            leads.append(f"{s}/grid-connection")
         for name, tri in (("switchgear", sp.lead_switchgear), ("transformers", sp.lead_transformers), ("ups", sp.lead_ups),
                           ("generators", sp.lead_generators), ("cooling", sp.lead_cooling)):
             tasks.append(Task(f"{s}/lead-{name}", s, "lead", _h(tri), ()))
@@ -112,6 +106,8 @@ def build_tasks(scn: Any, design: DesignResult, cat: Any) -> list[Task]:
             tasks.append(Task(f"{s}/civil", s, "civil", _h(sp.site_civil), ()))
             prev = (f"{s}/civil",)
         workers = sp.construction_workers_per_mw_peak
+        gates: list[tuple[str, ...]] = []
+        install_gates: list[tuple[str, ...]] = []
         for k, mw in enumerate(phases):
             shell_tri = sp.shell if k == 0 else sp.shell_next_phase
             if shell_tri:
@@ -123,7 +119,14 @@ def build_tasks(scn: Any, design: DesignResult, cat: Any) -> list[Task]:
             # construction workers split ~40 % shell / 60 % M&E fit-out at the peak (assumption)
             tasks.append(Task(f"{s}/fitout-{k}", s, "fitout", fit, prev, resource=f"fitout:{s}", phase=k,
                               people=workers * mw * 0.6, trade_split=(("electrical", 0.5), ("mechanical", 0.5))))
-            tasks.append(Task(f"{s}/energise-{k}", s, "energise", _h(sp.commissioning_per_phase), (f"{s}/fitout-{k}", *leads), phase=k))
+            if k == 0:
+                # power: the site's path (rollout/power.py) from when phase 0 could energise but for power
+                ready = power.ready_days(tasks[site_first:], (f"{s}/fitout-0", *leads))
+                pplan = power.plan_site_power(site_spec, site, cat.region(site_spec.region), method=scn.rollout.method, ready_days=ready,
+                                              phases=phases, su_mw=su_mw, horizon_years=scn.finance.horizon_years)
+                tasks[site_first:site_first] = [Task(p.id, s, p.kind, _h(p.duration_days), ()) for p in pplan.tasks]
+                gates, install_gates = power.power_gates(pplan, phases, phase_of, su_mw)
+            tasks.append(Task(f"{s}/energise-{k}", s, "energise", _h(sp.commissioning_per_phase), (f"{s}/fitout-{k}", *gates[k], *leads), phase=k))
         site_country = (cat.region(site_spec.region).country or "").split()[0]
         ship = shipping_days(scn.rollout.integrator_country, site_country)
         receive_days = racks_per_su / method.delivery_racks_per_day
@@ -142,7 +145,7 @@ def build_tasks(scn: Any, design: DesignResult, cat: Any) -> list[Task]:
             tasks.append(Task(f"{su}/receive", s, "receive", _h((receive_days * 0.8, receive_days, receive_days * 2)), (f"{su}/ship",),
                               resource=f"dock:{s}", su=j))
             tasks.append(Task(f"{su}/install", s, "install", _h((install_days * 0.8, install_days, install_days * 1.6)),
-                              (f"{su}/receive", f"{s}/energise-{phase_of[j]}"), resource=f"install:{s}", capacity=teams, su=j, phase=phase_of[j],
+                              (f"{su}/receive", f"{s}/energise-{phase_of[j]}", *install_gates[j]), resource=f"install:{s}", capacity=teams, su=j, phase=phase_of[j],
                               people=team_crews * method.crew_size, work_hours_per_day=hours_per_day, trade_split=INSTALL_TRADES))
             tasks.append(Task(f"{su}/l12", s, "l12", _h(method.cluster_test_l12), (f"{su}/install",), su=j))
             tasks.append(Task(f"{su}/burn_in", s, "burn_in", _h(method.burn_in), (f"{su}/l12",), su=j))

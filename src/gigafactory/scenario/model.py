@@ -98,7 +98,19 @@ class SiteSpec(_Section):
     cooling: str | None = Field(None, description="Cooling technology id (facility catalog); the designer picks one when absent.")
     powered_shell: bool = Field(False, description="The building and grid connection already exist (skips site and shell work).")
     grid_ready: bool = Field(
-        True, description="Utility interconnection and HV substation available at programme start (powered land); when false, a grid-connection task gates energisation."
+        True, description="Utility interconnection and HV substation available at programme start (powered land); when false, the site's power_path decides what gates energisation."
+    )
+    power_path: Literal["auto", "grid", "onsite-gas", "temporary-then-grid"] = Field(
+        "auto",
+        description="How a site without a grid connection (grid_ready false) gets power: wait for the grid; build an owned on-site gas plant; "
+                    "or rent mobile turbines for the first phase while the grid comes. 'auto' takes the earliest first token unless its energy "
+                    "premium exceeds 200 USD/MWh over the grid (rollout/data/power_paths.yaml). A site with its grid connection at start "
+                    "(grid_ready true, powered shell) takes only 'auto' or 'grid'.",
+    )
+    temporary_power_mw: PowerMW | None = Field(
+        None, gt=0,
+        description="MW the temporary turbines carry under temporary-then-grid (or auto); the first energisation phase, capped at ~420 MW "
+                    "(largest bridge fleet seen), when absent. Scalable units beyond it wait for the grid.",
     )
     floor_area_m2: AreaM2 | None = Field(None, description="Usable floor area limit [m^2]; no limit when absent.")
     energisation_phases_mw: list[PowerMW] | None = Field(
@@ -201,6 +213,38 @@ class DevicesSpec(_Section):
     offload_model: str | None = Field(None, description="Factory model that serves offloaded requests; a workload's model.")
 
 
+class TokenDemandSpec(_Section):
+    """API demand for one model's tokens (a tenant segment); served as far as capacity under SLO allows."""
+
+    name: str = Field(min_length=1, max_length=64, description="Segment name, e.g. 'api-llama'.")
+    model: str = Field(description="Model id: one of the scenario's workloads.")
+    output_tokens_per_day: float = Field(gt=0, le=1e16, description="Output tokens per day the segment asks for at the programme start [tokens/day].")
+    growth_per_year: float = Field(0.0, ge=-0.9, le=20, description="Yearly growth of that demand: 1.0 doubles it every year [1/year].")
+    profile: str = Field("servegen-language", description="Hour-of-week shape of the demand (`demand/data/profiles.yaml`).")
+    cache_hit_share: float = Field(0.0, ge=0, le=1, description="Share of input tokens served from the prompt cache, billed at the cache-hit price [1].")
+    free_share: float = Field(0.0, ge=0, lt=1, description="Share of served tokens that earn nothing (free tier, trials) [1].")
+    discount: float = Field(0.0, ge=0, lt=1, description="Average discount on list price (volume deals, off-peak pricing) [1].")
+    price_input_usd_per_mtok: float | None = Field(None, ge=0, description="List price per million input tokens [USD]; the providers' median when absent.")
+    price_output_usd_per_mtok: float | None = Field(None, ge=0, description="List price per million output tokens [USD]; the providers' median when absent.")
+
+
+class ContractSpec(_Section):
+    """Capacity sold by the GPU-hour under a take-or-pay contract: paid whether used or not."""
+
+    name: str = Field(min_length=1, max_length=64, description="Contract name, e.g. 'lab-anchor'.")
+    share_of_gpus: float = Field(gt=0, le=1, description="Share of the fleet's GPUs delivered into this contract as they come online [1].")
+    price_usd_per_gpu_hour: float | None = Field(None, gt=0, le=100, description="Contract price [USD/GPU-hour]; the market's reserved price for the system when absent.")
+    term_years: float = Field(5.0, gt=0, le=20, description="Contract term from the first GPU delivered [years]; the GPUs return to the token pool after it.")
+
+
+class DemandSpec(_Section):
+    """Who buys what: API token demand per model and GPU-hour contracts (issue 14).  Without
+    segments, revenue falls back to `finance.utilisation` of capacity at list prices."""
+
+    tokens: list[TokenDemandSpec] = Field(default_factory=list, description="API token demand segments.")
+    contracts: list[ContractSpec] = Field(default_factory=list, description="Take-or-pay GPU-hour contracts.")
+
+
 class SimulationSpec(_Section):
     """Settings of the discrete-event serving simulation."""
 
@@ -222,6 +266,7 @@ class Scenario(_Section):
     workloads: list[WorkloadSpec] = Field(min_length=1, description="Models served, their share of the GPUs, lengths and SLOs.")
     rollout: RolloutSpec = Field(RolloutSpec(), description="How and from when the programme is built.")
     finance: FinanceSpec = Field(FinanceSpec(), description="Cost profile, horizon, prices, utilisation.")
+    demand: DemandSpec = Field(DemandSpec(), description="Who buys the factory's tokens and GPU-hours, and at what price.")
     devices: DevicesSpec = Field(DevicesSpec(), description="Device fleets running small models locally and offloading to the factory.")
     simulation: SimulationSpec = Field(SimulationSpec(), description="Serving-simulation settings.")
 
