@@ -4,12 +4,18 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
 
 from gigafactory.catalog import load_catalog
 from gigafactory.cli import main
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared"
+
+# Property tests are reproducible run to run (same examples every time, on any machine) and free of
+# wall-clock deadlines, which a loaded 2-core CI machine would trip.
+settings.register_profile("gigafactory", derandomize=True, deadline=None)
+settings.load_profile("gigafactory")
 
 
 @pytest.fixture(scope="session")
