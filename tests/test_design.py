@@ -56,17 +56,29 @@ def test_one_gigawatt_of_gb300_lands_in_published_range(catalog):
 
 
 def test_capex_per_gw_within_published_range(catalog):
-    """All-in capex of an AI factory: Bernstein $35B per GW (GB200, 2025), NVIDIA $50-60B per GW
-    (Q2 FY2026 call), Jensen Huang $80-100B for Rubin-era factories (factory_facts
-    economics.capex_all_in).  A 1 GW GB300 programme must land between $30B and $65B; the
-    facility part per MW of IT within Cushman & Wakefield's $9.3-15M/MW US range (+ the
-    7-10 % AI premium and the region index)."""
+    """All-in capex of a 1 GW (facility) GB300 campus at the US-average construction cost (region
+    index 1.0, us-virginia) must land in $44-60B per GW: $60B is the top of NVIDIA's $50-60B/GW
+    guidance (Q2 FY2026 call, factory_facts economics.capex_all_in.nvidia_guidance); $44B is the
+    issue-14 floor for recent GB200/GB300 campuses (NVIDIA's $50B low end less 12 %).  Analyst
+    builds below it (Bernstein GB200 $35B/GW, Morgan Stanley GB300 ~$33B/GW, May 2026) are
+    reconciled line by line in docs/economics.md; the model comes out at ~$44.6B, 1 % above the
+    floor, so a cheaper rack, network or region moves it out: that is the point of the check.
+
+    The facility, per MW of critical IT: the contractor-built part (Cushman & Wakefield scope)
+    within C&W's $9.3-15M/MW US range (+ the 7-10 % AI premium and the region index); the all-in
+    facility (plus owner-furnished power/cooling equipment, soft costs, contingency, commissioning,
+    land) within Goldman Sachs' $15-20M/MW for AI data centres (factory_facts
+    economics.construction_cost.goldman_ai_vs_traditional)."""
     d = design_factory(catalog, _scenario(catalog, sites=_one_site()))
     t = d.total
-    assert 30e9 <= t.capex_usd <= 65e9
     site = d.sites[0]
-    facility = sum(v for k, v in site.capex_breakdown_usd.items() if k in ("power", "cooling", "building"))
-    assert 9.3e6 <= facility / site.it_power_mw <= 15e6 * 1.1
+    per_gw = t.capex_usd / (site.facility_power_mw / 1000.0)
+    assert 44e9 <= per_gw <= 60e9, per_gw / 1e9
+    contractor = sum(line.total_usd for line in site.bom if line.category in ("power", "cooling", "building") and line.item.startswith(
+        ("electrical construction", "mechanical construction", "shell", "site", "white space", "back of house", "office")))
+    assert 9.3e6 <= contractor / site.it_power_mw <= 15e6 * 1.1
+    facility = sum(v for k, v in site.capex_breakdown_usd.items() if k in ("power", "cooling", "building", "soft_costs"))
+    assert 15e6 <= facility / site.it_power_mw <= 20e6, facility / site.it_power_mw / 1e6
 
 
 def test_totals_equal_the_sum_of_sites(catalog):

@@ -22,11 +22,13 @@ from gigafactory.economics.finance import (
     discount_factors,
     irr,
     levelised_cost,
+    loan_schedule,
     monthly_rate,
     npv,
     payback_period,
     residual_value,
     straight_line_depreciation,
+    yearly_dscr,
 )
 
 HOURS_PER_YEAR = 8760.0
@@ -500,3 +502,121 @@ def test_residual_value():
     np.testing.assert_allclose(residual_value(100.0, 4, np.array([0, 1, 4, 5])), [100, 75, 0, 0])
     with pytest.raises(ValueError, match="age_periods"):
         residual_value(100.0, 4, -1)
+
+
+# ----------------------------------------------------------------------------- loans (issue 14)
+
+def _loan_loop(draws, rate, term, first, linear=False):
+    """Second tool: the same loan simulated tranche by tranche, one period at a time, in plain Python."""
+    n_t = len(draws)
+    tranches = []  # [remaining principal, level payment, periods paid]
+    balance, cap_balance, idc = 0.0, 0.0, 0.0
+    out = {"payment": [0.0] * n_t, "principal": [0.0] * n_t, "interest_paid": [0.0] * n_t, "balance": [0.0] * n_t}
+    for t in range(n_t):
+        if t < first:
+            interest = cap_balance * rate
+            idc += interest
+            cap_balance += interest + draws[t]
+            balance = cap_balance
+            if t == first - 1 and cap_balance > 0:
+                tranches.append([cap_balance, 0.0, 0])
+        else:
+            pay_p = pay_i = 0.0
+            for tr in tranches:
+                if tr[2] >= term or tr[0] <= 1e-12:
+                    continue
+                if tr[1] == 0.0:
+                    tr[1] = tr[0] * rate / (1 - (1 + rate) ** -term) if rate else tr[0] / term
+                    tr.append(tr[0])  # original principal, for linear
+                i = tr[0] * rate
+                p = tr[3] / term if linear else tr[1] - i
+                tr[0] -= p
+                tr[2] += 1
+                pay_p += p
+                pay_i += i
+            out["principal"][t], out["interest_paid"][t], out["payment"][t] = pay_p, pay_i, pay_p + pay_i
+            if draws[t] > 0:
+                tranches.append([draws[t], 0.0, 0])
+            balance = sum(tr[0] for tr in tranches)
+        out["balance"][t] = balance
+    out["idc"] = idc
+    return out
+
+
+def test_annuity_payment_of_a_single_draw_textbook():
+    """$100,000 repaid monthly over 12 months at 1 % a month: the textbook level payment is
+    100,000 x 0.01 / (1 - 1.01^-12) = $8,884.88 (e.g. Brealey, Myers & Allen ch. 2 annuity
+    formula), first paid the month after the draw; the balance is 0 after the 12th."""
+    draws = np.zeros(24)
+    draws[0] = 100_000.0
+    s = loan_schedule(draws, 0.01, 12, 0)
+    assert s["payment"][1:13] == pytest.approx([8884.88] * 12, abs=0.005)
+    assert s["payment"][0] == 0 and np.all(s["payment"][13:] == 0)
+    assert abs(s["balance"][12]) < 1e-6
+    assert s["principal"].sum() == pytest.approx(100_000.0)
+    assert s["idc"] == 0.0
+
+
+def test_interest_during_construction_on_a_draw_schedule():
+    """Hand calculation: $100 drawn at the end of months 0, 1 and 2, first month in service 3,
+    1 % a month.  The balance at the end of month 2 is 100 x 1.01^2 + 100 x 1.01 + 100 = 303.01,
+    so IDC = 3.01 (1.00 accrued in month 1 on 100, 2.01 in month 2 on 201).  That balance is then
+    one tranche repaid from month 3: annuity 303.01 x CRF(1 %, 12) = $26.9221, or linear principal
+    303.01 / 12 = $25.2508 a month."""
+    draws = np.zeros(30)
+    draws[:3] = 100.0
+    s = loan_schedule(draws, 0.01, 12, 3)
+    assert s["idc"] == pytest.approx(3.01, abs=1e-12)
+    assert s["interest_capitalised"][:3] == pytest.approx([0.0, 1.0, 2.01])
+    assert s["balance"][2] == pytest.approx(303.01)
+    assert s["payment"][3] == pytest.approx(303.01 * 0.01 / (1 - 1.01 ** -12))
+    assert s["payment"][3] == pytest.approx(26.9221, abs=1e-4)
+    lin = loan_schedule(draws, 0.01, 12, 3, "linear")
+    assert lin["principal"][3:15] == pytest.approx([303.01 / 12] * 12)
+    assert lin["interest_paid"][3] == pytest.approx(3.0301)
+    assert abs(lin["balance"][14]) < 1e-9
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.integers(0, 5).map(lambda k: 1000.0 * k), min_size=3, max_size=40), st.integers(1, 24), st.integers(0, 45),
+       st.sampled_from([0.0, 0.004, 0.01, 0.03]), st.booleans())
+def test_loan_schedule_matches_a_tranche_by_tranche_loop(draws, term, first, rate, linear):
+    """The closed-form schedule equals a plain loop over tranches and months, and conserves money:
+    drawn + IDC = principal repaid + balance left."""
+    s = loan_schedule(np.array(draws), rate, term, first, "linear" if linear else "annuity")
+    ref = _loan_loop(draws, rate, term, min(first, len(draws)), linear)
+    assert s["idc"] == pytest.approx(ref["idc"], abs=1e-6)
+    for k in ("payment", "principal", "interest_paid", "balance"):
+        assert s[k] == pytest.approx(ref[k], abs=1e-6 * max(1.0, sum(draws)))
+    assert sum(draws) + s["idc"] == pytest.approx(s["principal"].sum() + s["balance"][-1], abs=1e-6 * max(1.0, sum(draws)))
+
+
+def test_loan_schedule_is_vectorised_over_scenarios():
+    draws = np.zeros((3, 36))
+    draws[:, :4] = [[50.0], [80.0], [20.0]]
+    rates = np.array([0.005, 0.01, 0.02])
+    firsts = np.array([0, 4, 40])
+    stacked = loan_schedule(draws, rates, 24, firsts)
+    for i in range(3):
+        one = loan_schedule(draws[i], rates[i], 24, int(firsts[i]))
+        for k in ("payment", "balance", "interest_paid", "principal"):
+            assert stacked[k][i] == pytest.approx(one[k])
+        assert stacked["idc"][i] == pytest.approx(one["idc"])
+    # first service after the horizon: no service, everything capitalised
+    assert np.all(stacked["payment"][2] == 0)
+    assert stacked["balance"][2, -1] == pytest.approx(sum(20.0 * 1.02 ** (35 - t) for t in range(4)))
+
+
+def test_yearly_dscr_hand_calculation():
+    """CFADS $150 a month against a $100 monthly annuity: DSCR 1.5 in each year with debt service;
+    a year whose CFADS covers only half of it shows 0.5 and is the minimum; years without debt
+    service are nan and excluded."""
+    cfads = np.full(48, 150.0)
+    cfads[36:] = 50.0
+    service = np.r_[np.zeros(12), np.full(36, 100.0)]
+    per_year, lowest = yearly_dscr(cfads, service)
+    assert np.isnan(per_year[0])
+    assert per_year[1:] == pytest.approx([1.5, 1.5, 0.5])
+    assert lowest == pytest.approx(0.5)
+    _, none = yearly_dscr(cfads, np.zeros(48))
+    assert np.isnan(none)

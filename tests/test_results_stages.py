@@ -87,7 +87,7 @@ def test_economics_result(catalog, small, rollout, samples):
         assert sum(m.monte_carlo.histogram.counts) == samples
     else:
         assert m.monte_carlo is None and m.model_dump(mode="json")["monte_carlo"] is None
-    assert set(m.cost_per_mtok_usd) == {"llama-3.3-70b"} and len(m.tornado) == 9
+    assert set(m.cost_per_mtok_usd) == {"llama-3.3-70b"} and len(m.tornado) == 10
     assert len(m.cumulative_cash_usd) == m.assumptions.horizon_months
 
 

@@ -7,7 +7,7 @@ from typing import Any
 import numpy as np
 
 from gigafactory.catalog import Catalog
-from gigafactory.economics.cashflow import HOURS_PER_MONTH, SECONDS_PER_MONTH, EconInputs
+from gigafactory.economics.cashflow import HOURS_PER_MONTH, SECONDS_PER_MONTH, EconInputs, cost_profile_inputs
 from gigafactory.results.design import DesignResult
 from gigafactory.results.rollout import RolloutResult
 from gigafactory.results.serving import ServingResult
@@ -105,6 +105,7 @@ def build_inputs(cat: Catalog, scn: Scenario, design: DesignResult, rollout: Rol
         tax_rate=scn.finance.tax_rate if scn.finance.tax_rate is not None else DEFAULT_TAX_RATE,
         utilisation=scn.finance.utilisation, price_decline_per_year=scn.finance.price_decline_per_year,
         notes=tuple(dict.fromkeys(notes)),
+        **cost_profile_inputs(cost),
     )
 
 

@@ -1,4 +1,5 @@
-"""Time value of money: discounting, NPV, IRR, annuities, levelised cost, payback, depreciation.
+"""Time value of money: discounting, NPV, IRR, annuities, levelised cost, payback, depreciation,
+loan schedules (delayed draw, interest during construction) and debt-service coverage.
 
 Pure functions on numbers and numpy arrays; no objects, no catalog.  Conventions used
 throughout (the same as Brealey, Myers & Allen, *Principles of Corporate Finance*, ch. 2-5):
@@ -38,6 +39,8 @@ __all__ = [
     "straight_line_depreciation",
     "residual_value",
     "cumulative",
+    "loan_schedule",
+    "yearly_dscr",
 ]
 
 Timing = Literal["end", "start"]
@@ -584,3 +587,136 @@ def residual_value(cost: ArrayLike, life_periods: ArrayLike, age_periods: ArrayL
     if np.any(s < 0) or np.any(s > c):
         raise ValueError(f"salvage must be between 0 and cost, got salvage={salvage!r}, cost={cost!r}")
     return _out(c - (c - s) * np.minimum(age / life, 1.0))
+
+
+# ----------------------------------------------------------------------------- debt
+
+def loan_schedule(
+    draws: ArrayLike,
+    rate: ArrayLike,
+    term_periods: int,
+    first_service_period: ArrayLike = 0,
+    amortisation: Literal["annuity", "linear"] = "annuity",
+) -> dict[str, np.ndarray]:
+    """Schedule of a delayed-draw term loan with interest during construction, vectorised.
+
+    The loan is drawn as the capex it funds is paid (``draws[t]`` at the end of period ``t``).
+    Before ``first_service_period`` (``c``, e.g. the first month the factory sells) no debt
+    service is paid: interest accrues on the balance and is capitalised (interest during
+    construction, IDC), so the balance at the end of period ``c - 1`` is
+    ``sum_{u < c} draws[u] (1 + r)^(c - 1 - u)``.  That capitalised balance is one tranche whose
+    repayment starts in period ``c``; every later draw ``draws[t]`` (``t >= c``) is its own
+    tranche, repaid in periods ``t + 1 .. t + term``.  Each tranche amortises over
+    ``term_periods`` either as a level annuity (payment = principal x
+    :func:`capital_recovery_factor`, the mortgage convention) or with linear principal
+    (principal / term each period plus interest on the balance).  Interest from period ``c`` on
+    is paid in cash.  The balance still outstanding at the last period is returned, not repaid:
+    the caller repays it (a balloon at the horizon).
+
+    Everything is closed form (cumulative sums), so a stack of scenarios (leading axes) costs
+    O(periods) each: no loop over periods or tranches.
+
+    Parameters
+    ----------
+    draws : array
+        Amount drawn in each period, time on the last axis [USD], >= 0.
+    rate : float or array
+        Interest rate per period [fraction per period], > -1; an array broadcasts over the leading
+        axes of ``draws`` (one rate per scenario).
+    term_periods : int
+        Repayment term of each tranche [periods], >= 1.
+    first_service_period : int or array of int
+        First period with debt service (``c``); before it interest is capitalised [periods];
+        ``>= len(draws)`` capitalises everything (no service within the horizon).
+    amortisation : {"annuity", "linear"}
+        Level payments or level principal.
+
+    Returns
+    -------
+    dict of arrays, each shaped like ``draws`` unless noted
+        ``balance`` (end of period), ``interest`` (accrued in the period, on the opening balance),
+        ``interest_paid`` (``interest`` from period ``c`` on), ``interest_capitalised`` (before
+        ``c``), ``principal`` (scheduled repayment), ``payment`` (``principal + interest_paid``,
+        the scheduled debt service), and ``idc`` (leading shape: total interest capitalised) [USD].
+    """
+    d = _flows(draws, "draws")
+    if np.any(d < 0):
+        raise ValueError("draws must be >= 0")
+    n_t = d.shape[-1]
+    lead = d.shape[:-1]
+    n = _periods(term_periods, "term_periods")
+    if n < 1:
+        raise ValueError(f"term_periods must be >= 1, got {term_periods!r}")
+    if amortisation not in ("annuity", "linear"):
+        raise ValueError(f"amortisation must be 'annuity' or 'linear', got {amortisation!r}")
+    r = np.broadcast_to(_rate(rate), lead).astype(float)[..., None]
+    c = np.broadcast_to(np.asarray(first_service_period), lead)
+    if not np.issubdtype(c.dtype, np.integer) and np.any(c != np.round(c)):
+        raise ValueError(f"first_service_period must be whole periods, got {first_service_period!r}")
+    c = np.clip(c.astype(int), 0, n_t)[..., None]
+    t = np.arange(n_t)
+    pre = t < c
+    g = np.exp(np.log1p(r) * t)  # (1 + r)^t
+    grown = g * np.cumsum(np.where(pre, d, 0.0) / g, axis=-1)  # capitalised balance if nothing were repaid
+    idx = np.clip(c - 1, 0, max(n_t - 1, 0))
+    cap = np.where(c >= 1, np.take_along_axis(grown, idx, axis=-1), 0.0)  # balance at the end of c - 1
+    starts = np.where(pre, 0.0, d)
+    starts = starts + np.where(t == c - 1, cap, 0.0)
+    cum = np.concatenate([np.zeros(lead + (1,)), np.cumsum(starts, axis=-1)], axis=-1)  # cum[k] = sum starts[:k]
+    active = cum[..., t] - cum[..., np.clip(t - n, 0, None)]  # principal of tranches in repayment at t
+    if amortisation == "annuity":
+        crf = np.asarray(capital_recovery_factor(r, n))
+        payment = crf * active
+        balance = g * np.cumsum((d - payment) / g, axis=-1)
+    else:
+        principal_lin = active / n
+        post = np.where(pre, 0.0, d - principal_lin)
+        balance = np.where(pre, grown, cap + np.cumsum(post, axis=-1))
+    opening = np.concatenate([np.zeros(lead + (1,)), balance[..., :-1]], axis=-1)
+    interest = r * opening
+    interest_paid = np.where(pre, 0.0, interest)
+    interest_cap = np.where(pre, interest, 0.0)
+    if amortisation == "annuity":
+        principal = np.where(pre, 0.0, payment - interest_paid)
+    else:
+        principal = principal_lin
+        payment = principal + interest_paid
+    return {"balance": balance, "interest": interest, "interest_paid": interest_paid, "interest_capitalised": interest_cap,
+            "principal": principal, "payment": payment, "idc": np.sum(interest_cap, axis=-1)}
+
+
+def yearly_dscr(cfads: ArrayLike, debt_service: ArrayLike, periods_per_year: int = 12) -> tuple[np.ndarray, np.ndarray]:
+    """Debt-service coverage ratio per year: cash flow available for debt service over scheduled
+    debt service (interest + principal), each summed over the year, and its minimum.
+
+    Parameters
+    ----------
+    cfads : array
+        Cash flow available for debt service per period (revenue - operating costs - taxes),
+        time on the last axis [USD].
+    debt_service : array
+        Scheduled interest + principal per period, same shape [USD].
+    periods_per_year : int
+        Periods per year (12 for months).
+
+    Returns
+    -------
+    (dscr, minimum)
+        ``dscr``: per year (leading axes + (years,)), ``nan`` in years without debt service [-];
+        ``minimum``: the lowest over the years with debt service, ``nan`` when there is none [-].
+    """
+    cf = _flows(cfads, "cfads")
+    ds = _flows(debt_service, "debt_service")
+    if cf.shape != ds.shape:
+        raise ValueError(f"cfads and debt_service must have the same shape, got {cf.shape} and {ds.shape}")
+    k = _periods(periods_per_year, "periods_per_year")
+    if k < 1:
+        raise ValueError("periods_per_year must be >= 1")
+    starts = np.arange(0, cf.shape[-1], k)
+    cf_y = np.add.reduceat(cf, starts, axis=-1)
+    ds_y = np.add.reduceat(ds, starts, axis=-1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ratio = np.where(ds_y > 0, cf_y / np.where(ds_y > 0, ds_y, 1.0), np.nan)
+    has = np.any(ds_y > 0, axis=-1)
+    minimum = np.where(has, np.nanmin(np.where(ds_y > 0, ratio, np.inf), axis=-1), np.nan)
+    return ratio, minimum

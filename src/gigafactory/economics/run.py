@@ -32,6 +32,9 @@ def run_economics(cat: Catalog, scn: Scenario, design: DesignResult, rollout: Ro
             market.append({"model": model_id, "cost_per_mtok_usd": c, "list_price_output_usd_per_mtok": wl.price_output_usd_per_mtok,
                            "price_over_cost": wl.price_output_usd_per_mtok / c})
     warnings = []
+    fin = base.get("financing") or {}
+    if fin.get("min_dscr") is not None and fin["min_dscr"] < 1.2:
+        warnings.append(f"minimum yearly debt-service coverage {fin['min_dscr']:.2f} is below the 1.20-1.25 senior lenders require")
     if any(m["price_over_cost"] > 3 for m in market):
         warnings.append("list token prices are several times the modelled cost per token: revenue assumes today's list prices hold at this "
                         "scale (less the yearly decline); the tornado's token-price and price-decline rows show how fast that changes")
@@ -46,10 +49,18 @@ def run_economics(cat: Catalog, scn: Scenario, design: DesignResult, rollout: Ro
             "price_decline_per_year": inp.price_decline_per_year, "revenue_model": scn.finance.revenue_model,
             "depreciation_months": {"it": inp.life_it_months, "network": inp.life_network_months, "facility": inp.life_facility_months},
             "maintenance_fraction_per_year": inp.maintenance_fraction_per_year, "cost_profile": cost.id, "base_year": int(cost.base_year),
+            "economic_life_months": {"it": inp.economic_life_it_months or inp.life_it_months,
+                                     "network": inp.economic_life_network_months or inp.life_network_months,
+                                     "facility": inp.economic_life_facility_months or inp.life_facility_months},
+            "insurance_fraction_per_year": inp.insurance_fraction_per_year,
+            "property_tax_fraction_per_year": inp.property_tax_fraction_per_year,
+            "licence_usd_per_gpu_year": inp.licence_usd_per_gpu_year,
+            "spares_fraction_of_it_capex": inp.spares_fraction_of_it_capex,
             "currency": "USD",
         },
         "notes": list(inp.notes) + [
-            "no facility maintenance, insurance or software licences: the cost profile has no sourced figure for them",
+            "no facility (M&E) maintenance: the cost profile has no sourced figure for it; software licences are charged at "
+            "NVIDIA AI Enterprise list price on every GPU in service (an open-source serving stack pays none)",
             "revenue = output tokens x output price + input tokens (isl/osl per output token) x input price, at the scenario's utilisation",
         ],
         "serving": {sid: [w.model_dump(include={"model", "share", "tok_s_gpu", "tok_s_user", "reason"}) for w in rows]

@@ -29,7 +29,7 @@ DESIGN_READS = ("name", "sites", "systems", "fabric", "finance.cost_profile")
 SERVING_READS = ("workloads[*].model", "workloads[*].share", "workloads[*].precision", "workloads[*].isl_tokens",
                  "workloads[*].osl_tokens", "workloads[*].slo", "workloads[*].speculative_tokens")
 SIMULATION_READS = SERVING_READS + ("seed", "simulation", "finance.utilisation")
-ROLLOUT_READS = ("seed", "sites", "rollout", "finance.cost_profile")
+ROLLOUT_READS = ("seed", "sites", "rollout", "finance.cost_profile", "finance.horizon_years")  # the horizon prices the power paths
 ECONOMICS_READS = ("seed", "sites", "workloads", "rollout.start_date", "finance")
 PLAN_READS = tuple(Scenario.model_fields)  # the plan echoes the whole scenario
 
