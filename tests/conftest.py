@@ -33,3 +33,12 @@ def cli(capsys):
         return code, captured.out, captured.err
 
     return run
+
+
+def keep_demand_for_workloads(data: dict) -> dict:
+    """A scenario dict whose workloads were replaced keeps only the demand segments of models it
+    still serves (the demand-segments check refuses the others)."""
+    served = {w["model"] for w in data.get("workloads", [])}
+    demand = data.get("demand") or {}
+    data["demand"] = {**demand, "tokens": [t for t in demand.get("tokens", []) if t["model"] in served]}
+    return data

@@ -16,6 +16,8 @@ from gigafactory.pipeline.stages import STAGES
 from gigafactory.results.base import Result
 from gigafactory.scenario import default_scenario_path, parse_scenario_text
 
+from conftest import keep_demand_for_workloads
+
 OPTS = RunOptions(rollout_samples=50, economics_samples=200, duration_s=30.0)
 
 
@@ -24,6 +26,7 @@ def _small_text(**finance: Any) -> str:
     data["sites"] = [{"name": "solo", "region": "us-virginia", "facility_power_mw": 40}]
     data["workloads"] = [{"model": "llama-3.3-70b", "share": 1.0, "precision": "fp8", "isl_tokens": 2048, "osl_tokens": 512,
                           "slo": {"ttft_p99_ms": 2000, "tpot_p99_ms": 50}, "price_input_usd_per_mtok": 0.29, "price_output_usd_per_mtok": 0.60}]
+    keep_demand_for_workloads(data)
     data["devices"] = {"fleets": []}
     data["finance"] = {**data.get("finance", {}), **finance}
     return yaml.safe_dump(data, sort_keys=False)
@@ -50,14 +53,14 @@ def test_order_is_topological_and_fixed():
 
     g = Graph(None, None, STAGES)  # type: ignore[arg-type]  # ordering needs no catalog or scenario
     order = g.order(["plan"])
-    assert order == ["design", "serving", "simulation", "rollout", "economics", "methods", "plan"]
+    assert order == ["design", "serving", "simulation", "rollout", "demand", "economics", "methods", "plan"]
     for i, name in enumerate(order):
         assert all(order.index(d) < i for d in STAGES[name].needs)
-    assert g.order(["economics"]) == ["design", "serving", "rollout", "economics"]
+    assert g.order(["economics"]) == ["design", "serving", "rollout", "demand", "economics"]
 
 
 def test_every_stage_result_is_typed_and_frozen(small_results):
-    for name in ("design", "serving", "simulation", "rollout", "economics", "methods", "plan"):
+    for name in ("design", "serving", "simulation", "rollout", "demand", "economics", "methods", "plan"):
         res = small_results.result(name)
         assert isinstance(res, Result) and isinstance(res, STAGES[name].result), name
         assert res.model_config.get("frozen") and res.model_config.get("extra") == "forbid", name
@@ -88,7 +91,7 @@ def _no_untyped_dicts(model: type[BaseModel], seen: set[type] | None = None) -> 
     return bad
 
 
-@pytest.mark.parametrize("stage", ["design", "serving", "simulation", "rollout", "economics", "methods"])
+@pytest.mark.parametrize("stage", ["design", "serving", "simulation", "rollout", "demand", "economics", "methods"])
 def test_no_untyped_values_cross_a_stage_boundary(stage):
     assert _no_untyped_dicts(STAGES[stage].result) == []
 
@@ -135,7 +138,7 @@ def _covered(path: str, declared: tuple[str, ...]) -> bool:
     return any(path == d or path.startswith(d + ".") or path.startswith(d + "[") for d in declared)
 
 
-@pytest.mark.parametrize("stage", ["design", "serving", "simulation", "rollout", "economics", "methods"])
+@pytest.mark.parametrize("stage", ["design", "serving", "simulation", "rollout", "demand", "economics", "methods"])
 def test_stages_read_only_what_they_declare(catalog, small, small_results, stage):
     """A stage's cache key hashes the scenario paths it declares; reading anything else would
     make a stale cache hit possible.  Each stage runs on a scenario that records its reads."""
@@ -169,12 +172,12 @@ def test_price_change_reruns_economics_only(catalog, tmp_path):
     assert not any(r.cached for r in first.runs)
     again = Pipeline(catalog, a, OPTS, cache=cache)
     res_again = again.result("plan")
-    assert {r.name for r in again.runs if r.cached} == {"design", "serving", "simulation", "rollout", "economics", "methods", "plan"}
+    assert {r.name for r in again.runs if r.cached} == {"design", "serving", "simulation", "rollout", "demand", "economics", "methods", "plan"}
     assert res_again == first.result("plan")  # a hit is the result a fresh run computes
     price = Pipeline(catalog, b, OPTS, cache=cache)
     price.result("plan")
     recomputed = {r.name for r in price.runs if not r.cached}
-    assert recomputed == {"economics", "methods", "plan"}
+    assert recomputed == {"demand", "economics", "methods", "plan"}  # the demand stage reads finance (prices decline)
     assert price.result("economics").npv_usd != first.result("economics").npv_usd
 
 

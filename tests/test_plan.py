@@ -18,6 +18,7 @@ def _one_site_one_model(catalog):
     data["sites"] = [{"name": "solo", "region": "us-virginia", "facility_power_mw": 50}]
     data["workloads"] = [{"model": "llama-3.3-70b", "share": 1.0, "precision": "fp8", "isl_tokens": 2048, "osl_tokens": 512,
                           "slo": {"ttft_p99_ms": 2000, "tpot_p99_ms": 50}, "price_input_usd_per_mtok": 0.29, "price_output_usd_per_mtok": 0.60}]
+    data["demand"] = {"tokens": [], "contracts": []}  # the demand stage is tested in tests/test_demand.py
     data["devices"] = {"fleets": []}
     text = yaml.safe_dump(data)
     return parse_scenario_text(text, "solo.yaml", catalog), text
@@ -51,7 +52,8 @@ def test_one_site_one_model(catalog):
     ro = r["rollout"]
     assert 0 < ro["ttft_days_p10"] <= ro["ttft_days"] <= ro["ttft_days_p90"] and ro["ttft_days"] < ro["full_capacity_days"]
     e = r["economics"]
-    # one model: the levelised cost per Mtok is the cost of a sold GPU-hour over the Mtok a GPU-hour makes
+    # one model, no demand model (every GPU-hour sold at finance.utilisation): the levelised cost per
+    # Mtok is the cost of a sold GPU-hour over the Mtok a GPU-hour makes
     assert e["cost_per_mtok_usd"]["llama-3.3-70b"] == pytest.approx(e["cost_per_sold_gpu_hour_usd"] / (s["tok_s_gpu"] * 3600 / 1e6), rel=1e-6)
     t = e["totals_usd"]  # cash conservation: the last cumulative cash is the undiscounted sum of every flow
     net = (t["revenue"] - t["energy"] - t["staff"] - t["maintenance"] - t["insurance"] - t["property_tax"] - t["licences"] - t["tax"]

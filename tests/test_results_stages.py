@@ -19,6 +19,8 @@ from gigafactory.rollout.plan import plan_rollout
 from gigafactory.scenario import default_scenario_path, parse_scenario_text
 from gigafactory.simulate.run import simulate_scenario
 
+from conftest import keep_demand_for_workloads
+
 
 @pytest.fixture(scope="module")
 def small(catalog):
@@ -27,6 +29,7 @@ def small(catalog):
     data["sites"] = [{"name": "solo", "region": "us-virginia", "facility_power_mw": 50}]
     data["workloads"] = [{"model": "llama-3.3-70b", "share": 1.0, "precision": "fp8", "isl_tokens": 2048, "osl_tokens": 512,
                           "slo": {"ttft_p99_ms": 2000, "tpot_p99_ms": 50}, "price_input_usd_per_mtok": 0.29, "price_output_usd_per_mtok": 0.60}]
+    keep_demand_for_workloads(data)
     data["devices"] = {"fleets": []}
     scn = parse_scenario_text(yaml.safe_dump(data), "small.yaml", catalog)
     design = design_factory(catalog, scn)

@@ -21,6 +21,8 @@ from gigafactory.rollout.solve import build, solve
 from gigafactory.rollout.tasks import Task, build_tasks
 from gigafactory.scenario import default_scenario_path, parse_scenario_text
 
+from conftest import keep_demand_for_workloads
+
 
 def _fixed(h: float) -> tuple[float, float, float]:
     return (h, h, h)
@@ -88,6 +90,7 @@ def _scenario(catalog, method="gigafactory", mw=100.0, powered_shell=False, samp
     if system == "dgx-h100":
         data["workloads"] = [{"model": "llama-3.1-70b", "share": 1.0, "precision": "fp8", "isl_tokens": 2048, "osl_tokens": 512,
                               "slo": {"ttft_p99_ms": 2000, "tpot_p99_ms": 100}}]
+        keep_demand_for_workloads(data)
         data["devices"] = {"fleets": []}
     return parse_scenario_text(yaml.safe_dump(data), "t.yaml", catalog)
 

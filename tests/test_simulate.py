@@ -33,6 +33,8 @@ from gigafactory.simulate.router import make_router
 from gigafactory.simulate.run import plan_pools, pool_seed, simulate_fleet, simulate_scenario
 from gigafactory.simulate.sim import Requests, Simulation
 
+from conftest import keep_demand_for_workloads
+
 
 _CATALOG = load_catalog()  # module level: hypothesis would print a fixture's (large) repr
 
@@ -247,6 +249,7 @@ def _scenario(catalog, workloads=None, simulation=None):
     data["sites"] = [{"name": "solo", "region": "us-virginia", "facility_power_mw": 30}]
     data["workloads"] = workloads or [{"model": "llama-3.3-70b", "share": 1.0, "precision": "fp8", "isl_tokens": 1024, "osl_tokens": 256,
                                        "slo": {"ttft_p99_ms": 2000, "tpot_p99_ms": 50}}]
+    keep_demand_for_workloads(data)
     data["devices"] = {"fleets": []}
     data["simulation"] = simulation or {"trace": "azure-conv-2023", "duration_s": 120, "router": "least-outstanding"}
     scn = parse_scenario_text(yaml.safe_dump(data), "solo.yaml", catalog)
@@ -423,6 +426,7 @@ def test_cli_simulate_json(cli, tmp_path, catalog):
     scn_data["sites"] = [{"name": "solo", "region": "us-virginia", "facility_power_mw": 30}]
     scn_data["workloads"] = [{"model": "llama-3.3-70b", "share": 1.0, "precision": "fp8", "isl_tokens": 1024, "osl_tokens": 256,
                               "slo": {"ttft_p99_ms": 2000, "tpot_p99_ms": 50}}]
+    keep_demand_for_workloads(scn_data)
     scn_data["devices"] = {"fleets": []}
     path.write_text(yaml.safe_dump(scn_data))
     code, out, err = cli("simulate", str(path), "--trace", "sharegpt", "--duration", "60", "--json")

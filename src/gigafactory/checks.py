@@ -287,6 +287,38 @@ def device_offload_model(scn: Scenario, cat: Catalog, doc: YamlDocument | None) 
     return []
 
 
+@check("demand-segments")
+def demand_segments(scn: Scenario, cat: Catalog, doc: YamlDocument | None) -> list[Problem]:
+    """Each token segment asks for a served model and a known hour-of-week profile; names are
+    unique; contracts take at most every GPU."""
+    from gigafactory.demand.profiles import load_profiles
+
+    out: list[Problem] = []
+    served = {cat.resolve_id("models", w.model) for w in scn.workloads}
+    profiles = load_profiles()
+    seen: set[str] = set()
+    for i, seg in enumerate(scn.demand.tokens):
+        mid = cat.resolve_id("models", seg.model)
+        if mid is not None and mid not in served:
+            out.append(_p(doc, ("demand", "tokens", i, "model"), f"demand segment '{seg.name}' asks for {mid}, which no workload serves",
+                          "demand-segments", value=seg.model, expected=f"one of the workloads' models: {', '.join(sorted(m for m in served if m))}",
+                          fix="add a workload for it, change the segment's model, or remove the segment"))
+        try:
+            profiles.resolve(seg.profile)
+        except InputError as exc:
+            p0 = exc.problems[0]
+            out.append(_p(doc, ("demand", "tokens", i, "profile"), p0.message, "demand-segments", value=seg.profile, fix=p0.fix))
+        if seg.name in seen:
+            out.append(_p(doc, ("demand", "tokens", i, "name"), f"segment name '{seg.name}' is used twice", "demand-segments",
+                          value=seg.name, fix="give each segment its own name"))
+        seen.add(seg.name)
+    total = sum(c.share_of_gpus for c in scn.demand.contracts)
+    if total > 1 + 1e-9:
+        out.append(_p(doc, ("demand", "contracts"), f"the contracts take {total:.0%} of the GPUs", "demand-segments", value=round(total, 3),
+                      expected="shares of GPUs summing to at most 1", fix="lower share_of_gpus"))
+    return out
+
+
 def _power_key(site) -> str:
     return "facility_power_mw" if site.facility_power_mw is not None else "it_power_mw"
 

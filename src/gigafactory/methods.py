@@ -10,7 +10,9 @@ from __future__ import annotations
 from gigafactory.catalog import Catalog
 from gigafactory.design.choice import mix_tok_s_per_gpu
 from gigafactory.display import human
+from gigafactory.demand.serve import run_demand
 from gigafactory.economics.run import run_economics
+from gigafactory.results.demand import DemandResult
 from gigafactory.results.design import DesignResult
 from gigafactory.results.economics import EconomicsResult
 from gigafactory.results.methods import MethodComparison, MethodRow
@@ -25,7 +27,8 @@ WEEK_DAYS = 7.0
 
 
 def compare_methods(cat: Catalog, scn: Scenario, design: DesignResult, serving: ServingResult, rollout: RolloutResult,
-                    econ: EconomicsResult, rollout_samples: int | None = None, exact: bool = False) -> MethodComparison:
+                    econ: EconomicsResult, demand: DemandResult | None = None, rollout_samples: int | None = None,
+                    exact: bool = False) -> MethodComparison:
     """Every preset on the scenario's design; the scenario's own method reuses its rollout and
     economics results (the same computation)."""
     mix = mix_tok_s_per_gpu(design, serving)
@@ -36,7 +39,8 @@ def compare_methods(cat: Catalog, scn: Scenario, design: DesignResult, serving: 
             continue
         variant = scn.model_copy(update={"rollout": scn.rollout.model_copy(update={"method": method})})
         ro = plan_rollout(cat, variant, design, mix, samples=rollout_samples, exact=exact)
-        runs[method] = (ro, run_economics(cat, variant, design, ro, serving, mc_samples=0))
+        dem = run_demand(cat, variant, design, serving, ro) if demand is not None else None  # capacity comes online later or sooner
+        runs[method] = (ro, run_economics(cat, variant, design, ro, serving, mc_samples=0, demand=dem))
     base_ro, base_econ = runs[BASELINE]
     cod = econ.cost_of_delay_usd_per_week
     rows = []
@@ -59,6 +63,7 @@ def headline(row: MethodRow, baseline: str) -> str:
     w = row.weeks_sooner_than_baseline
     when = f"{abs(w):.0f} weeks {'sooner' if w >= 0 else 'later'} than {baseline}"
     worth = human(abs(row.value_of_time_saved_usd), "USD")
-    return (f"{row.method}: first production token in {row.ttft_days:.0f} days (P50), {when}, "
-            f"worth {worth} at the cost of delay (NPV {'+' if row.npv_gain_vs_baseline_usd >= 0 else '-'}"
-            f"{human(abs(row.npv_gain_vs_baseline_usd), 'USD')} vs {baseline})")
+    value = (f"worth {worth} at the cost of delay" if row.value_of_time_saved_usd >= 0 else
+             f"which brings {worth} of losses forward at the cost of delay (the programme's NPV is negative)")
+    return (f"{row.method}: first production token in {row.ttft_days:.0f} days (P50), {when}, {value} "
+            f"(NPV {'+' if row.npv_gain_vs_baseline_usd >= 0 else '-'}{human(abs(row.npv_gain_vs_baseline_usd), 'USD')} vs {baseline})")

@@ -15,6 +15,7 @@ from gigafactory.perf.validate import P99_OVER_STEADY
 from gigafactory.pipeline.cache import StageCache
 from gigafactory.pipeline.options import RunOptions
 from gigafactory.results.design import DesignResult
+from gigafactory.results.demand import DemandResult
 from gigafactory.results.economics import EconomicsResult
 from gigafactory.results.methods import MethodComparison
 from gigafactory.results.plan import PlanResult
@@ -24,7 +25,7 @@ from gigafactory.results.simulation import SimulationResult
 from gigafactory.scenario.model import Scenario
 
 SLO_ATTAINMENT_TARGET = 0.99  # the SLOs are p99 latencies
-SCHEMA_VERSION = 3  # 2: typed results, no wall-clock "created" (it lives in the run record); 3: build-method comparison, rollout sensitivity
+SCHEMA_VERSION = 4  # 4: demand stage; 2: typed results, no wall-clock "created" (it lives in the run record); 3: build-method comparison, rollout sensitivity
 Progress = Callable[[str], None]
 
 
@@ -73,7 +74,7 @@ def main_system(design: DesignResult) -> str:
 
 
 def assemble_plan(cat: Catalog, scn: Scenario, design: DesignResult, serving: ServingResult, simulation: SimulationResult,
-                  rollout: RolloutResult, econ: EconomicsResult, methods: MethodComparison) -> PlanResult:
+                  rollout: RolloutResult, econ: EconomicsResult, methods: MethodComparison, demand: DemandResult) -> PlanResult:
     """The plan stage: every stage's figures in one typed result (written as result.json)."""
     system = main_system(design)
     t = design.total
@@ -98,6 +99,7 @@ def assemble_plan(cat: Catalog, scn: Scenario, design: DesignResult, serving: Se
         "frontiers": {"system": system, "models": {row.model: [p.model_dump() for p in row.frontier]
                                                    for row in serving.systems[system] if row.frontier}},
         "rollout": rollout.model_dump(),
+        "demand": demand.model_dump(),
         "economics": econ.model_dump(),
         "methods": methods.model_dump(),
         "sources": _sources(cat, scn, design),

@@ -64,6 +64,11 @@ def plan(
               f"(PUE {d['pue']:.3f}), capex {human(d['capex_usd'], 'USD')} (USD {d['base_year']})")
     out.print(f"Deployment TTFT: first production token P50 [bold]{r['ttft_days']:.0f} days[/] ({r['first_token_date']}), P90 {r['ttft_days_p90']:.0f} days; "
               f"full capacity P50 {r['full_capacity_days']:.0f} days")
+    dm = result["demand"]
+    gw_year = dm["revenue_per_gw_year_usd"]
+    out.print(f"Demand ({dm['mode']}): utilisation {dm['utilisation']:.0%} of GPU-hours in service, {dm['unserved_share']:.1%} of token demand unserved; "
+              f"revenue {human(dm['revenue_usd'], 'USD')} over the horizon, {human(gw_year, 'USD') if gw_year else '—'} per GW-year in its last year "
+              f"({dm['revenue_mix'].get('contracts', 0):.0%} contracts, {dm['revenue_mix'].get('tokens', 0):.0%} tokens)")
     out.print(f"Build method: [bold]{result['methods']['headline']}[/] (`gigafactory rollout --compare-methods` for every method)")
     t = Table(title="Serving (best configuration under each model's SLO)", title_justify="left")
     for col in ("model", "configuration", "tok/s/GPU", "tok/s/user", "TTFT p99 (est.)", "TPOT p99 (est.)", "SLO", "cost / Mtok"):

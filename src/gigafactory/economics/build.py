@@ -8,6 +8,7 @@ import numpy as np
 
 from gigafactory.catalog import Catalog
 from gigafactory.economics.cashflow import HOURS_PER_MONTH, SECONDS_PER_MONTH, EconInputs, cost_profile_inputs
+from gigafactory.results.demand import DemandResult
 from gigafactory.results.design import DesignResult
 from gigafactory.results.rollout import RolloutResult
 from gigafactory.results.serving import ServingResult
@@ -26,8 +27,11 @@ def _month(day: float) -> int:
     return int(day // DAYS_PER_MONTH)
 
 
-def build_inputs(cat: Catalog, scn: Scenario, design: DesignResult, rollout: RolloutResult, serving: ServingResult) -> EconInputs:
-    """``serving``: per system id, the perf model's best point per workload (design.choice.serving_rates)."""
+def build_inputs(cat: Catalog, scn: Scenario, design: DesignResult, rollout: RolloutResult, serving: ServingResult,
+                 demand: DemandResult | None = None) -> EconInputs:
+    """``serving``: per system id, the perf model's best point per workload (design.choice.serving_rates).
+    ``demand``: the demand stage's sales; when modelled, revenue and tokens are what it sold (see
+    `_from_demand`), else `finance.utilisation` of capacity at list prices."""
     cost = cat.get("costs", scn.finance.cost_profile)
     months = scn.finance.horizon_years * 12
     gantt = rollout.gantt
@@ -94,6 +98,14 @@ def build_inputs(cat: Catalog, scn: Scenario, design: DesignResult, rollout: Rol
         if scn.finance.revenue_model == "gpu-hours":
             price = scn.finance.gpu_hour_price_usd or _reference_gpu_hour_price(cat, cost, site.system)
             revenue += site_online * HOURS_PER_MONTH * price
+    utilisation = scn.finance.utilisation
+    contract = None
+    licensed = 1.0
+    from_demand = demand is not None and demand.mode == "modelled"
+    if from_demand:
+        revenue, contract, tokens, shares, utilisation, licensed = _from_demand(demand, scn, shares)
+        notes.append("revenue is what the demand stage sold: served tokens at the segments' prices and the contracts' GPU-hours "
+                     "(the tornado's utilisation row scales the token sales around the modelled utilisation)")
     return EconInputs(
         months=months, capex_it_usd=capex_it, capex_facility_usd=capex_fac, gpus_online=gpus_online, energy_usd=energy, staff_usd=staff,
         revenue_usd=revenue, output_tokens=tokens, gpu_share=shares,
@@ -103,7 +115,8 @@ def build_inputs(cat: Catalog, scn: Scenario, design: DesignResult, rollout: Rol
         maintenance_fraction_per_year=cost.maintenance_fraction_of_capex_per_year,
         wacc=scn.finance.wacc if scn.finance.wacc is not None else cost.wacc_fraction,
         tax_rate=scn.finance.tax_rate if scn.finance.tax_rate is not None else DEFAULT_TAX_RATE,
-        utilisation=scn.finance.utilisation, price_decline_per_year=scn.finance.price_decline_per_year,
+        utilisation=utilisation, price_decline_per_year=scn.finance.price_decline_per_year,
+        contract_revenue_usd=contract, revenue_scales_with_throughput=not from_demand, licensed_gpu_share=licensed,
         notes=tuple(dict.fromkeys(notes)),
         **cost_profile_inputs(cost),
     )
@@ -121,3 +134,19 @@ def _reference_gpu_hour_price(cat: Catalog, cost: Any, system_id: str) -> float:
             return float(v)
     return float(cost.gpu_rental_h100_on_demand_usd_per_gpu_hour)
 
+
+def _from_demand(demand: DemandResult, scn: Scenario, shares: dict[str, float]):
+    """Revenue, contract revenue, tokens, GPU shares and utilisation from the demand stage, in the
+    cash-flow model's convention: token sales are stored at utilisation 1 and no price decline
+    (divided by the modelled utilisation and decline), so the base case returns exactly what the
+    demand stage sold and the tornado and Monte Carlo scale it around that."""
+    months = len(demand.monthly)
+    u0 = demand.utilisation if demand.utilisation > 0 else 1.0
+    decline0 = (1 - scn.finance.price_decline_per_year) ** (np.arange(months) / 12.0)
+    revenue = np.array([m.revenue_tokens_usd for m in demand.monthly]) / (u0 * decline0)
+    contract = np.array([m.revenue_contracts_usd for m in demand.monthly])
+    tokens = {k: np.array([m.served_tokens_by_model.get(k, 0.0) for m in demand.monthly]) / u0 for k in shares}
+    online = sum(m.gpus_online for m in demand.monthly)
+    pool = 1.0 - (sum(m.contract_gpus for m in demand.monthly) / online if online > 0 else 0.0)
+    # the cost of a model's tokens is the cost of its GPUs in the token pool (contracted GPUs serve the contracts)
+    return revenue, contract, tokens, {k: v * pool for k, v in shares.items()}, u0, pool

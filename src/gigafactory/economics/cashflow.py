@@ -68,7 +68,7 @@ class EconInputs:
     gpus_online: np.ndarray  # average GPUs in service during the month [count]
     energy_usd: np.ndarray  # electricity bill at full load of the online GPUs (IT typical x PUE x price)
     staff_usd: np.ndarray
-    revenue_usd: np.ndarray  # at utilisation 1 and no price decline
+    revenue_usd: np.ndarray  # token (or GPU-hour) sales at utilisation 1 and no price decline
     output_tokens: dict[str, np.ndarray]  # per model, at utilisation 1
     gpu_share: dict[str, float]  # share of GPUs serving each model
     life_it_months: int  # book lives: depreciation for taxes
@@ -81,6 +81,14 @@ class EconInputs:
     utilisation: float
     price_decline_per_year: float
     notes: tuple[str, ...] = field(default=())
+    # take-or-pay contract revenue per month: paid whatever the utilisation, token price or decline
+    contract_revenue_usd: np.ndarray | None = None
+    # False when demand, not capacity, sets the tokens sold (demand stage): more tokens/s per GPU then
+    # lowers the cost per token but sells no more
+    revenue_scales_with_throughput: bool = True
+    # share of GPUs in service that carry a software licence: GPUs sold bare under contracts run
+    # the tenant's own stack, so only the token pool's do
+    licensed_gpu_share: float = 1.0
     # --- issue 14: economic lives, further cost lines and financing.  The defaults switch each
     # off, so inputs built without them give the model as it was (residual = book value). ---
     economic_life_it_months: int | None = None  # None: the book life
@@ -246,7 +254,10 @@ def evaluate(inp: EconInputs, mult: dict[str, Any] | None = None, financing: boo
     capex_it = capex_hw + spares
     capex_fac = np.broadcast_to(inp.capex_facility_usd, online.shape) * s["capex_facility"][:, None]
     util = s["utilisation"][:, None]
-    revenue = _shift(inp.revenue_usd, d) * util * s["throughput"][:, None] * s["token_price"][:, None] * decline
+    thr = s["throughput"][:, None] if inp.revenue_scales_with_throughput else 1.0
+    revenue = _shift(inp.revenue_usd, d) * util * thr * s["token_price"][:, None] * decline
+    if inp.contract_revenue_usd is not None:
+        revenue = revenue + _shift(inp.contract_revenue_usd, d)
     energy = _shift(inp.energy_usd, d) * s["energy_price"][:, None]
     staff = np.broadcast_to(inp.staff_usd, online.shape).copy()
     maintenance = np.cumsum(capex_hw, axis=1) * s["maintenance"][:, None] / 12.0
@@ -258,7 +269,7 @@ def evaluate(inp: EconInputs, mult: dict[str, Any] | None = None, financing: boo
     book = np.cumsum(capex, axis=1) - np.cumsum(dep, axis=1)
     insurance = np.cumsum(capex, axis=1) * inp.insurance_fraction_per_year / 12.0
     property_tax = book * inp.property_tax_fraction_per_year / 12.0
-    licences = online * inp.licence_usd_per_gpu_year / 12.0
+    licences = online * inp.licensed_gpu_share * inp.licence_usd_per_gpu_year / 12.0
     opex = energy + staff + maintenance + insurance + property_tax + licences
     # residual at the horizon from economic lives; the gain over book value is taxed there
     residual_value = (_value_left(it_gpu, inp.economic_life_it_months or inp.life_it_months)
@@ -275,7 +286,7 @@ def evaluate(inp: EconInputs, mult: dict[str, Any] | None = None, financing: boo
     r_m = (1 + s["wacc"]) ** (1 / 12) - 1
     discount = (1 + r_m[:, None]) ** -(months[None, :] + 1.0)
     gpu_hours = online * HOURS_PER_MONTH
-    tokens = {k: _shift(v, d) * util * s["throughput"][:, None] for k, v in inp.output_tokens.items()}
+    tokens = {k: _shift(v, d) * util * thr for k, v in inp.output_tokens.items()}
     fin = None
     if financing:
         fin = _financing(inp, s, online, capex_it, capex_fac, revenue, opex, ebit + gain, residual_value)

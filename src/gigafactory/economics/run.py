@@ -6,6 +6,7 @@ from gigafactory.catalog import Catalog
 from gigafactory.economics.analysis import base_case, monte_carlo, tornado
 from gigafactory.economics.build import build_inputs
 from gigafactory.pipeline.streams import stream
+from gigafactory.results.demand import DemandResult
 from gigafactory.results.design import DesignResult
 from gigafactory.results.economics import EconomicsResult
 from gigafactory.results.rollout import RolloutResult
@@ -14,9 +15,10 @@ from gigafactory.scenario.model import Scenario
 
 
 def run_economics(cat: Catalog, scn: Scenario, design: DesignResult, rollout: RolloutResult, serving: ServingResult,
-                  mc_samples: int = 10_000) -> EconomicsResult:
-    """The economics stage: cash flows and their analysis from the typed design, rollout and serving results."""
-    inp = build_inputs(cat, scn, design, rollout, serving)
+                  mc_samples: int = 10_000, demand: DemandResult | None = None) -> EconomicsResult:
+    """The economics stage: cash flows and their analysis from the typed design, rollout, serving
+    and demand results."""
+    inp = build_inputs(cat, scn, design, rollout, serving, demand)
     base = base_case(inp)
     p90 = rollout.ttft_days_p90 if rollout.ttft_days_p90 is not None else rollout.plan_ttft_days
     spread = (rollout.ttft_days - rollout.plan_ttft_days, p90 - rollout.plan_ttft_days)
@@ -35,7 +37,8 @@ def run_economics(cat: Catalog, scn: Scenario, design: DesignResult, rollout: Ro
     fin = base.get("financing") or {}
     if fin.get("min_dscr") is not None and fin["min_dscr"] < 1.2:
         warnings.append(f"minimum yearly debt-service coverage {fin['min_dscr']:.2f} is below the 1.20-1.25 senior lenders require")
-    if any(m["price_over_cost"] > 3 for m in market):
+    modelled = demand is not None and demand.mode == "modelled"
+    if not modelled and any(m["price_over_cost"] > 3 for m in market):
         warnings.append("list token prices are several times the modelled cost per token: revenue assumes today's list prices hold at this "
                         "scale (less the yearly decline); the tornado's token-price and price-decline rows show how fast that changes")
     return EconomicsResult.model_validate({
@@ -61,7 +64,9 @@ def run_economics(cat: Catalog, scn: Scenario, design: DesignResult, rollout: Ro
         "notes": list(inp.notes) + [
             "no facility (M&E) maintenance: the cost profile has no sourced figure for it; software licences are charged at "
             "NVIDIA AI Enterprise list price on every GPU in service (an open-source serving stack pays none)",
-            "revenue = output tokens x output price + input tokens (isl/osl per output token) x input price, at the scenario's utilisation",
+            ("revenue = what the demand stage sold: served output tokens x output price + their input tokens x input price (cache "
+             "hits at the cache price, less free tier and discounts), plus take-or-pay contracts" if modelled else
+             "revenue = output tokens x output price + input tokens (isl/osl per output token) x input price, at the scenario's utilisation"),
         ],
         "serving": {sid: [w.model_dump(include={"model", "share", "tok_s_gpu", "tok_s_user", "reason"}) for w in rows]
                     for sid, rows in serving.systems.items()},

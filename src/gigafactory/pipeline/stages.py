@@ -1,7 +1,7 @@
 """The stages of the twin, in one order:
 
     scenario ─> design ─> serving ─┬─> simulation ─────────────────────────┐
-                                   └─> rollout ─> economics ─> methods ────┴─> plan
+                                   └─> rollout ─> demand ─> economics ─> methods ┴─> plan
     scenario ─> design_choice (on demand: `gigafactory design --compare`)
 
 Each stage is a thin wrapper over its module's orchestrator, declaring what it reads.  The
@@ -16,6 +16,7 @@ from __future__ import annotations
 from gigafactory.pipeline.graph import Inputs, Stage
 from gigafactory.scenario.model import Scenario
 from gigafactory.results.design import DesignChoice, DesignResult
+from gigafactory.results.demand import DemandResult
 from gigafactory.results.economics import EconomicsResult
 from gigafactory.results.methods import MethodComparison
 from gigafactory.results.plan import PlanResult
@@ -30,7 +31,8 @@ SERVING_READS = ("workloads[*].model", "workloads[*].share", "workloads[*].preci
                  "workloads[*].osl_tokens", "workloads[*].slo", "workloads[*].speculative_tokens")
 SIMULATION_READS = SERVING_READS + ("seed", "simulation", "finance.utilisation")
 ROLLOUT_READS = ("seed", "sites", "rollout", "finance.cost_profile", "finance.horizon_years")  # the horizon prices the power paths
-ECONOMICS_READS = ("seed", "sites", "workloads", "rollout.start_date", "finance")
+DEMAND_READS = ("workloads", "demand", "finance", "rollout.start_date")
+ECONOMICS_READS = ("seed", "sites", "workloads", "demand", "rollout.start_date", "finance")
 PLAN_READS = tuple(Scenario.model_fields)  # the plan echoes the whole scenario
 
 
@@ -69,23 +71,29 @@ def _rollout(i: Inputs) -> RolloutResult:
                         samples=i.options.rollout_samples, exact=i.options.rollout_exact)
 
 
+def _demand(i: Inputs) -> DemandResult:
+    from gigafactory.demand.serve import run_demand
+
+    return run_demand(i.cat, i.scn, i["design"], i["serving"], i["rollout"])
+
+
 def _economics(i: Inputs) -> EconomicsResult:
     from gigafactory.economics.run import run_economics
 
-    return run_economics(i.cat, i.scn, i["design"], i["rollout"], i["serving"], i.options.economics_samples)
+    return run_economics(i.cat, i.scn, i["design"], i["rollout"], i["serving"], i.options.economics_samples, demand=i["demand"])
 
 
 def _methods(i: Inputs) -> MethodComparison:
     from gigafactory.methods import compare_methods
 
-    return compare_methods(i.cat, i.scn, i["design"], i["serving"], i["rollout"], i["economics"],
+    return compare_methods(i.cat, i.scn, i["design"], i["serving"], i["rollout"], i["economics"], i["demand"],
                            rollout_samples=i.options.rollout_samples, exact=i.options.rollout_exact)
 
 
 def _plan(i: Inputs) -> PlanResult:
     from gigafactory.plan import assemble_plan
 
-    return assemble_plan(i.cat, i.scn, i["design"], i["serving"], i["simulation"], i["rollout"], i["economics"], i["methods"])
+    return assemble_plan(i.cat, i.scn, i["design"], i["serving"], i["simulation"], i["rollout"], i["economics"], i["methods"], i["demand"])
 
 
 STAGES: dict[str, Stage] = {s.name: s for s in (
@@ -99,11 +107,13 @@ STAGES: dict[str, Stage] = {s.name: s for s in (
           "discrete-event serving simulation of the fleet"),
     Stage("rollout", ("design", "serving"), ROLLOUT_READS, ("rollout_samples", "rollout_exact"), RolloutResult, _rollout,
           "build plan, deployment time to first token, ramp, risk"),
-    Stage("economics", ("design", "serving", "rollout"), ECONOMICS_READS, ("economics_samples",), EconomicsResult, _economics,
+    Stage("demand", ("design", "serving", "rollout"), DEMAND_READS, (), DemandResult, _demand,
+          "demand against capacity under SLO hour by hour: served tokens, contracts, utilisation, revenue"),
+    Stage("economics", ("design", "serving", "rollout", "demand"), ECONOMICS_READS, ("economics_samples",), EconomicsResult, _economics,
           "cash flows, levelised costs, NPV/IRR, tornado, Monte Carlo"),
-    Stage("methods", ("design", "serving", "rollout", "economics"), tuple(dict.fromkeys(ROLLOUT_READS + ECONOMICS_READS)),
+    Stage("methods", ("design", "serving", "rollout", "demand", "economics"), tuple(dict.fromkeys(ROLLOUT_READS + DEMAND_READS + ECONOMICS_READS)),
           ("rollout_samples", "rollout_exact"), MethodComparison, _methods,
           "the same design under every build method: first token, NPV, weeks sooner than stick-built and their worth"),
-    Stage("plan", ("design", "serving", "simulation", "rollout", "economics", "methods"), PLAN_READS, (), PlanResult, _plan,
+    Stage("plan", ("design", "serving", "simulation", "rollout", "demand", "economics", "methods"), PLAN_READS, (), PlanResult, _plan,
           "result.json: every stage's figures with provenance"),
 )}

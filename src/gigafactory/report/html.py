@@ -184,6 +184,33 @@ def _methods_block(result: dict[str, Any]) -> str:
             f'{_e(fmt_usd(m["cost_of_delay_usd_per_week"]))} per week.</p>{table}')
 
 
+def _demand_block(result: dict[str, Any]) -> str:
+    """Who buys what: utilisation as an output, unserved demand, the revenue mix, demand vs capacity by year."""
+    d = result.get("demand")
+    if not d:
+        return ""
+    rows = []
+    months = d["monthly"]
+    for y in range(len(months) // 12):
+        ms = months[12 * y:12 * (y + 1)]
+        dem, cap, srv = (sum(m[k] for m in ms) for k in ("demand_tokens", "capacity_tokens", "served_tokens"))
+        rows.append([f"year {y + 1}", f"{sum(m['gpus_online'] for m in ms) / 12:,.0f}", f"{sum(m['contract_gpus'] for m in ms) / 12:,.0f}",
+                     f"{dem / 1e12:,.1f}", f"{cap / 1e12:,.1f}", f"{srv / 1e12:,.1f}", f"{d['utilisation_by_year'][y]:.0%}",
+                     fmt_usd(d["revenue_by_year_usd"][y])])
+    table = _table(["", "GPUs in service (mean)", "under contract", "token demand [T]", "token capacity [T]", "served [T]",
+                    "utilisation", "revenue"], rows, {1, 2, 3, 4, 5, 6, 7}, "gf-table-demand")
+    segs = _table(["segment", "kind", "unserved", "revenue", "price", "source"],
+                  [[s["name"], s["kind"], f"{s['unserved_share']:.1%}", fmt_usd(s["revenue_usd"]),
+                    (f"{s['price_output_usd_per_mtok']:.2f} USD/Mtok out" if s["price_output_usd_per_mtok"] is not None
+                     else f"{s['price_usd_per_gpu_hour']:.2f} USD/GPU-h"), s["price_source"]] for s in d["segments"]], {2, 3})
+    mix = ", ".join(f"{k} {v:.0%}" for k, v in d["revenue_mix"].items())
+    note = "".join(f"<li>{_e(n)}</li>" for n in d.get("notes") or [])
+    return (f'<h3>Demand and sales ({_e(d["mode"])})</h3><p>Utilisation {d["utilisation"]:.0%} of GPU-hours in service (an output of '
+            f'demand against capacity, hour by hour); {d["unserved_share"]:.1%} of token demand unserved; revenue mix {_e(mix)}; '
+            f'{_e(fmt_usd(d["revenue_per_gw_year_usd"]))} per GW-year in the last year.</p>{table}{segs}'
+            + (f"<ul>{note}</ul>" if note else ""))
+
+
 def _economics_section(result: dict[str, Any]) -> str:
     ec = result["economics"]
     mc = ec.get("market_check") or []
@@ -195,7 +222,7 @@ def _economics_section(result: dict[str, Any]) -> str:
     sold_text = "—" if sold is None else f"{sold:.2f} USD"
     info = (f"<p class=\"muted\">Cost of one week of delay: {_e(fmt_usd(ec.get('cost_of_delay_usd_per_week')))}; "
             f"discounted payback {_e(fmt_months(ec.get('discounted_payback_months')))}; cost per sold GPU-hour {_e(sold_text)}.</p>")
-    return (f'<section id="economics"><h2>Economics</h2>{info}{_figures(result, "economics")}<h3>Market check</h3>{market}'
+    return (f'<section id="economics"><h2>Economics</h2>{info}{_demand_block(result)}{_figures(result, "economics")}<h3>Market check</h3>{market}'
             f"<h3>Totals</h3>{totals}</section>")
 
 

@@ -119,6 +119,9 @@ def headlines(result: dict[str, Any]) -> list[Headline]:
     add("facility_power_mw", "Facility power (design)", ("design", "facility_power_mw"), fmt_mw)
     add("pue", "PUE (annual, energy-weighted)", ("design", "pue"), fmt_ratio)
     add("capex_usd", "Capex", ("design", "capex_usd"), fmt_usd)
+    if (result.get("demand") or {}).get("mode") == "modelled":
+        add("utilisation", "Utilisation (sold / in service)", ("demand", "utilisation"), fmt_percent)
+        add("revenue_per_gw_year_usd", "Revenue per GW-year (last year)", ("demand", "revenue_per_gw_year_usd"), fmt_usd)
     add("npv_usd", "NPV", ("economics", "npv_usd"), fmt_usd)
     add("irr", "IRR (yearly)", ("economics", "irr"), fmt_percent)
     add("payback_months", "Payback", ("economics", "payback_months"), fmt_months)

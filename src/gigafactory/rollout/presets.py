@@ -17,6 +17,7 @@ Sources (read via shared/reference/factory_facts.yaml):
 """
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 
 Tri = tuple[float, float, float]  # (low, mode, high) days
@@ -58,102 +59,210 @@ class MethodPreset:
     notes: tuple[str, ...] = field(default=())
 
 
-STICK_BUILT = MethodPreset(
+# Field labels below: SOURCED (a source is named), ASSUMED (a stated engineering assumption, no
+# source and not fitted) or FITTED (set by `rollout.anchors.fit_presets` on the FIT anchors of
+# rollout/data/campuses.yaml; the *_BASE value is the prior the fit scales, `FITTED` holds the
+# fitted parameters).  docs/rollout.md "Calibration against public campuses" has the fit and
+# the holdout scores.
+
+STICK_BUILT_BASE = MethodPreset(
     name="stick-built",
     description="Traditional greenfield: site-built shell, field-installed power and cooling plant, racks integrated and L11-tested on site.",
-    site_civil=weeks(10, 14, 22),
-    shell=weeks(36, 44, 60),
-    shell_next_phase=weeks(20, 26, 36),
-    fitout_per_phase=weeks(20, 26, 40),
-    commissioning_per_phase=weeks(6, 8, 16),
-    lead_switchgear=weeks(46, 48, 80),
-    lead_transformers=weeks(40, 50, 80),
-    lead_ups=weeks(28, 32, 36),
-    lead_generators=weeks(30, 34, 38),
-    lead_cooling=weeks(30, 35, 40),
-    onsite_crew_hours_per_rack=36 + 24,
-    crews_per_100mw=10,
-    crew_size=4,
-    shift_hours_per_day=10 * 5 / 7,
-    integrator_racks_per_week=100,
-    cluster_test_l12=(3, 5, 10),
-    burn_in=(2, 3, 7),
-    acceptance=(1, 2, 5),
-    software_first_deploy=(10, 14, 28),
-    construction_workers_per_mw_peak=6400 / 1200,
-    delivery_racks_per_day=24,
+    # construction_scale FITTED 1.0 on Abilene, Meta Kansas City, Polaris Forge 1 (first racks / first token /
+    # energised): the fit anchors bracket the sourced 18-24-month pace (Abilene 2x faster, Kansas City 1.6x slower)
+    # prior: civil + shell + fit-out + commissioning = 18-24 months SOURCED (constructionowners.com 2026), the split ASSUMED
+    site_civil=weeks(10, 14, 22),  # prior as above; FITTED x construction_scale 1.0
+    shell=weeks(36, 44, 60),  # prior as above; FITTED x construction_scale 1.0
+    shell_next_phase=weeks(20, 26, 36),  # prior ASSUMED; FITTED x construction_scale 1.0 x next_phase_scale 0.25 (Polaris Forge 1: second 50 MW 14-35 d after the first)
+    fitout_per_phase=weeks(20, 26, 40),  # prior as above; FITTED x construction_scale 1.0
+    commissioning_per_phase=weeks(6, 8, 16),  # SOURCED: L2-L5 ~8 wk, 12-16 when failures cascade (gantt-chart.co.uk 2026)
+    lead_switchgear=weeks(46, 48, 80),  # SOURCED: C&W 2025 46-48 wk; McKinsey up to 80 wk (conversion: FITTED x lead_scale 0.7 on Denton)
+    lead_transformers=weeks(40, 50, 80),  # SOURCED: McKinsey ~50 wk; high ASSUMED as switchgear
+    lead_ups=weeks(28, 32, 36),  # SOURCED: C&W 2025 28-36 wk
+    lead_generators=weeks(30, 34, 38),  # SOURCED: C&W 2025 30-38 wk
+    lead_cooling=weeks(30, 35, 40),  # SOURCED: C&W 2025 chillers 30-40 wk
+    onsite_crew_hours_per_rack=36 + 24,  # SOURCED (18 trays x ~2 h, regantih, low) + ASSUMED 24 h hook-up and L11
+    crews_per_100mw=10,  # prior ASSUMED; FITTED install_crews_per_100mw 10 on Abilene's first-phase install span (flat for 5-15: prior kept)
+    crew_size=4,  # ASSUMED
+    shift_hours_per_day=10 * 5 / 7,  # ASSUMED: one 10-h shift, 5 days a week
+    integrator_racks_per_week=100,  # ASSUMED
+    cluster_test_l12=(3, 5, 10),  # ASSUMED
+    burn_in=(2, 3, 7),  # SOURCED: 24-168 h, 72 h recommended (leviathansystems.co; aidatacenterguide.com 13.8)
+    acceptance=(1, 2, 5),  # ASSUMED
+    software_first_deploy=(10, 14, 28),  # ASSUMED
+    construction_workers_per_mw_peak=6400 / 1200,  # SOURCED: Stargate Abilene 6,400 for 1.2 GW (themilliondollarway, 2025)
+    delivery_racks_per_day=24,  # ASSUMED
     notes=(
         "on-site crew-hours per rack: 18 trays x ~2 h cabled tray work (regantih, low) + 24 h hook-up and L11 test (assumption)",
-        "crews per 100 MW, single 10-h shift 5 days a week, integrator share 100 racks/week, 24 racks/day received: assumptions",
+        "single 10-h shift 5 days a week, integrator share 100 racks/week, 24 racks/day received: assumptions",
+        "10 install crews per 100 MW: assumption the fit anchors do not pin (Abilene's first-phase install fits 5-15; docs/rollout.md)",
         "construction workers at peak: Stargate Abilene 6,400 for 1.2 GW (themilliondollarway, 2025)",
+        "long-lead procurement starts at notice to proceed (no equipment ordered before the programme start)",
     ),
 )
 
 GIGAFACTORY = MethodPreset(
     name="gigafactory",
     description="Pre-integrated, factory-tested racks (L10/L11 at the integrator), prefab power and cooling skids, modular shell, parallel crews on two shifts.",
-    site_civil=weeks(6, 8, 12),
-    shell=weeks(12, 16, 24),
-    shell_next_phase=weeks(8, 10, 16),
-    fitout_per_phase=weeks(8, 12, 18),
-    commissioning_per_phase=weeks(3, 5, 10),
-    lead_switchgear=weeks(28, 32, 36),
-    lead_transformers=weeks(28, 32, 36),
-    lead_ups=weeks(28, 32, 36),
-    lead_generators=weeks(30, 34, 38),
-    lead_cooling=weeks(28, 32, 36),
-    onsite_crew_hours_per_rack=16,
-    crews_per_100mw=20,
-    crew_size=4,
-    shift_hours_per_day=2 * 10,
-    integrator_racks_per_week=400,
-    cluster_test_l12=(2, 3, 6),
-    burn_in=(1, 3, 7),
-    acceptance=(1, 1, 3),
-    software_first_deploy=(3, 5, 10),
-    construction_workers_per_mw_peak=0.6 * 6400 / 1200,
-    delivery_racks_per_day=48,
+    # No realised campus uses this method yet (docs/rollout-anchors.md): nothing here is FITTED.
+    site_civil=weeks(6, 8, 12),  # ASSUMED
+    shell=weeks(12, 16, 24),  # SOURCED: modular blocks in weeks vs 12-24 months stick-built (aidatacenterguide 6.4); values ASSUMED
+    shell_next_phase=weeks(8, 10, 16),  # ASSUMED
+    fitout_per_phase=weeks(8, 12, 18),  # SOURCED: prefab reaches power 6-12 months sooner (aidatacenterguide 6.4; engineeringniche); values ASSUMED
+    commissioning_per_phase=weeks(3, 5, 10),  # ASSUMED (factory-tested skids shorten L2-L5)
+    lead_switchgear=weeks(28, 32, 36),  # SOURCED: C&W 2025 prefab skids ~28-36 wk; framework agreements ASSUMED
+    lead_transformers=weeks(28, 32, 36),  # SOURCED: as switchgear
+    lead_ups=weeks(28, 32, 36),  # SOURCED: C&W 2025 28-36 wk
+    lead_generators=weeks(30, 34, 38),  # SOURCED: C&W 2025 30-38 wk
+    lead_cooling=weeks(28, 32, 36),  # SOURCED: C&W 2025 prefab skids
+    onsite_crew_hours_per_rack=16,  # ASSUMED (factory L11 test leaves placement and hook-up)
+    crews_per_100mw=20,  # ASSUMED
+    crew_size=4,  # ASSUMED
+    shift_hours_per_day=2 * 10,  # ASSUMED: two 10-h shifts, 7 days
+    integrator_racks_per_week=400,  # ASSUMED: share of Foxconn's 1,000 AI racks/week (SOURCED, Nov 2025)
+    cluster_test_l12=(2, 3, 6),  # ASSUMED
+    burn_in=(1, 3, 7),  # SOURCED: 24-168 h (leviathansystems.co; aidatacenterguide.com 13.8)
+    acceptance=(1, 1, 3),  # ASSUMED
+    software_first_deploy=(3, 5, 10),  # ASSUMED
+    construction_workers_per_mw_peak=0.6 * 6400 / 1200,  # ASSUMED 60 % of the SOURCED Abilene figure
+    delivery_racks_per_day=48,  # ASSUMED
     notes=(
         "prefab skids: C&W 28-36 wk lead for prefab power skids; framework supply agreements assumed for the rest",
         "modular shell in weeks vs 12-24 months stick-built (aidatacenterguide 6.4); prefab reaches power 6-12 months sooner",
         "factory L11 test leaves ~16 crew-hours per rack on site for placement and hook-up (assumption)",
         "integrator share 400 racks/week of e.g. Foxconn's 1,000/week (assumption); two 10-h shifts 7 days; 48 racks/day received (assumption)",
         "site labour 60 % of stick-built as skids are built in factories (assumption)",
+        "no realised campus uses pre-integrated racks plus prefab power skids yet: this preset is not calibrated (docs/rollout.md)",
     ),
 )
 
-POWERED_SHELL = MethodPreset(
+POWERED_SHELL_BASE = MethodPreset(
     name="powered-shell",
     description="An existing energised building: fit-out of the halls only, then rack install (the xAI Colossus pattern).",
     site_civil=None,
     shell=None,
     shell_next_phase=None,
-    fitout_per_phase=weeks(3, 5, 9),
-    commissioning_per_phase=weeks(1, 2, 4),
-    lead_switchgear=weeks(0, 0, 0),
-    lead_transformers=weeks(0, 0, 0),
-    lead_ups=weeks(4, 6, 12),
-    lead_generators=weeks(0, 0, 0),
-    lead_cooling=weeks(4, 6, 12),
-    onsite_crew_hours_per_rack=16,
-    crews_per_100mw=40,
-    crew_size=4,
-    shift_hours_per_day=2 * 10,
-    integrator_racks_per_week=500,
-    cluster_test_l12=(2, 3, 6),
-    burn_in=(1, 2, 4),
-    acceptance=(1, 1, 2),
-    software_first_deploy=(3, 5, 10),
-    construction_workers_per_mw_peak=0.4 * 6400 / 1200,
-    delivery_racks_per_day=64,
+    fitout_per_phase=weeks(3, 5, 9),  # set by hand on Colossus 1 (earlier; not refitted: not binding there)
+    commissioning_per_phase=weeks(1, 2, 4),  # ASSUMED
+    lead_switchgear=weeks(0, 0, 0),  # existing plant
+    lead_transformers=weeks(0, 0, 0),  # existing plant
+    lead_ups=weeks(4, 6, 12),  # prior set by hand on Colossus 1 (bought batteries); FITTED x lead_scale 0.9 on Colossus 1
+    lead_generators=weeks(0, 0, 0),  # existing plant / rented turbines
+    lead_cooling=weeks(4, 6, 12),  # prior set by hand on Colossus 1 (vendor DLC bundles); FITTED x lead_scale 0.9 on Colossus 1
+    onsite_crew_hours_per_rack=16,  # ASSUMED (as gigafactory)
+    crews_per_100mw=40,  # set by hand on Colossus 1 (not refitted)
+    crew_size=4,  # ASSUMED
+    shift_hours_per_day=2 * 10,  # ASSUMED
+    integrator_racks_per_week=500,  # set by hand on Colossus 1 (not refitted)
+    cluster_test_l12=(2, 3, 6),  # ASSUMED
+    burn_in=(1, 2, 4),  # SOURCED range 24-168 h (leviathansystems.co); values ASSUMED
+    acceptance=(1, 1, 2),  # ASSUMED
+    software_first_deploy=(3, 5, 10),  # ASSUMED
+    construction_workers_per_mw_peak=0.4 * 6400 / 1200,  # ASSUMED
+    delivery_racks_per_day=64,  # set by hand on Colossus 1 (not refitted)
     notes=(
         "building and grid connection exist (the xAI Colossus anchor: 100k H100 in 122 days, training 19 days after the first rack)",
-        "CALIBRATED ON ONE ANCHOR: fit-out, UPS/cooling procurement (rented turbines, bought batteries, vendor DLC bundles), crews and "
-        "integrator share and the 64 racks/day dock rate are set so a Colossus-like scenario lands near 122 days; it is therefore not independent validation of this preset",
+        ("CALIBRATED ON ONE ANCHOR: fit-out, UPS/cooling procurement (rented turbines, bought batteries, vendor DLC bundles), crews, "
+        "integrator share and the 64 racks/day dock rate were set by hand so a Colossus-like scenario lands near 122 days; it is therefore not independent validation of this preset"),
     ),
 )
 
+
+def conversion_base(stick_built: MethodPreset) -> MethodPreset:
+    """An existing building with a new power and cooling plant (Colossus 2, Core Scientific
+    Denton): the stick-built preset (fitted construction pace, lead times, crews) without the
+    shell, with yard works instead of full site preparation."""
+    return dataclasses.replace(
+        stick_built,
+        name="conversion",
+        description="An existing building whose power and cooling plant is new: no shell, site-built M&E plant, conventional rack install.",
+        site_civil=weeks(4, 6, 10),  # ASSUMED: yard and plinths for chillers, switchgear and generators
+        shell=None,
+        shell_next_phase=None,
+        notes=(
+            "existing shell (no civil or shell work beyond yard plinths, assumption); fit-out pace, crews and install as the fitted stick-built preset",
+        ),
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# Calibration: a few parameters, each scaling prior (base) values; fitted by
+# rollout.anchors.fit_presets on the FIT anchors only, reproduced by tests/test_rollout_anchors.py
+
+#: parameter -> what it sets (applied in this order)
+FIT_PARAMETERS: dict[str, str] = {
+    "construction_scale": "x site_civil, shell, shell_next_phase, fitout_per_phase (the construction pace of the first-token path)",
+    "next_phase_scale": "x shell_next_phase (how much of a further phase's shell is still on the path: phase overlap)",
+    "install_crews_per_100mw": "crews_per_100mw (rack-install throughput; collinear with shift hours and crew-hours per rack, so only this one is fitted)",
+    "lead_scale": "x every lead_* (long-lead procurement; < 1 where equipment is reused or bought from stock)",
+}
+
+#: per preset, in fitting order: (parameter, FIT anchors (campuses.yaml ids), the anchor
+#: quantities it is fitted to; rollout.anchors.QUANTITIES).  Each parameter is fitted to the
+#: quantities it drives, so an unrelated misfit elsewhere cannot pull it.
+FIT_PLAN: dict[str, tuple[tuple[str, tuple[str, ...], tuple[str, ...]], ...]] = {
+    "stick-built": (
+        ("construction_scale", ("stargate-abilene", "meta-kansas-city", "applied-digital-polaris-forge-1"),
+         ("first_racks", "first_token", "energised")),
+        ("next_phase_scale", ("applied-digital-polaris-forge-1",), ("second_phase_gap",)),
+        ("install_crews_per_100mw", ("stargate-abilene",), ("first_phase_install",)),
+    ),
+    "conversion": (("lead_scale", ("core-scientific-denton",), ("energised",)),),
+    "powered-shell": (("lead_scale", ("xai-colossus-1",), ("first_racks", "first_token", "full_capacity")),),
+}
+
+#: FITTED values (output of `python -m gigafactory.rollout.anchors --fit`; see docs/rollout.md)
+FITTED: dict[str, dict[str, float]] = {
+    "stick-built": {"construction_scale": 1.0, "next_phase_scale": 0.25, "install_crews_per_100mw": 10.0},
+    "conversion": {"lead_scale": 0.7},
+    "powered-shell": {"lead_scale": 0.9},
+}
+
+
+def _scaled(tri: Tri | None, k: float) -> Tri | None:
+    return None if tri is None else (tri[0] * k, tri[1] * k, tri[2] * k)
+
+
+def calibrate(base: MethodPreset, params: dict[str, float]) -> MethodPreset:
+    """``base`` with the fit parameters applied (unknown names raise)."""
+    p = base
+    for name, v in params.items():
+        if name == "construction_scale":
+            p = dataclasses.replace(p, site_civil=_scaled(p.site_civil, v), shell=_scaled(p.shell, v),
+                                    shell_next_phase=_scaled(p.shell_next_phase, v), fitout_per_phase=_scaled(p.fitout_per_phase, v))
+        elif name == "next_phase_scale":
+            p = dataclasses.replace(p, shell_next_phase=_scaled(p.shell_next_phase, v))
+        elif name == "install_crews_per_100mw":
+            p = dataclasses.replace(p, crews_per_100mw=float(v))
+        elif name == "lead_scale":
+            p = dataclasses.replace(p, **{f: _scaled(getattr(p, f), v) for f in
+                                          ("lead_switchgear", "lead_transformers", "lead_ups", "lead_generators", "lead_cooling")})
+        else:
+            raise KeyError(f"unknown fit parameter {name!r}")
+    return p
+
+
+def fitted_note(method: str, params: dict[str, float]) -> str:
+    steps = {name: campuses for name, campuses, _ in FIT_PLAN[method]}
+    return "FITTED (campuses.yaml fit split; docs/rollout.md): " + "; ".join(
+        f"{k} {v:g} on {', '.join(steps[k])}" for k, v in params.items())
+
+
+def _with_note(p: MethodPreset, note: str) -> MethodPreset:
+    return dataclasses.replace(p, notes=(*p.notes, note))
+
+
+STICK_BUILT = _with_note(calibrate(STICK_BUILT_BASE, FITTED["stick-built"]), fitted_note("stick-built", FITTED["stick-built"]))
+CONVERSION = _with_note(calibrate(conversion_base(STICK_BUILT), FITTED["conversion"]), fitted_note("conversion", FITTED["conversion"]))
+POWERED_SHELL = _with_note(calibrate(POWERED_SHELL_BASE, FITTED["powered-shell"]), fitted_note("powered-shell", FITTED["powered-shell"]))
+
+#: the build methods a scenario can name (scenario.model.RolloutSpec.method, results BuildMethod)
 PRESETS: dict[str, MethodPreset] = {p.name: p for p in (STICK_BUILT, GIGAFACTORY, POWERED_SHELL)}
+
+#: fitted presets not yet selectable: `conversion` needs "conversion" in results/rollout.py
+#: BuildMethod and scenario RolloutSpec.method before it can join PRESETS (docs/rollout.md)
+CANDIDATE_PRESETS: dict[str, MethodPreset] = {"conversion": CONVERSION}
+
 
 #: continent of each catalog country code (first word of a region's `country`)
 CONTINENT = {"US": "north-america", "CA": "north-america", "MX": "north-america", "FI": "europe", "SE": "europe", "NO": "europe", "DE": "europe",
