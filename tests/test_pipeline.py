@@ -53,14 +53,14 @@ def test_order_is_topological_and_fixed():
 
     g = Graph(None, None, STAGES)  # type: ignore[arg-type]  # ordering needs no catalog or scenario
     order = g.order(["plan"])
-    assert order == ["design", "serving", "simulation", "rollout", "demand", "economics", "methods", "plan"]
+    assert order == ["design", "serving", "simulation", "rollout", "demand", "economics", "method_rollouts", "methods", "plan"]
     for i, name in enumerate(order):
         assert all(order.index(d) < i for d in STAGES[name].needs)
     assert g.order(["economics"]) == ["design", "serving", "rollout", "demand", "economics"]
 
 
 def test_every_stage_result_is_typed_and_frozen(small_results):
-    for name in ("design", "serving", "simulation", "rollout", "demand", "economics", "methods", "plan"):
+    for name in ("design", "serving", "simulation", "rollout", "demand", "economics", "method_rollouts", "methods", "plan"):
         res = small_results.result(name)
         assert isinstance(res, Result) and isinstance(res, STAGES[name].result), name
         assert res.model_config.get("frozen") and res.model_config.get("extra") == "forbid", name
@@ -91,7 +91,7 @@ def _no_untyped_dicts(model: type[BaseModel], seen: set[type] | None = None) -> 
     return bad
 
 
-@pytest.mark.parametrize("stage", ["design", "serving", "simulation", "rollout", "demand", "economics", "methods"])
+@pytest.mark.parametrize("stage", ["design", "serving", "simulation", "rollout", "demand", "economics", "method_rollouts", "methods"])
 def test_no_untyped_values_cross_a_stage_boundary(stage):
     assert _no_untyped_dicts(STAGES[stage].result) == []
 
@@ -138,7 +138,7 @@ def _covered(path: str, declared: tuple[str, ...]) -> bool:
     return any(path == d or path.startswith(d + ".") or path.startswith(d + "[") for d in declared)
 
 
-@pytest.mark.parametrize("stage", ["design", "serving", "simulation", "rollout", "demand", "economics", "methods"])
+@pytest.mark.parametrize("stage", ["design", "serving", "simulation", "rollout", "demand", "economics", "method_rollouts", "methods"])
 def test_stages_read_only_what_they_declare(catalog, small, small_results, stage):
     """A stage's cache key hashes the scenario paths it declares; reading anything else would
     make a stale cache hit possible.  Each stage runs on a scenario that records its reads."""
@@ -172,7 +172,8 @@ def test_price_change_reruns_economics_only(catalog, tmp_path):
     assert not any(r.cached for r in first.runs)
     again = Pipeline(catalog, a, OPTS, cache=cache)
     res_again = again.result("plan")
-    assert {r.name for r in again.runs if r.cached} == {"design", "serving", "simulation", "rollout", "demand", "economics", "methods", "plan"}
+    assert {r.name for r in again.runs if r.cached} == {"design", "serving", "simulation", "rollout", "demand", "economics", "method_rollouts",
+                                                        "methods", "plan"}
     assert res_again == first.result("plan")  # a hit is the result a fresh run computes
     price = Pipeline(catalog, b, OPTS, cache=cache)
     price.result("plan")

@@ -15,7 +15,7 @@ from gigafactory.economics.run import run_economics
 from gigafactory.results.demand import DemandResult
 from gigafactory.results.design import DesignResult
 from gigafactory.results.economics import EconomicsResult
-from gigafactory.results.methods import MethodComparison, MethodRow
+from gigafactory.results.methods import MethodComparison, MethodRollouts, MethodRow
 from gigafactory.results.rollout import RolloutResult
 from gigafactory.results.serving import ServingResult
 from gigafactory.rollout.plan import plan_rollout
@@ -26,19 +26,29 @@ BASELINE = "stick-built"
 WEEK_DAYS = 7.0
 
 
-def compare_methods(cat: Catalog, scn: Scenario, design: DesignResult, serving: ServingResult, rollout: RolloutResult,
-                    econ: EconomicsResult, demand: DemandResult | None = None, rollout_samples: int | None = None,
-                    exact: bool = False) -> MethodComparison:
-    """Every preset on the scenario's design; the scenario's own method reuses its rollout and
-    economics results (the same computation)."""
+def schedule_methods(cat: Catalog, scn: Scenario, design: DesignResult, serving: ServingResult, rollout_samples: int | None = None,
+                     exact: bool = False) -> MethodRollouts:
+    """The design under every preset but the scenario's own (its rollout stage has that one)."""
     mix = mix_tok_s_per_gpu(design, serving)
+    out = {}
+    for method in PRESETS:
+        if method != scn.rollout.method:
+            variant = scn.model_copy(update={"rollout": scn.rollout.model_copy(update={"method": method})})
+            out[method] = plan_rollout(cat, variant, design, mix, samples=rollout_samples, exact=exact)
+    return MethodRollouts(rollouts=out)
+
+
+def compare_methods(cat: Catalog, scn: Scenario, design: DesignResult, serving: ServingResult, rollout: RolloutResult,
+                    econ: EconomicsResult, others: MethodRollouts, demand: DemandResult | None = None) -> MethodComparison:
+    """Every preset on the scenario's design, financed (base case) with its own sales; the scenario's
+    own method reuses its rollout and economics results (the same computation)."""
     runs: dict[str, tuple[RolloutResult, EconomicsResult]] = {}
     for method in PRESETS:
         if method == scn.rollout.method:
             runs[method] = (rollout, econ)
             continue
         variant = scn.model_copy(update={"rollout": scn.rollout.model_copy(update={"method": method})})
-        ro = plan_rollout(cat, variant, design, mix, samples=rollout_samples, exact=exact)
+        ro = others.rollouts[method]
         dem = run_demand(cat, variant, design, serving, ro) if demand is not None else None  # capacity comes online later or sooner
         runs[method] = (ro, run_economics(cat, variant, design, ro, serving, mc_samples=0, demand=dem))
     base_ro, base_econ = runs[BASELINE]

@@ -18,7 +18,7 @@ from gigafactory.scenario.model import Scenario
 from gigafactory.results.design import DesignChoice, DesignResult
 from gigafactory.results.demand import DemandResult
 from gigafactory.results.economics import EconomicsResult
-from gigafactory.results.methods import MethodComparison
+from gigafactory.results.methods import MethodComparison, MethodRollouts
 from gigafactory.results.plan import PlanResult
 from gigafactory.results.rollout import RolloutResult
 from gigafactory.results.serving import ServingResult
@@ -83,11 +83,16 @@ def _economics(i: Inputs) -> EconomicsResult:
     return run_economics(i.cat, i.scn, i["design"], i["rollout"], i["serving"], i.options.economics_samples, demand=i["demand"])
 
 
+def _method_rollouts(i: Inputs) -> MethodRollouts:
+    from gigafactory.methods import schedule_methods
+
+    return schedule_methods(i.cat, i.scn, i["design"], i["serving"], rollout_samples=i.options.rollout_samples, exact=i.options.rollout_exact)
+
+
 def _methods(i: Inputs) -> MethodComparison:
     from gigafactory.methods import compare_methods
 
-    return compare_methods(i.cat, i.scn, i["design"], i["serving"], i["rollout"], i["economics"], i["demand"],
-                           rollout_samples=i.options.rollout_samples, exact=i.options.rollout_exact)
+    return compare_methods(i.cat, i.scn, i["design"], i["serving"], i["rollout"], i["economics"], i["method_rollouts"], i["demand"])
 
 
 def _plan(i: Inputs) -> PlanResult:
@@ -111,8 +116,10 @@ STAGES: dict[str, Stage] = {s.name: s for s in (
           "demand against capacity under SLO hour by hour: served tokens, contracts, utilisation, revenue"),
     Stage("economics", ("design", "serving", "rollout", "demand"), ECONOMICS_READS, ("economics_samples",), EconomicsResult, _economics,
           "cash flows, levelised costs, NPV/IRR, tornado, Monte Carlo"),
-    Stage("methods", ("design", "serving", "rollout", "demand", "economics"), tuple(dict.fromkeys(ROLLOUT_READS + DEMAND_READS + ECONOMICS_READS)),
-          ("rollout_samples", "rollout_exact"), MethodComparison, _methods,
+    Stage("method_rollouts", ("design", "serving"), ROLLOUT_READS, ("rollout_samples", "rollout_exact"), MethodRollouts, _method_rollouts,
+          "the design scheduled under every other build method"),
+    Stage("methods", ("design", "serving", "rollout", "demand", "economics", "method_rollouts"),
+          tuple(dict.fromkeys(ROLLOUT_READS + DEMAND_READS + ECONOMICS_READS)), (), MethodComparison, _methods,
           "the same design under every build method: first token, NPV, weeks sooner than stick-built and their worth"),
     Stage("plan", ("design", "serving", "simulation", "rollout", "demand", "economics", "methods"), PLAN_READS, (), PlanResult, _plan,
           "result.json: every stage's figures with provenance"),

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pydantic import Field
 
 from gigafactory.results.base import Result
-from gigafactory.results.rollout import IsoDate
+from gigafactory.results.rollout import IsoDate, RolloutResult
 
 
 class MethodRow(Result):
@@ -34,3 +34,10 @@ class MethodComparison(Result):
     cost_of_delay_usd_per_week: float = Field(description="NPV lost per week of delay of the scenario's own plan [USD/week].")
     methods: list[MethodRow] = Field(description="One row per method, in preset order.")
     headline: str = Field(description="The comparison in one sentence, as the plan prints it.")
+
+
+class MethodRollouts(Result):
+    """The design scheduled under every build method other than the scenario's own (they depend on
+    no price, so a change of price reuses them from the stage cache)."""
+
+    rollouts: dict[str, RolloutResult] = Field(description="Per build-method preset.")

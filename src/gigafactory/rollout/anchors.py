@@ -36,7 +36,7 @@ from gigafactory.pipeline.streams import stream
 from gigafactory.rollout import presets as presets_mod
 from gigafactory.rollout.listsched import schedule_fast
 from gigafactory.rollout.presets import PRESETS, MethodPreset
-from gigafactory.rollout.risk import _graph
+from gigafactory.rollout.risk import _graph, longest_path, sample_durations
 from gigafactory.rollout.tasks import HOURS_PER_DAY, build_tasks
 
 #: model quantities an anchor can be compared on (all in days from programme start)
@@ -275,22 +275,7 @@ def milestone_samples(tasks, plan, n_samples: int, rng: np.random.Generator) -> 
     `risk.simulate` draws (same order, same generator), so first token and full capacity equal
     `plan_rollout`'s samples."""
     order, preds = _graph(tasks, plan)
-    n = len(order)
-    lo = np.array([t.duration[0] for t in order])
-    mo = np.array([t.duration[1] for t in order])
-    hi = np.array([t.duration[2] for t in order])
-    degenerate = hi - lo < 1e-9
-    dur = np.empty((n, n_samples))
-    if (~degenerate).any():
-        idx = np.nonzero(~degenerate)[0]
-        dur[idx] = rng.triangular(lo[idx, None], np.clip(mo[idx], lo[idx], hi[idx])[:, None], hi[idx, None], size=(idx.size, n_samples))
-    dur[degenerate] = mo[degenerate, None]
-    start = np.zeros((n, n_samples))
-    finish = np.zeros((n, n_samples))
-    for i in range(n):
-        if preds[i]:
-            start[i] = finish[preds[i]].max(axis=0)
-        finish[i] = start[i] + dur[i]
+    start, finish, _ = longest_path(preds, sample_durations(order, n_samples, rng))
     pos = {t.id: i for i, t in enumerate(order)}
     phase_of_su = {(t.site, t.su): t.phase for t in order if t.kind == "install"}
     kinds: dict[str, list[int]] = {}

@@ -52,25 +52,29 @@ def _graph(tasks: list[Task], plan: Plan) -> tuple[list[Task], list[list[int]]]:
 
 def simulate(tasks: list[Task], plan: Plan, n_samples: int, rng: np.random.Generator) -> RiskResult:
     order, preds = _graph(tasks, plan)
+    first, full, binding, ft_idx, fc_idx = evaluate(order, preds, sample_durations(order, n_samples, rng))
+    return RiskResult(first, full, _critical(order, binding, ft_idx), _critical(order, binding, fc_idx))
+
+
+def sample_durations(order: list[Task], n_samples: int, rng: np.random.Generator) -> np.ndarray:
+    """Triangular (low, mode, high) durations, tasks x samples [h]; degenerate tasks keep their mode."""
     n = len(order)
     lo = np.array([t.duration[0] for t in order])
     mo = np.array([t.duration[1] for t in order])
     hi = np.array([t.duration[2] for t in order])
-    # triangular needs lo <= mode <= hi and lo < hi; degenerate tasks keep their mode
+    # triangular needs lo <= mode <= hi and lo < hi
     degenerate = hi - lo < 1e-9
     dur = np.empty((n, n_samples))
     if (~degenerate).any():
         idx = np.nonzero(~degenerate)[0]
         dur[idx] = rng.triangular(lo[idx, None], np.clip(mo[idx], lo[idx], hi[idx])[:, None], hi[idx, None], size=(idx.size, n_samples))
     dur[degenerate] = mo[degenerate, None]
-    first, full, binding, ft_idx, fc_idx = evaluate(order, preds, dur)
-    return RiskResult(first, full, _critical(order, binding, ft_idx), _critical(order, binding, fc_idx))
+    return dur
 
 
-def evaluate(order: list[Task], preds: list[list[int]], dur: np.ndarray) -> tuple[np.ndarray, ...]:
-    """Longest path over the plan's order for every column of ``dur`` (tasks x samples, hours):
-    first token and full capacity per column, the binding predecessor of each task, and the
-    software / acceptance task that ends each."""
+def longest_path(preds: list[list[int]], dur: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Start and finish of every task (in plan order) for every column of ``dur``, and the
+    predecessor that binds each start (-1 for none)."""
     n, n_samples = dur.shape
     start = np.zeros((n, n_samples))
     finish = np.zeros((n, n_samples))
@@ -83,6 +87,15 @@ def evaluate(order: list[Task], preds: list[list[int]], dur: np.ndarray) -> tupl
             start[i] = ends[k, np.arange(n_samples)]
             binding[i] = np.asarray(p, dtype=np.int32)[k]
         finish[i] = start[i] + dur[i]
+    return start, finish, binding
+
+
+def evaluate(order: list[Task], preds: list[list[int]], dur: np.ndarray) -> tuple[np.ndarray, ...]:
+    """Longest path over the plan's order for every column of ``dur`` (tasks x samples, hours):
+    first token and full capacity per column, the binding predecessor of each task, and the
+    software / acceptance task that ends each."""
+    n_samples = dur.shape[1]
+    _, finish, binding = longest_path(preds, dur)
     soft = [i for i, t in enumerate(order) if t.kind == "software"]
     acc = [i for i, t in enumerate(order) if t.kind == "accept"]
     ft_idx = np.asarray(soft)[np.argmin(finish[soft], axis=0)]
