@@ -302,7 +302,7 @@ def _read(path: Path, label: str, bundled: bool) -> Any:
             raise CatalogDataError(f"{label}: cannot read bundled file ({exc.strerror})") from None
         raise InputError.single(f"cannot read file: {exc.strerror}", file=label, fix="check the path") from None
     try:
-        return yaml.safe_load(text)
+        return yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))  # libyaml when present
     except yaml.YAMLError as exc:
         if bundled:
             raise CatalogDataError(f"{label}: not valid YAML: {exc}") from None

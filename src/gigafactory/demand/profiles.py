@@ -216,7 +216,7 @@ def bundled_path() -> Path:
 @lru_cache(maxsize=1)
 def _bundled() -> ProfileSet:
     path = bundled_path()
-    return parse_profiles(yaml.safe_load(path.read_text(encoding="utf-8")), "demand/data/profiles.yaml", bundled=True)
+    return parse_profiles(yaml.load(path.read_text(encoding="utf-8"), Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader)), "demand/data/profiles.yaml", bundled=True)
 
 
 def load_profiles(path: str | Path | None = None) -> ProfileSet:
