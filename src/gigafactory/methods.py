@@ -50,7 +50,7 @@ def compare_methods(cat: Catalog, scn: Scenario, design: DesignResult, serving: 
         variant = scn.model_copy(update={"rollout": scn.rollout.model_copy(update={"method": method})})
         ro = others.rollouts[method]
         dem = run_demand(cat, variant, design, serving, ro) if demand is not None else None  # capacity comes online later or sooner
-        runs[method] = (ro, run_economics(cat, variant, design, ro, serving, mc_samples=0, demand=dem))
+        runs[method] = (ro, run_economics(cat, variant, design, ro, serving, mc_samples=0, demand=dem, sensitivity=False))
     base_ro, base_econ = runs[BASELINE]
     cod = econ.cost_of_delay_usd_per_week
     rows = []

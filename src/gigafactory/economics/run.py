@@ -15,7 +15,7 @@ from gigafactory.scenario.model import Scenario
 
 
 def run_economics(cat: Catalog, scn: Scenario, design: DesignResult, rollout: RolloutResult, serving: ServingResult,
-                  mc_samples: int = 10_000, demand: DemandResult | None = None) -> EconomicsResult:
+                  mc_samples: int = 10_000, demand: DemandResult | None = None, sensitivity: bool = True) -> EconomicsResult:
     """The economics stage: cash flows and their analysis from the typed design, rollout, serving
     and demand results."""
     inp = build_inputs(cat, scn, design, rollout, serving, demand)
@@ -45,7 +45,7 @@ def run_economics(cat: Catalog, scn: Scenario, design: DesignResult, rollout: Ro
         **base,
         "market_check": market,
         "warnings": warnings,
-        "tornado": tornado(inp),
+        "tornado": tornado(inp) if sensitivity else [],  # the method comparison needs the base case only
         "monte_carlo": mc,
         "assumptions": {
             "horizon_months": inp.months, "wacc": inp.wacc, "tax_rate": inp.tax_rate, "utilisation": inp.utilisation,
