@@ -10,7 +10,7 @@ from gigafactory.scenario import default_scenario_path, load_scenario
 
 from conftest import REPO
 
-VERBS = [[], ["check"], ["perf"], ["calibrate"], ["validate"], ["design"], ["rollout"], ["economics"], ["simulate"], ["plan"], ["runs"], ["runs", "list"], ["runs", "show"], ["runs", "compare"], ["catalog"], ["catalog", "list"], ["catalog", "show"], ["catalog", "schema"], ["scenario"], ["scenario", "init"]]
+VERBS = [[], ["check"], ["perf"], ["calibrate"], ["validate"], ["design"], ["rollout"], ["economics"], ["simulate"], ["consolidate"], ["plan"], ["runs"], ["runs", "list"], ["runs", "show"], ["runs", "compare"], ["catalog"], ["catalog", "list"], ["catalog", "show"], ["catalog", "schema"], ["scenario"], ["scenario", "init"]]
 
 
 def test_version(cli):

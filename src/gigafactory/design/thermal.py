@@ -44,7 +44,6 @@ from typing import Any, Iterable
 
 import numpy as np
 from numpy.typing import ArrayLike
-from scipy.special import ndtr
 
 from gigafactory.errors import InputError
 
@@ -252,6 +251,8 @@ def hours_above(mean_c: ArrayLike, max_c: ArrayLike | None, threshold_c: ArrayLi
     """
     mean = np.asarray(mean_c, dtype=float)
     sigma = temperature_spread_k(mean, max_c)
+    from scipy.special import ndtr  # imported here: scipy.special costs ~0.16 s at start-up, and most commands never get here
+
     return ndtr((mean - np.asarray(threshold_c, dtype=float)) / sigma)
 
 

@@ -23,7 +23,6 @@ from typing import Literal
 
 import numpy as np
 from numpy.typing import ArrayLike
-from scipy.optimize import brentq
 
 __all__ = [
     "discount_factors",
@@ -225,6 +224,8 @@ def _irr_1d(cf: np.ndarray) -> float:
         # Exactly one positive root (Descartes); p(0) = c_0 and p(B) have opposite signs at the
         # Cauchy bound B = 1 + max|c_t / c_n|, which every root is strictly inside.
         bound = 1.0 + float(np.max(np.abs(c[:-1]))) / abs(float(c[-1]))
+        from scipy.optimize import brentq  # imported here: scipy.optimize costs ~0.35 s at start-up
+
         x = brentq(lambda v: _npv_poly(c, v)[0], 0.0, bound, xtol=1e-300, rtol=4 * np.finfo(float).eps, maxiter=500)
         return float(1.0 / x - 1.0)
     # Several sign changes: possibly several IRRs.  Find every positive real root from the
