@@ -1,6 +1,8 @@
 """`gigafactory simulate`: the serving simulation of the fleet."""
 from __future__ import annotations
 
+import contextlib
+
 from pathlib import Path
 from typing import Optional
 
@@ -39,7 +41,7 @@ def simulate(
                         "sim_target_ci": "--target-ci"},
                        trace=trace, rate_rps=rate, duration_s=duration, router=router, sim_workers=workers, sim_target_ci=target_ci)
     pipe = pipeline_for(scn, opts, no_cache)
-    with err.status("designing the factory and choosing serving configurations…", spinner="dots") if not as_json else _null():
+    with err.status("designing the factory and choosing serving configurations…", spinner="dots") if not as_json else contextlib.nullcontext():
         pipe.result("serving")
     result = pipe.result("simulation").model_dump(mode="json")
     if as_json:
@@ -66,9 +68,3 @@ def simulate(
               f"GPU utilisation {result['gpu_utilization']:.0%}, {result['energy_j_per_token'] or 0:.3f} J/token (GPU)")
     out.print(f"Requests simulated: {result['arrived']:,} arrived = {result['completed']:,} completed + {result['dropped']:,} dropped + "
               f"{result['in_flight']:,} in flight; {result['events']:,} events")
-
-
-def _null():
-    import contextlib
-
-    return contextlib.nullcontext()

@@ -96,10 +96,10 @@ def _list_prices(model_id: str, wl, seg, where: str) -> tuple[float, float, str]
 
 def rental_price_usd_per_gpu_hour(cat: Catalog, scn: Scenario, system_id: str) -> tuple[float, str]:
     """What renting one GPU of this system costs a buyer (reserved), and the source."""
-    from gigafactory.economics.build import _reference_gpu_hour_price
+    from gigafactory.economics.build import reference_gpu_hour_price
 
     cost = cat.get("costs", scn.finance.cost_profile)
-    return _reference_gpu_hour_price(cat, cost, system_id), f"cost profile {cost.id} reserved GPU-hour price"
+    return reference_gpu_hour_price(cat, cost, system_id), f"cost profile {cost.id} reserved GPU-hour price"
 
 
 def token_revenue_usd(output_tokens, input_per_output: float, price_in, price_out, cache_hit_share: float = 0.0,
@@ -130,6 +130,7 @@ def run_demand(cat: Catalog, scn: Scenario, design: DesignResult, serving: Servi
     contract_revenue = np.zeros(hours)
     contract_gpus = np.zeros(hours)
     main_system = max(design.sites, key=lambda s: s.gpus).system
+    rent, rent_source = rental_price_usd_per_gpu_hour(cat, scn, main_system)  # contract default and price floor
     for i, c in enumerate(scn.demand.contracts):
         active = np.zeros(hours)
         end = min(hours, first_on + int(round(c.term_years * HOURS_PER_YEAR)))
@@ -138,7 +139,7 @@ def run_demand(cat: Catalog, scn: Scenario, design: DesignResult, serving: Servi
         if c.price_usd_per_gpu_hour is not None:
             price, source = c.price_usd_per_gpu_hour, "scenario"
         else:
-            price, source = rental_price_usd_per_gpu_hour(cat, scn, main_system)
+            price, source = rent, rent_source
         gpus = total_online * active
         contract_gpus += gpus
         contract_revenue += gpus * price
@@ -198,7 +199,6 @@ def run_demand(cat: Catalog, scn: Scenario, design: DesignResult, serving: Servi
         sold_pool_gpu_h += gpus_per_model[model_id] * util_h
         floor = 0.0
         if tok_s.get(model_id):
-            rent, _ = rental_price_usd_per_gpu_hour(cat, scn, main_system)
             floor = rent / (tok_s[model_id] * 3600.0 / 1e6)  # what a buyer pays to rent GPUs and serve a Mtok himself
         ratio = wl.isl_tokens / wl.osl_tokens  # input tokens per output token
         segs = [(scn.demand.tokens[i], seg_demand[i], f"demand.tokens[{i}]") for i in idx] if modelled else [(None, dem, "workloads")]
@@ -266,5 +266,5 @@ def _cache_hit_price_ratio(model_id: str) -> float:
         from gigafactory.demand.market import cache_hit_ratio
 
         return float(cache_hit_ratio(model_id))
-    except (ImportError, KeyError):
+    except KeyError:
         return 1.0

@@ -96,7 +96,7 @@ def build_inputs(cat: Catalog, scn: Scenario, design: DesignResult, rollout: Rol
                     continue
                 revenue += out_tok / 1e6 * (p_out + (p_in or 0.0) * wl.isl_tokens / wl.osl_tokens)
         if scn.finance.revenue_model == "gpu-hours":
-            price = scn.finance.gpu_hour_price_usd or _reference_gpu_hour_price(cat, cost, site.system)
+            price = scn.finance.gpu_hour_price_usd or reference_gpu_hour_price(cat, cost, site.system)
             revenue += site_online * HOURS_PER_MONTH * price
     utilisation = scn.finance.utilisation
     contract = None
@@ -126,7 +126,8 @@ def site_spec_price(cat: Catalog, site_spec: Any) -> float:
     return cat.region(site_spec.region).electricity_price_usd_per_mwh
 
 
-def _reference_gpu_hour_price(cat: Catalog, cost: Any, system_id: str) -> float:
+def reference_gpu_hour_price(cat: Catalog, cost: Any, system_id: str) -> float:
+    """The cost profile's reserved (else on-demand) GPU-hour price for a system's GPU class [USD/GPU-h]."""
     key = {"gb200-nvl72": "gb200", "gb300-nvl72": "gb200", "dgx-b200": "b200", "dgx-b300": "b200", "dgx-h200": "h200", "dgx-h100": "h100"}.get(system_id, "gb200")
     for attr in (f"gpu_rental_{key}_reserved_usd_per_gpu_hour", f"gpu_rental_{key}_on_demand_usd_per_gpu_hour"):
         v = getattr(cost, attr, None)

@@ -31,7 +31,8 @@ SERVING_READS = ("workloads[*].model", "workloads[*].share", "workloads[*].preci
                  "workloads[*].osl_tokens", "workloads[*].slo", "workloads[*].speculative_tokens")
 SIMULATION_READS = SERVING_READS + ("seed", "simulation", "finance.utilisation")
 ROLLOUT_READS = ("seed", "sites", "rollout", "finance.cost_profile", "finance.horizon_years")  # the horizon prices the power paths
-DEMAND_READS = ("workloads", "demand", "finance", "rollout.start_date")
+DEMAND_READS = ("workloads", "demand", "rollout.start_date", "finance.horizon_years", "finance.price_decline_per_year",
+                "finance.utilisation", "finance.cost_profile")  # not the WACC or tax: a change of them reuses the demand
 ECONOMICS_READS = ("seed", "sites", "workloads", "demand", "rollout.start_date", "finance")
 PLAN_READS = tuple(Scenario.model_fields)  # the plan echoes the whole scenario
 

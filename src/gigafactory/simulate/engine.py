@@ -301,7 +301,6 @@ class Replica:
     def _on_step_end(self, now: float, version: int) -> None:
         if version != self.version:
             return  # superseded: the run was cut short
-        req = self.sim.req
         dur = now - self.t_start
         self.busy_s += dur
         chunks = self.chunks
