@@ -159,8 +159,6 @@ def _ids(scn: Scenario) -> list[tuple[tuple, str, str, str | None]]:
     for i, wl in enumerate(scn.workloads):
         refs.append((("workloads", i, "model"), "models", wl.model, None))
     refs.append((("finance", "cost_profile"), "costs", scn.finance.cost_profile, None))
-    for i, fleet in enumerate(scn.devices.fleets):
-        refs.append((("devices", "fleets", i, "local_model"), "models", fleet.local_model, None))
     if scn.devices.offload_model:
         refs.append((("devices", "offload_model"), "models", scn.devices.offload_model, None))
     return refs
@@ -334,31 +332,66 @@ def _relocate(doc: YamlDocument | None, path: tuple, name: str, prob: Problem, v
 
 # --------------------------------------------------------------------------- devices
 
-#: devices of the device-performance table (Qualcomm AI Hub perf.yaml, flattened in
-#: shared/data/device_perf/qaihub_llm_perf.csv, snapshot 2026-02-12): the `device` column.
-#: Read the bundled table instead once the device-fleet capability ships one.
-KNOWN_DEVICES = (
-    "Snapdragon 8 Elite QRD",
-    "Snapdragon 8 Elite Gen 5 QRD",
-    "Snapdragon X Elite CRD",
-    "Samsung Galaxy S24",
-    "SA8295P ADP",
-)
+def _unknown(doc: YamlDocument | None, path: tuple, what: str, value: str, known: list[str], source: str) -> Problem:
+    lowered = {k.lower(): k for k in known}
+    hint = difflib.get_close_matches(value.lower(), list(lowered), n=1, cutoff=0.6)
+    near = lowered[hint[0]] if hint else None
+    return _p(doc, path, f"unknown {what} '{value}'" + (f" — did you mean '{near}'?" if near else ""), "device-known",
+              value=value, expected=f"a {what} of {source}: " + ", ".join(known),
+              fix=f"use '{near}'" if near else "pick one of those listed")
 
 
 @check("device-known")
 def device_known(scn: Scenario, cat: Catalog, doc: YamlDocument | None) -> list[Problem]:
+    """Each fleet names a device, a local model, a precision, user regions and a profile the
+    device data knows, the model fits the device's memory, and the policy is registered."""
+    if not scn.devices.fleets:
+        return []
+    from gigafactory.demand.profiles import load_profiles
+    from gigafactory.devices.catalog import load_device_catalog
+    from gigafactory.devices.network import load_network
+    from gigafactory.devices.routing import POLICIES
+
+    dcat = load_device_catalog()
+    regions = load_network().regions
+    profiles = load_profiles()
     out = []
-    lowered = {d.lower(): d for d in KNOWN_DEVICES}
+    if scn.devices.policy not in POLICIES:
+        out.append(_unknown(doc, ("devices", "policy"), "routing policy", scn.devices.policy, list(POLICIES), "the policy registry"))
     for i, fleet in enumerate(scn.devices.fleets):
-        if fleet.device.lower() in lowered:
-            continue
-        hint = difflib.get_close_matches(fleet.device.lower(), list(lowered), n=1, cutoff=0.6)
-        near = lowered[hint[0]] if hint else None
-        out.append(_p(doc, ("devices", "fleets", i, "device"),
-                      f"unknown device '{fleet.device}'" + (f" — did you mean '{near}'?" if near else ""), "device-known",
-                      value=fleet.device, expected="a device of the device-performance table: " + ", ".join(KNOWN_DEVICES),
-                      fix=f"use '{near}'" if near else "pick one of the listed devices"))
+        base = ("devices", "fleets", i)
+        device_ok = fleet.device in dcat.devices
+        model_ok = fleet.local_model in dcat.models
+        if not device_ok:
+            out.append(_unknown(doc, (*base, "device"), "device", fleet.device, sorted(dcat.devices), "devices/data/devices.yaml"))
+        if not model_ok:
+            out.append(_unknown(doc, (*base, "local_model"), "local model", fleet.local_model, sorted(dcat.models), "devices/data/small_models.yaml"))
+        if fleet.precision is not None and fleet.precision not in dcat.precisions:
+            out.append(_unknown(doc, (*base, "precision"), "precision", fleet.precision, sorted(dcat.precisions), "devices/data/small_models.yaml"))
+        for r in fleet.regions:
+            if r not in regions:
+                out.append(_unknown(doc, (*base, "regions", r), "user region", r, sorted(regions), "devices/data/network.yaml"))
+        try:
+            profiles.resolve(fleet.profile)
+        except InputError as exc:
+            p0 = exc.problems[0]
+            out.append(_p(doc, (*base, "profile"), p0.message, "device-known", value=fleet.profile, fix=p0.fix))
+        if device_ok and model_ok and (fleet.precision is None or fleet.precision in dcat.precisions):
+            from gigafactory.devices.perf import local_performance
+            from gigafactory.devices.stage import DEVICE_CONTEXT_TOKENS
+
+            window = min(dcat.model(fleet.local_model).max_context_tokens, DEVICE_CONTEXT_TOKENS)
+            try:
+                perf = local_performance(fleet.device, fleet.local_model, fleet.precision, context_tokens=window, cat=dcat)
+            except InputError as exc:
+                p0 = exc.problems[0]
+                out.append(_p(doc, (*base, "local_model"), p0.message, "device-model-fits", value=fleet.local_model, expected=p0.expected, fix=p0.fix))
+                continue
+            if not perf.fits:
+                out.append(_p(doc, (*base, "local_model"),
+                              f"{fleet.local_model} ({perf.precision}) with a {window}-token context needs {perf.memory_needed_gb:.1f} GB but "
+                              f"{fleet.device} has {perf.memory_available_gb:.1f} GB for it", "device-model-fits", value=fleet.local_model,
+                              expected="a model that fits the device's memory", fix="pick a smaller model or a lower precision"))
     return out
 
 

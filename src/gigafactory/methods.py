@@ -13,6 +13,7 @@ from gigafactory.display import human
 from gigafactory.demand.serve import run_demand
 from gigafactory.economics.run import run_economics
 from gigafactory.results.demand import DemandResult
+from gigafactory.results.devices import DevicesResult
 from gigafactory.results.design import DesignResult
 from gigafactory.results.economics import EconomicsResult
 from gigafactory.results.methods import MethodComparison, MethodRollouts, MethodRow
@@ -39,7 +40,8 @@ def schedule_methods(cat: Catalog, scn: Scenario, design: DesignResult, serving:
 
 
 def compare_methods(cat: Catalog, scn: Scenario, design: DesignResult, serving: ServingResult, rollout: RolloutResult,
-                    econ: EconomicsResult, others: MethodRollouts, demand: DemandResult | None = None) -> MethodComparison:
+                    econ: EconomicsResult, others: MethodRollouts, demand: DemandResult | None = None,
+                    devices: DevicesResult | None = None) -> MethodComparison:
     """Every preset on the scenario's design, financed (base case) with its own sales; the scenario's
     own method reuses its rollout and economics results (the same computation)."""
     runs: dict[str, tuple[RolloutResult, EconomicsResult]] = {}
@@ -49,7 +51,7 @@ def compare_methods(cat: Catalog, scn: Scenario, design: DesignResult, serving: 
             continue
         variant = scn.model_copy(update={"rollout": scn.rollout.model_copy(update={"method": method})})
         ro = others.rollouts[method]
-        dem = run_demand(cat, variant, design, serving, ro) if demand is not None else None  # capacity comes online later or sooner
+        dem = run_demand(cat, variant, design, serving, ro, devices) if demand is not None else None  # capacity comes online later or sooner
         runs[method] = (ro, run_economics(cat, variant, design, ro, serving, mc_samples=0, demand=dem, sensitivity=False))
     base_ro, base_econ = runs[BASELINE]
     cod = econ.cost_of_delay_usd_per_week

@@ -8,7 +8,7 @@ from __future__ import annotations
 import os
 import sys
 
-from gigafactory.cli import check, plan, simulate, consolidate, runs, design, rollout, economics, perf, catalog  # noqa: F401, I001  (register the verbs, in help order)
+from gigafactory.cli import check, plan, simulate, devices, consolidate, runs, design, rollout, economics, perf, catalog  # noqa: F401, I001  (register the verbs, in help order)
 from gigafactory.cli.app import app
 from gigafactory.cli.common import err
 from gigafactory.errors import InputError

@@ -23,6 +23,7 @@ from gigafactory.catalog import Catalog
 from gigafactory.errors import InputError, Problem
 from gigafactory.results.demand import DemandMonth, DemandResult, ModelDemand, SegmentResult
 from gigafactory.results.design import DesignResult
+from gigafactory.results.devices import DevicesResult
 from gigafactory.results.rollout import RolloutResult
 from gigafactory.results.serving import ServingResult
 from gigafactory.scenario.model import Scenario
@@ -111,8 +112,12 @@ def token_revenue_usd(output_tokens, input_per_output: float, price_in, price_ou
     return output_tokens / 1e6 * (1.0 - free_share) * (1.0 - discount) * (price_out + input_per_output * input_price)
 
 
-def run_demand(cat: Catalog, scn: Scenario, design: DesignResult, serving: ServingResult, rollout: RolloutResult) -> DemandResult:
-    """The demand stage (see the module docstring)."""
+def run_demand(cat: Catalog, scn: Scenario, design: DesignResult, serving: ServingResult, rollout: RolloutResult,
+               devices: DevicesResult | None = None) -> DemandResult:
+    """The demand stage (see the module docstring).  The device fleets' offloaded requests, when
+    there are any, are one more segment of the offload model: their tokens per day, growth and
+    hour-of-week shape from the devices stage, priced at the model's list price less the device
+    maker's discount."""
     months = scn.finance.horizon_years * 12
     hours = int(round(months * HOURS_PER_MONTH))
     decline = scn.finance.price_decline_per_year
@@ -122,7 +127,8 @@ def run_demand(cat: Catalog, scn: Scenario, design: DesignResult, serving: Servi
     how = hour_of_week(scn.rollout.start_date.weekday(), hours)
     notes: list[str] = []
     workloads = {cat.model(w.model).id: w for w in scn.workloads}
-    modelled = bool(scn.demand.tokens or scn.demand.contracts)
+    device_seg = devices is not None and devices.offload_model is not None and devices.cloud_output_tokens_per_day > 0
+    modelled = bool(scn.demand.tokens or scn.demand.contracts or device_seg)
 
     # contracts: their share of every GPU as it comes online, for their term from the first GPU
     contract_share = np.zeros(hours)
@@ -177,6 +183,10 @@ def run_demand(cat: Catalog, scn: Scenario, design: DesignResult, serving: Servi
                                       fix="add a workload for it or change the segment's model", check="demand-model")])
         shape = _profile(seg.profile, f"{where}.profile")[how]
         seg_demand[i] = seg.output_tokens_per_day / HOURS_PER_DAY * (1.0 + seg.growth_per_year) ** t_years * shape
+    device_demand = None
+    if device_seg:
+        shape = np.asarray(devices.hour_of_week_profile, dtype=float)[how]
+        device_demand = devices.cloud_output_tokens_per_day / HOURS_PER_DAY * (1.0 + devices.growth_per_year) ** t_years * shape
 
     token_revenue = np.zeros(hours)
     served_total = np.zeros(hours)
@@ -188,8 +198,11 @@ def run_demand(cat: Catalog, scn: Scenario, design: DesignResult, serving: Servi
     for model_id, wl in workloads.items():
         cap = capacity[model_id]
         idx = [i for i, s in enumerate(scn.demand.tokens) if cat.model(s.model).id == model_id]
+        own_devices = device_demand is not None and devices.offload_model == model_id
         if modelled:
             dem = sum((seg_demand[i] for i in idx), np.zeros(hours))
+            if own_devices:
+                dem = dem + device_demand
             served = np.minimum(dem, cap)
         else:  # the old assumption: a fixed share of capacity sold
             dem = cap * scn.finance.utilisation
@@ -202,7 +215,23 @@ def run_demand(cat: Catalog, scn: Scenario, design: DesignResult, serving: Servi
             floor = rent / (tok_s[model_id] * 3600.0 / 1e6)  # what a buyer pays to rent GPUs and serve a Mtok himself
         ratio = wl.isl_tokens / wl.osl_tokens  # input tokens per output token
         segs = [(scn.demand.tokens[i], seg_demand[i], f"demand.tokens[{i}]") for i in idx] if modelled else [(None, dem, "workloads")]
+        if own_devices:
+            segs.append(("devices", device_demand, "devices"))
         for seg, d, where in segs:
+            if seg == "devices":  # the fleets' offloaded requests: their own context per output token, the device maker's discount
+                s_served = served * np.divide(d, dem, out=np.zeros(hours), where=dem > 0)
+                p_in, p_out, source = _list_prices(model_id, wl, None, "devices.offload_model")
+                rev = token_revenue_usd(s_served, devices.cloud_input_tokens_per_output, price_path(p_in, decline, 0.0, hours),
+                                        price_path(p_out, decline, floor, hours), discount=scn.devices.price_discount)
+                token_revenue += rev
+                segments.append(SegmentResult(
+                    name="device fleets (offload)", kind="devices", model=model_id, demand_tokens=float(d.sum()), served_tokens=float(s_served.sum()),
+                    unserved_share=float(1 - s_served.sum() / d.sum()) if d.sum() > 0 else 0.0,
+                    gpu_hours=float((gpus_per_model[model_id] * util_h * np.divide(d, dem, out=np.zeros(hours), where=dem > 0)).sum()),
+                    revenue_usd=float(rev.sum()), price_output_usd_per_mtok=p_out * (1 - scn.devices.price_discount),
+                    price_input_usd_per_mtok=p_in * (1 - scn.devices.price_discount), price_usd_per_gpu_hour=None,
+                    price_source=f"{source}, less the device maker's discount of {scn.devices.price_discount:.0%}"))
+                continue
             share = np.divide(d, dem, out=np.zeros(hours), where=dem > 0)
             s_served = served * share
             p_in, p_out, source = _list_prices(model_id, wl, seg, f"{where}.price_output_usd_per_mtok")

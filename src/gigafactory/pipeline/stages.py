@@ -17,6 +17,7 @@ from gigafactory.pipeline.graph import Inputs, Stage
 from gigafactory.scenario.model import Scenario
 from gigafactory.results.design import DesignChoice, DesignResult
 from gigafactory.results.demand import DemandResult
+from gigafactory.results.devices import DevicesResult
 from gigafactory.results.economics import EconomicsResult
 from gigafactory.results.methods import MethodComparison, MethodRollouts
 from gigafactory.results.plan import PlanResult
@@ -31,8 +32,10 @@ SERVING_READS = ("workloads[*].model", "workloads[*].share", "workloads[*].preci
                  "workloads[*].osl_tokens", "workloads[*].slo", "workloads[*].speculative_tokens")
 SIMULATION_READS = SERVING_READS + ("seed", "simulation", "finance.utilisation")
 ROLLOUT_READS = ("seed", "sites", "rollout", "finance.cost_profile", "finance.horizon_years")  # the horizon prices the power paths
+DEVICES_READS = ("seed", "sites[*].region", "devices", "workloads[*].model", "workloads[*].share", "workloads[*].isl_tokens",
+                 "workloads[*].osl_tokens", "demand.tokens", "demand.contracts", "finance.cost_profile")
 DEMAND_READS = ("workloads", "demand", "rollout.start_date", "finance.horizon_years", "finance.price_decline_per_year",
-                "finance.utilisation", "finance.cost_profile")  # not the WACC or tax: a change of them reuses the demand
+                "finance.utilisation", "finance.cost_profile", "devices.price_discount")  # not the WACC or tax: a change of them reuses the demand
 ECONOMICS_READS = ("seed", "sites", "workloads", "demand", "rollout.start_date", "finance")
 PLAN_READS = tuple(Scenario.model_fields)  # the plan echoes the whole scenario
 
@@ -72,10 +75,16 @@ def _rollout(i: Inputs) -> RolloutResult:
                         samples=i.options.rollout_samples, exact=i.options.rollout_exact)
 
 
+def _devices(i: Inputs) -> DevicesResult:
+    from gigafactory.devices.stage import run_devices
+
+    return run_devices(i.cat, i.scn, i["design"], i["serving"])
+
+
 def _demand(i: Inputs) -> DemandResult:
     from gigafactory.demand.serve import run_demand
 
-    return run_demand(i.cat, i.scn, i["design"], i["serving"], i["rollout"])
+    return run_demand(i.cat, i.scn, i["design"], i["serving"], i["rollout"], i["devices"])
 
 
 def _economics(i: Inputs) -> EconomicsResult:
@@ -93,13 +102,15 @@ def _method_rollouts(i: Inputs) -> MethodRollouts:
 def _methods(i: Inputs) -> MethodComparison:
     from gigafactory.methods import compare_methods
 
-    return compare_methods(i.cat, i.scn, i["design"], i["serving"], i["rollout"], i["economics"], i["method_rollouts"], i["demand"])
+    return compare_methods(i.cat, i.scn, i["design"], i["serving"], i["rollout"], i["economics"], i["method_rollouts"], i["demand"],
+                           i["devices"])
 
 
 def _plan(i: Inputs) -> PlanResult:
     from gigafactory.plan import assemble_plan
 
-    return assemble_plan(i.cat, i.scn, i["design"], i["serving"], i["simulation"], i["rollout"], i["economics"], i["methods"], i["demand"])
+    return assemble_plan(i.cat, i.scn, i["design"], i["serving"], i["simulation"], i["rollout"], i["economics"], i["methods"], i["demand"],
+                         i["devices"])
 
 
 STAGES: dict[str, Stage] = {s.name: s for s in (
@@ -113,15 +124,17 @@ STAGES: dict[str, Stage] = {s.name: s for s in (
           "discrete-event serving simulation of the fleet"),
     Stage("rollout", ("design", "serving"), ROLLOUT_READS, ("rollout_samples", "rollout_exact"), RolloutResult, _rollout,
           "build plan, deployment time to first token, ramp, risk"),
-    Stage("demand", ("design", "serving", "rollout"), DEMAND_READS, (), DemandResult, _demand,
+    Stage("devices", ("design", "serving"), DEVICES_READS, (), DevicesResult, _devices,
+          "device fleets: requests routed between device and factory, latency, energy, the offloaded load and what it needs"),
+    Stage("demand", ("design", "serving", "rollout", "devices"), DEMAND_READS, (), DemandResult, _demand,
           "demand against capacity under SLO hour by hour: served tokens, contracts, utilisation, revenue"),
     Stage("economics", ("design", "serving", "rollout", "demand"), ECONOMICS_READS, ("economics_samples",), EconomicsResult, _economics,
           "cash flows, levelised costs, NPV/IRR, tornado, Monte Carlo"),
     Stage("method_rollouts", ("design", "serving"), ROLLOUT_READS, ("rollout_samples", "rollout_exact"), MethodRollouts, _method_rollouts,
           "the design scheduled under every other build method"),
-    Stage("methods", ("design", "serving", "rollout", "demand", "economics", "method_rollouts"),
+    Stage("methods", ("design", "serving", "rollout", "devices", "demand", "economics", "method_rollouts"),
           tuple(dict.fromkeys(ROLLOUT_READS + DEMAND_READS + ECONOMICS_READS)), (), MethodComparison, _methods,
           "the same design under every build method: first token, NPV, weeks sooner than stick-built and their worth"),
-    Stage("plan", ("design", "serving", "simulation", "rollout", "demand", "economics", "methods"), PLAN_READS, (), PlanResult, _plan,
+    Stage("plan", ("design", "serving", "simulation", "rollout", "devices", "demand", "economics", "methods"), PLAN_READS, (), PlanResult, _plan,
           "result.json: every stage's figures with provenance"),
 )}

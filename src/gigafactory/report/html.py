@@ -211,6 +211,32 @@ def _demand_block(result: dict[str, Any]) -> str:
             + (f"<ul>{note}</ul>" if note else ""))
 
 
+def _devices_section(result: dict[str, Any]) -> str:
+    """Personal AI on devices: the routing's split, latency per route, energy, cost per user, the fleet-aware saving."""
+    d = result.get("devices")
+    if not d or not d.get("fleets"):
+        return ('<section id="devices"><h2>Devices</h2><p class="muted">No device fleets in this scenario.</p></section>')
+    rows = [[f["name"], f"{f['device']} / {f['local_model']} {f['precision']}", f"{f['devices']:,}", f"{f['cloud_share']:.1%}",
+             f"{f['forced_local_share']:.1%}", f"{f['forced_cloud_share']:.1%}", f"{_ms(f['local']['e2e_p50_s'])} / {_ms(f['local']['e2e_p99_s'])}",
+             f"{_ms(f['cloud']['ttft_p50_s'])} / {_ms(f['cloud']['ttft_p99_s'])}", f"{_ms(f['cloud']['e2e_p50_s'])} / {_ms(f['cloud']['e2e_p99_s'])}",
+             f"{f['energy_device_j_per_request']:,.0f}", f"{f['energy_factory_j_per_request']:,.0f}", f"{f['cloud_cost_usd_per_user_month']:.3f}"]
+            for f in d["fleets"]]
+    table = _table(["fleet", "device / model", "devices", "offloaded", "kept local by rule", "too long for device", "local e2e p50/p99",
+                    "cloud TTFT p50/p99", "cloud e2e p50/p99", "J on device / request", "J in factory / request", "USD / user-month"],
+                   rows, {2, 3, 4, 5, 6, 7, 8, 9, 10, 11}, "gf-table-devices")
+    a = d.get("fleet_aware")
+    aware = "" if not a else (
+        f"<p>Fleet-aware threshold (the same tokens offloaded per week, moved out of the factory's peak hours): peak load "
+        f"{a['static_peak_tok_s']:,.0f} → {a['aware_peak_tok_s']:,.0f} tokens/s; GPUs for {_e(d['offload_model'])} {a['static_gpus']:,.0f} → "
+        f"{a['aware_gpus']:,.0f} (<b>{a['gpus_saved']:,.0f} saved, {a['gpus_saved_share']:.1%}</b>) at equal SLO.</p>")
+    notes = "".join(f"<li>{_e(n)}</li>" for n in d.get("notes") or [])
+    return (f'<section id="devices"><h2>Devices</h2><p>{d["devices"]:,} devices make {d["requests_per_day"]:,.0f} requests a day; policy '
+            f'<b>{_e(d["policy"])}</b> sends {d["cloud_share"]:.1%} to {_e(d["offload_model"])} ({d["cloud_output_tokens_per_day"]:.3g} output '
+            f'tokens/day, peak/mean {d["peak_to_mean"]:.2f}). Peak hour at {d["peak_utilisation"]:.0%} of the model\'s capacity under SLO; '
+            f'queue wait p99 {_ms(d["queue_wait_p99_s"])}; one GW serves {d["devices_per_gw"]:,.0f} such devices at SLO.</p>{table}{aware}'
+            f'<p class="muted">Round trip: {_e(d["rtt_model"])}.</p>' + (f"<ul>{notes}</ul>" if notes else "") + "</section>")
+
+
 def _economics_section(result: dict[str, Any]) -> str:
     ec = result["economics"]
     mc = ec.get("market_check") or []
@@ -269,9 +295,9 @@ def render_report(result: dict[str, Any]) -> str:
     name = result.get("scenario_name") or "plan"
     desc = (result.get("scenario") or {}).get("description") or ""
     sections = [_headline_section(result), _warnings_section(result), _design_section(result), _serving_section(result),
-                _rollout_section(result), _economics_section(result), _assumptions_section(result), _sources_section(result),
+                _rollout_section(result), _devices_section(result), _economics_section(result), _assumptions_section(result), _sources_section(result),
                 _scenario_section(result)]
-    nav = "".join(f'<a href="#{s}">{s}</a>' for s in ("headline", "warnings", "design", "serving", "rollout", "economics", "assumptions",
+    nav = "".join(f'<a href="#{s}">{s}</a>' for s in ("headline", "warnings", "design", "serving", "rollout", "devices", "economics", "assumptions",
                                                           "sources", "scenario"))
     # no wall-clock time here: the same scenario and seed give the same report, byte for byte (the run store keeps when)
     meta = (f"scenario sha256 {_e(str(result.get('scenario_sha256') or '')[:12])} · gigafactory {_e(result.get('gigafactory_version'))} · catalog "

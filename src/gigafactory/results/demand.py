@@ -13,8 +13,9 @@ class SegmentResult(Result):
     """One demand segment over the whole horizon."""
 
     name: str = Field(description="Segment or contract name from the scenario.")
-    kind: Literal["tokens", "contract", "utilisation"] = Field(
-        description="API token demand, a take-or-pay GPU-hour contract, or the fallback 'utilisation' (no demand model).")
+    kind: Literal["tokens", "contract", "devices", "utilisation"] = Field(
+        description="API token demand, a take-or-pay GPU-hour contract, the device fleets' offloaded requests, or the fallback "
+                    "'utilisation' (no demand model).")
     model: str | None = Field(description="Model id of a token segment; None for a contract.")
     demand_tokens: float = Field(description="Output tokens asked for over the horizon [tokens]; 0 for a contract.")
     served_tokens: float = Field(description="Output tokens served over the horizon [tokens]; 0 for a contract.")

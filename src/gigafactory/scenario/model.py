@@ -196,14 +196,39 @@ class FinanceSpec(_Section):
 
 
 class DeviceFleetSpec(_Section):
-    """A fleet of devices running a small model locally."""
+    """A fleet of devices running a small model locally and offloading what it should not answer."""
 
-    name: str = Field(min_length=1, description="Fleet name.")
-    device: str = Field(description="Device type (e.g. a Snapdragon X Elite laptop) as named in the device-performance table.")
+    name: str = Field(min_length=1, max_length=64, description="Fleet name.")
+    device: str = Field(description="Device as named in the device catalog (`devices/data/devices.yaml`), e.g. 'Snapdragon X Elite CRD'.")
     count: int = Field(ge=0, le=10_000_000_000, description="Devices in the fleet [count].")
-    local_model: str = Field(description="Model id run on the device.")
-    requests_per_device_per_day: float = Field(20, ge=0, description="Requests each device makes per day [1/day].")
-    offload_fraction: float = Field(0.3, ge=0, le=1, description="Share of requests sent to the factory [1].")
+    local_model: str = Field(description="Small model run on the device: an id of the device catalog's models.")
+    precision: str | None = Field(None, description="Weight precision of the local model (e.g. w4a16, q4_0); the device's default when absent.")
+    requests_per_device_per_day: float = Field(20, ge=0, le=10_000, description="Requests each device makes per day [1/day].")
+    offload_fraction: float = Field(0.3, ge=0, le=1, description=(
+        "Target share of requests sent to the factory: the routing policy's quality-gap threshold is calibrated to it [1]."))
+    regions: dict[str, float] = Field(default_factory=lambda: {"us-east": 1.0}, description=(
+        "Share of the fleet's users per user region (`devices/data/network.yaml`); shares sum to 1 [1]."))
+    connectivity: dict[Literal["wifi", "5g", "4g", "offline"], float] | None = Field(None, description=(
+        "Share of requests by connectivity, summing to 1 [1]; the network data's shares (Ofcom) when absent."))
+    privacy_local_share: float = Field(0.1, ge=0, le=1, description="Share of conversations that never leave the device [1].")
+    privacy_attested_share: float = Field(0.1, ge=0, le=1, description="Share of conversations that may leave only to an attested (confidential-computing) factory [1].")
+    battery_low_share: float = Field(0.1, ge=0, le=1, description="Share of requests made on a low battery (policies lower their threshold) [1].")
+    turns_per_conversation: float = Field(2.0, ge=1, le=100, description="Mean requests per conversation; a conversation stays where it began [1].")
+    profile: str = Field("chat", description="Hour-of-week shape of the fleet's requests in its users' local time (`demand/data/profiles.yaml`).")
+    growth_per_year: float = Field(0.0, ge=-0.9, le=20, description="Yearly growth of the fleet's requests [1/year].")
+
+    @model_validator(mode="after")
+    def _shares(self) -> "DeviceFleetSpec":
+        for name, shares in (("regions", self.regions), ("connectivity", self.connectivity or {})):
+            if any(v < 0 for v in shares.values()):
+                raise ValueError(f"{name} shares must be >= 0")
+            if shares and abs(sum(shares.values()) - 1.0) > 1e-6:
+                raise ValueError(f"{name} shares sum to {sum(shares.values()):.4g}; they must sum to 1")
+        if not self.regions:
+            raise ValueError("regions must name at least one user region")
+        if self.privacy_local_share + self.privacy_attested_share > 1 + 1e-9:
+            raise ValueError("privacy_local_share + privacy_attested_share must be at most 1")
+        return self
 
 
 class DevicesSpec(_Section):
@@ -211,6 +236,14 @@ class DevicesSpec(_Section):
 
     fleets: list[DeviceFleetSpec] = Field(default_factory=list, description="Device fleets, one entry each.")
     offload_model: str | None = Field(None, description="Factory model that serves offloaded requests; a workload's model.")
+    policy: str = Field("quality-threshold", description=(
+        "Routing policy from the registry (`gigafactory devices --policies`): local-only, cloud-only, quality-threshold, latency-aware, fleet-aware."))
+    factory_attested: bool = Field(True, description="The factory runs confidential computing, so 'attested' conversations may be offloaded.")
+    max_factory_utilisation: float = Field(0.8, gt=0, le=1, description=(
+        "Fleet-aware policy and sizing: the share of the offload model's capacity under SLO the fleet may fill in any hour [1]."))
+    price_discount: float = Field(0.3, ge=0, lt=1, description=(
+        "Discount on the offload model's list price that the device maker pays for offloaded tokens (a platform volume deal) [1]."))
+    sample_requests: int = Field(20_000, ge=1_000, le=1_000_000, description="Requests sampled per fleet to estimate shares and latency percentiles [count].")
 
 
 class TokenDemandSpec(_Section):
