@@ -36,6 +36,17 @@ def test_mm1_wait_closed_forms():
     assert mmc_mean_wait_s(4, 4.0, 1.0) == math.inf
 
 
+@pytest.mark.parametrize("c, rho", [(2001, 0.9), (2500, 0.97), (4000, 0.5)])
+def test_large_pool_closed_form_matches_the_recursion(c, rho):
+    from gigafactory.devices.queueing import erlang_b
+
+    a = c * rho
+    b = 1.0
+    for k in range(1, c + 1):  # the recursion the small-pool branch uses
+        b = a * b / (k + a * b)
+    assert erlang_b(c, a) == pytest.approx(b, rel=1e-6)
+
+
 def test_erlang_c_stable_for_large_pools_and_pooling_helps():
     # thousands of slots at 90 % load wait almost never; the same load split in ten waits more
     big = erlang_c(5000, 4500.0)

@@ -112,3 +112,15 @@ def test_devices_verb(cli):
     assert code == 0 and "fleet-aware" in out
     code, _, err = cli("devices", "--policy", "nope")
     assert code == 2 and "--policy" in err
+
+
+def test_peak_hour_on_the_simulator_meets_the_slo_with_the_units_it_reports(catalog, default_devices):
+    from gigafactory.devices.peakcheck import TARGET_ATTAINMENT, peak_hour_check
+
+    scn, res, _ = default_devices
+    pipe = Pipeline(catalog, scn, OPTS)
+    static, aware, cross = peak_hour_check(catalog, scn, pipe.result("design"), pipe.result("serving"), res, duration_s=60.0)
+    assert static.slo_attainment >= TARGET_ATTAINMENT and aware.slo_attainment >= TARGET_ATTAINMENT
+    assert aware.units <= static.units and cross.units == aware.units
+    assert aware.rate_rps < static.rate_rps  # the devices absorb part of the peak
+    assert 0 < static.device_share < 1 and static.requests_simulated > 0

@@ -20,6 +20,8 @@ def devices(
     scenario: Optional[Path] = ScenarioArg,
     policy: Optional[str] = typer.Option(None, "--policy", help="Routing policy to use instead of the scenario's (see --policies)."),
     policies: bool = typer.Option(False, "--policies", help="List the registered routing policies and exit."),
+    simulate: bool = typer.Option(False, "--simulate", help="Replay the peak hour of the offload pool on the serving simulator, sized for the "
+                                  "static and the fleet-aware peak (about 10-30 s)."),
     no_cache: bool = NoCacheOpt,
     as_json: bool = JsonOpt,
 ) -> None:
@@ -46,8 +48,17 @@ def devices(
     pipe = pipeline_for(scn, RunOptions(), no_cache)
     with err.status("designing the factory and routing the fleets…", spinner="dots") if not as_json else _null():
         res = pipe.result("devices")
+    checks = None
+    if simulate:
+        from gigafactory.devices.peakcheck import peak_hour_check
+
+        with err.status("simulating the peak hour of the offload pool…", spinner="dots") if not as_json else _null():
+            checks = peak_hour_check(pipe.cat, scn, pipe.result("design"), pipe.result("serving"), res)
     if as_json:
-        print_json(res.model_dump(mode="json"))
+        body = res.model_dump(mode="json")
+        if checks is not None:
+            body["peak_hour_simulation"] = [c.model_dump(mode="json") for c in checks]
+        print_json(body)
         return
     if not res.fleets:
         out.print(f"No device fleets in {scn.name}: add a devices section (docs/devices.md).")
@@ -73,7 +84,15 @@ def devices(
     if a is not None:
         out.print(f"Fleet-aware threshold (same tokens offloaded per week): peak {a.static_peak_tok_s:,.0f} -> {a.aware_peak_tok_s:,.0f} tok/s, "
                   f"GPUs for the offload model {a.static_gpus:,.0f} -> {a.aware_gpus:,.0f} ([bold]{a.gpus_saved:,.0f} saved, {_pct(a.gpus_saved_share)}[/]); "
-                  f"hourly threshold {a.threshold_min:.2f}-{a.threshold_max:.2f}")
+                  f"whole serving units of {a.unit_gpus} GPUs {a.static_units} -> {a.aware_units}; hourly threshold {a.threshold_min:.2f}-{a.threshold_max:.2f}")
+    if checks:
+        t = Table(title="Peak hour of the offload pool on the serving simulator", title_justify="left")
+        for col in ("case", "units", "GPUs", "requests/s", "from devices", "SLO met", "TTFT p99", "TPOT p99"):
+            t.add_column(col, justify="left" if col == "case" else "right")
+        for c in checks:
+            t.add_row(c.case, f"{c.units}", f"{c.gpus:,}", f"{c.rate_rps:,.0f}", _pct(c.device_share), _pct(c.slo_attainment),
+                      ms(c.ttft_p99_s), ms(c.tpot_p99_s))
+        out.print(t)
     out.print(f"Round trip: {res.rtt_model}")
     for n in res.notes:
         out.print(f"[dim]note: {n}[/]")

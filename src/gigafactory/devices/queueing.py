@@ -12,12 +12,28 @@ from __future__ import annotations
 import math
 
 
-def erlang_c(servers: int, offered_erlangs: float) -> float:
-    """Probability an arrival waits, C(c, a), with a = lambda / mu < c; 1 when saturated.
+def erlang_b(servers: int, offered_erlangs: float) -> float:
+    """Blocking probability B(c, a) of M/M/c/c.
 
-    Computed through the Erlang-B recursion (stable for thousands of servers):
-    B(0) = 1, B(k) = a B(k-1) / (k + a B(k-1)); C = c B / (c - a (1 - B)).
+    Small pools: the stable recursion B(0) = 1, B(k) = a B(k-1) / (k + a B(k-1)).  Large pools
+    (thousands to millions of sequence slots in a factory): the same quantity as a ratio of
+    Poisson terms, B = pmf(c; a) / cdf(c; a), in O(1) through the log-gamma function.
     """
+    a = offered_erlangs
+    if servers <= 2000:
+        b = 1.0
+        for k in range(1, servers + 1):
+            b = a * b / (k + a * b)
+        return b
+    from scipy.special import gammaln, pdtr
+
+    log_pmf = servers * math.log(a) - a - float(gammaln(servers + 1.0))
+    return math.exp(log_pmf - math.log(float(pdtr(servers, a))))
+
+
+def erlang_c(servers: int, offered_erlangs: float) -> float:
+    """Probability an arrival waits, C(c, a), with a = lambda / mu < c; 1 when saturated:
+    C = c B / (c - a (1 - B)) with B the Erlang-B blocking probability."""
     if servers < 1:
         raise ValueError("servers must be >= 1")
     a = offered_erlangs
@@ -25,9 +41,7 @@ def erlang_c(servers: int, offered_erlangs: float) -> float:
         return 0.0
     if a >= servers:
         return 1.0
-    b = 1.0
-    for k in range(1, servers + 1):
-        b = a * b / (k + a * b)
+    b = erlang_b(servers, a)
     return servers * b / (servers - a * (1.0 - b))
 
 

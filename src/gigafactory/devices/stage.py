@@ -45,7 +45,8 @@ def _percentiles(mask: np.ndarray, ttft: np.ndarray, e2e: np.ndarray) -> Latency
 
 def _empty(scn: Scenario, note: str) -> DevicesResult:
     return DevicesResult(policy=scn.devices.policy, offload_model=None, fleets=[], devices=0, requests_per_day=0.0, cloud_share=0.0,
-                         cloud_output_tokens_per_day=0.0, cloud_input_tokens_per_output=0.0, growth_per_year=0.0,
+                         cloud_output_tokens_per_day=0.0, cloud_input_tokens_per_output=0.0, cloud_mean_output_tokens=0.0,
+                         other_output_tok_s=[0.0] * fl.HOURS_PER_WEEK, growth_per_year=0.0,
                          hour_of_week_profile=[1.0] * fl.HOURS_PER_WEEK, peak_to_mean=1.0, offload_capacity_tok_s=0.0, peak_utilisation=0.0,
                          queue_wait_p99_s=0.0, devices_per_gw=0.0, factory_j_per_output_token=0.0, cloud_cost_usd_per_mtok=0.0,
                          fleet_aware=None, rtt_model="", notes=[note])
@@ -178,23 +179,27 @@ def run_devices(cat: Catalog, scn: Scenario, design: DesignResult, serving: Serv
         wait_mean_used = wait_mean
 
     # fleet-aware: the same weekly offloaded tokens, water-filled under the factory's other load
-    policy_q = "fleet-aware"
-    curves = [fl.cloud_tokens_curve(fs, policy_q, PolicyContext(0.5), spec.factory_attested, GRID) for fs in samples]
-    rate_mat = np.stack(rates, axis=1)  # hours x fleets
-    toks_mat = np.stack([c[0] for c in curves], axis=0)  # fleets x grid
-    load_grid = rate_mat @ toks_mat  # hours x grid: device load at each threshold
-    static_dev = dev_load
-    lo, hi = load_grid[:, -1], load_grid[:, 0]
-    aware_dev, aware_peak = fl.water_fill(other, lo, hi, float(static_dev.sum()))
-    theta_h = np.array([np.interp(aware_dev[k], load_grid[k, ::-1], GRID[::-1]) for k in range(fl.HOURS_PER_WEEK)])
     util = spec.max_factory_utilisation
-    static_peak = float((static_dev + other).max())
-    gpus_static = static_peak / (row.tok_s_gpu * util)
-    gpus_aware = aware_peak / (row.tok_s_gpu * util)
-    aware = FleetAwareComparison(static_peak_tok_s=static_peak, aware_peak_tok_s=aware_peak, static_gpus=gpus_static, aware_gpus=gpus_aware,
-                                 gpus_saved=gpus_static - gpus_aware, gpus_saved_share=(gpus_static - gpus_aware) / gpus_static if gpus_static else 0.0,
-                                 threshold_min=float(theta_h.min()), threshold_max=float(theta_h.max()))
-    weekly_dev = aware_dev if spec.policy == "fleet-aware" else static_dev
+    aware = None
+    weekly_dev = dev_load
+    if spec.policy in ("quality-threshold", "fleet-aware") and float(dev_load.sum()) > 0:
+        curves = [fl.cloud_tokens_curve(fs, "fleet-aware", PolicyContext(0.5), spec.factory_attested, GRID) for fs in samples]
+        rate_mat = np.stack(rates, axis=1)  # hours x fleets
+        toks_mat = np.stack([c[0] for c in curves], axis=0)  # fleets x grid
+        load_grid = rate_mat @ toks_mat  # hours x grid: device load at each threshold
+        aware_dev, aware_peak = fl.water_fill(other, load_grid[:, -1], load_grid[:, 0], float(dev_load.sum()))
+        theta_h = np.array([np.interp(aware_dev[k], load_grid[k, ::-1], GRID[::-1]) for k in range(fl.HOURS_PER_WEEK)])
+        static_peak = float((dev_load + other).max())
+        gpus_static = static_peak / (row.tok_s_gpu * util)
+        gpus_aware = aware_peak / (row.tok_s_gpu * util)
+        aware = FleetAwareComparison(
+            static_peak_tok_s=static_peak, aware_peak_tok_s=aware_peak, static_gpus=gpus_static, aware_gpus=gpus_aware,
+            gpus_saved=gpus_static - gpus_aware, gpus_saved_share=(gpus_static - gpus_aware) / gpus_static if gpus_static else 0.0,
+            unit_gpus=cfg.gpus, static_units=int(np.ceil(gpus_static / cfg.gpus - 1e-9)), aware_units=int(np.ceil(gpus_aware / cfg.gpus - 1e-9)),
+            static_device_tok_s=dev_load.tolist(), aware_device_tok_s=aware_dev.tolist(),
+            threshold_min=float(theta_h.min()), threshold_max=float(theta_h.max()))
+        if spec.policy == "fleet-aware":
+            weekly_dev = aware_dev
 
     # per fleet figures
     gpus_total = design.total.gpus
@@ -202,11 +207,11 @@ def run_devices(cat: Catalog, scn: Scenario, design: DesignResult, serving: Serv
     rent, _ = rental_price_usd_per_gpu_hour(cat, scn, main.system)
     usd_per_mtok = rent / (row.tok_s_gpu * 3600.0 / 1e6)
     fleets: list[FleetDevices] = []
-    in_tok = out_tok = 0.0
+    in_tok = out_tok = cloud_req = 0.0
     total_req = 0.0
     for i, (f, fs, th, mask, perf) in enumerate(zip(spec.fleets, samples, thetas, cloud_masks, perfs)):
         req = fs.req
-        if spec.policy == "fleet-aware":  # the week's request-weighted mean share at the hourly thresholds
+        if spec.policy == "fleet-aware" and aware is not None:  # the week's request-weighted mean share at the hourly thresholds
             share_h = np.interp(theta_h, GRID, curves[i][1])
             cloud_share = float((rates[i] * share_h).sum() / rates[i].sum()) if rates[i].sum() > 0 else 0.0
             tok_per_req = float((rates[i] * np.interp(theta_h, GRID, curves[i][0])).sum() / rates[i].sum()) if rates[i].sum() > 0 else 0.0
@@ -232,6 +237,7 @@ def run_devices(cat: Catalog, scn: Scenario, design: DesignResult, serving: Serv
         in_tok += per_day * float((req.context_tokens * mask).mean())
         out_tok += per_day * float((req.output_tokens * mask).mean())
         total_req += per_day
+        cloud_req += per_day * float(mask.mean())
     devices = sum(f.count for f in spec.fleets)
     cloud_day = sum(x.cloud_output_tokens_per_day for x in fleets)
     mean_dev = float(weekly_dev.mean())
@@ -245,7 +251,8 @@ def run_devices(cat: Catalog, scn: Scenario, design: DesignResult, serving: Serv
     return DevicesResult(
         policy=spec.policy, offload_model=model_id, fleets=fleets, devices=devices, requests_per_day=total_req,
         cloud_share=sum(x.cloud_share * x.requests_per_day for x in fleets) / total_req if total_req else 0.0,
-        cloud_output_tokens_per_day=cloud_day, cloud_input_tokens_per_output=in_tok / out_tok if out_tok else 0.0, growth_per_year=growth,
+        cloud_output_tokens_per_day=cloud_day, cloud_input_tokens_per_output=in_tok / out_tok if out_tok else 0.0,
+        cloud_mean_output_tokens=out_tok / cloud_req if cloud_req else 0.0, other_output_tok_s=other.tolist(), growth_per_year=growth,
         hour_of_week_profile=profile, peak_to_mean=float(weekly_dev.max() / mean_dev) if mean_dev > 0 else 1.0,
         offload_capacity_tok_s=capacity, peak_utilisation=peak_util, queue_wait_p99_s=wait_p99,
         devices_per_gw=gpus_per_gw * row.tok_s_gpu * util / per_device_peak if per_device_peak > 0 else 0.0,

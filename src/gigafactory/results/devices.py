@@ -52,8 +52,27 @@ class FleetAwareComparison(Result):
     aware_gpus: float = Field(description="GPUs it needs at the fleet-aware peak [count].")
     gpus_saved: float = Field(description="static_gpus - aware_gpus, at equal offloaded tokens per week and equal SLO [count].")
     gpus_saved_share: float = Field(description="gpus_saved / static_gpus [0-1].")
+    unit_gpus: int = Field(description="GPUs of one serving unit of the offload model (its serving configuration) [count].")
+    static_units: int = Field(description="Whole serving units the static peak needs [count].")
+    aware_units: int = Field(description="Whole serving units the fleet-aware peak needs [count].")
+    static_device_tok_s: list[float] = Field(description="Offloaded load per UTC hour of the week, static threshold [output tokens/s].")
+    aware_device_tok_s: list[float] = Field(description="The same under the fleet-aware threshold [output tokens/s].")
     threshold_min: float = Field(description="Lowest hourly threshold of the fleet-aware policy (troughs: more offloaded) [0-1].")
     threshold_max: float = Field(description="Highest hourly threshold (peaks: devices absorb) [0-1].")
+
+
+class PeakCase(Result):
+    """The offload pool in the peak hour on the serving simulator (`gigafactory devices --simulate`)."""
+
+    case: str = Field(description="Which peak on which sizing.")
+    units: int = Field(description="Serving units simulated [count].")
+    gpus: int = Field(description="Their GPUs [count].")
+    rate_rps: float = Field(description="Requests per second in the peak hour, devices and other segments [1/s].")
+    device_share: float = Field(description="Share of those requests from the device fleets [0-1].")
+    slo_attainment: float = Field(description="Share of requests meeting both p99 SLO limits [0-1].")
+    ttft_p99_s: float | None
+    tpot_p99_s: float | None
+    requests_simulated: int
 
 
 class DevicesResult(Result):
@@ -67,6 +86,9 @@ class DevicesResult(Result):
     cloud_share: float = Field(description="Share of all requests served by the factory [0-1].")
     cloud_output_tokens_per_day: float = Field(description="Offloaded output tokens per day at the programme start [tokens/day].")
     cloud_input_tokens_per_output: float = Field(description="Offloaded input tokens (context) per output token [1].")
+    cloud_mean_output_tokens: float = Field(description="Mean output tokens of an offloaded request [tokens].")
+    other_output_tok_s: list[float] = Field(description=(
+        "The offload model's other demand segments per UTC hour of the week, at the programme start [output tokens/s]."))
     growth_per_year: float = Field(description="Yearly growth of the offloaded tokens (request-weighted over fleets) [1/year].")
     hour_of_week_profile: list[float] = Field(description="Offloaded tokens per hour of the week in UTC (0 = Monday 00:00), mean 1 [1].")
     peak_to_mean: float = Field(description="Peak over mean of the hourly offloaded load [1].")
@@ -76,6 +98,8 @@ class DevicesResult(Result):
     devices_per_gw: float = Field(description="Devices of this mix one GW of the factory serves at SLO, every GPU on the offload model, peak hour [count].")
     factory_j_per_output_token: float = Field(description="Facility energy per offloaded output token [J].")
     cloud_cost_usd_per_mtok: float = Field(description="Cost basis of an offloaded million output tokens: rental-floor GPU-hour over tokens per GPU-hour [USD].")
-    fleet_aware: FleetAwareComparison | None = Field(description="Fleet-aware threshold vs the static one; None without fleets or offload.")
+    fleet_aware: FleetAwareComparison | None = Field(description=(
+        "Fleet-aware threshold vs the static quality threshold; None without fleets, without offload, or under a policy outside the "
+        "quality-threshold family (local-only, cloud-only, latency-aware)."))
     rtt_model: str = Field(description="How the round trip is computed, with the wide-area fit's median error.")
     notes: list[str]
