@@ -87,6 +87,7 @@ class Simulation:
         self.samples: list[Sample] = []
         self.sample_interval_s = sample_interval_s
         self.stopped_early = False
+        self.listener: Any = None  # live driver (the emulator): told of first tokens and finishes
 
     def next_order(self) -> int:
         self._order += 1
@@ -105,8 +106,15 @@ class Simulation:
             self.dropped += 1
         else:
             self.completed += 1
+        if self.listener is not None:
+            self.listener.finished(rid, now, dropped)
         if self.concurrency and now < self.duration_s:
             self._closed_loop_next(now)
+
+    def on_first_token(self, rid: int, now: float) -> None:
+        """``rid``'s first output token reached the user at ``now`` (a hook: the batch loop needs none)."""
+        if self.listener is not None:
+            self.listener.first_token(rid, now)
 
     def _closed_loop_next(self, now: float) -> None:
         inp, out = self.lengths
@@ -132,6 +140,23 @@ class Simulation:
         nxt = now + self.sample_interval_s
         if nxt <= self.duration_s:
             self.queue.push(nxt, PRIORITY_SAMPLE, self._sample, None)
+
+    # ----- incremental driving (the emulator) -------------------------------------------------
+    def add_request(self, now: float, inp: int, out: int, model: int = 0, hashes: Any = None) -> int:
+        """A request arriving at ``now`` (not before the last event run): routed at once; its id."""
+        rid = self.req.append(now, inp, out, model, hashes)
+        self.pool_of_model[model].arrive(rid, now)
+        return rid
+
+    def run_until(self, t_s: float) -> None:
+        """Run every event due at or before ``t_s``; arrivals are added with :meth:`add_request`."""
+        q = self.queue
+        while q.next_key()[0] <= t_s:
+            q.pop_and_run()
+
+    def next_event_s(self) -> float:
+        """Time of the next scheduled event [s]; inf when idle."""
+        return self.queue.next_key()[0]
 
     # ----- loop ------------------------------------------------------------------------------
     def run(self, progress: Callable[[float], None] | None = None) -> "Simulation":
