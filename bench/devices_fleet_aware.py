@@ -40,7 +40,7 @@ def main(scales: list[float], simulate: bool = False) -> None:
         res = run_devices(cat, scn, design, serving)
         dt = time.perf_counter() - t0
         a = res.fleet_aware
-        dev_peak = max(res.hour_of_week_profile) * res.cloud_output_tokens_per_day / 86400
+        dev_peak = res.capacity_cost_ratio * max(res.hour_of_week_profile) * res.cloud_output_tokens_per_day / 86400  # workload-equivalent
         print(f"| {k:g} | {res.devices:,} | {res.cloud_output_tokens_per_day:.3g} | {dev_peak / a.static_peak_tok_s:.0%} | "
               f"{a.static_peak_tok_s:,.0f} | {a.aware_peak_tok_s:,.0f} | {a.static_gpus:,.0f} -> {a.aware_gpus:,.0f} "
               f"({a.gpus_saved_share:.1%} saved) | {a.static_units} -> {a.aware_units} (of {a.unit_gpus} GPUs) | "
@@ -50,7 +50,7 @@ def main(scales: list[float], simulate: bool = False) -> None:
 
             t0 = time.perf_counter()
             for c in peak_hour_check(cat, scn, design, serving, res):
-                print(f"|   | peak hour on the simulator: {c.case} | {c.units} units, {c.gpus:,} GPUs | {c.rate_rps:,.0f} req/s, "
+                print(f"|   | peak hour on the simulator: {c.case} | {c.units} units of {c.layout}, {c.gpus:,} GPUs | {c.rate_rps:,.0f} req/s, "
                       f"{c.device_share:.0%} from devices | SLO met {c.slo_attainment:.1%} | TTFT p99 {c.ttft_p99_s * 1e3:,.0f} ms | "
                       f"TPOT p99 {c.tpot_p99_s * 1e3:,.1f} ms | {c.requests_simulated:,} requests simulated | | |")
             print(f"|   | (simulation {time.perf_counter() - t0:.1f} s) | | | | | | | | |")

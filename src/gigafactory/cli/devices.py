@@ -87,10 +87,10 @@ def devices(
                   f"whole serving units of {a.unit_gpus} GPUs {a.static_units} -> {a.aware_units}; hourly threshold {a.threshold_min:.2f}-{a.threshold_max:.2f}")
     if checks:
         t = Table(title="Peak hour of the offload pool on the serving simulator", title_justify="left")
-        for col in ("case", "units", "GPUs", "requests/s", "from devices", "SLO met", "TTFT p99", "TPOT p99"):
+        for col in ("case", "configuration", "units", "GPUs", "requests/s", "from devices", "SLO met", "TTFT p99", "TPOT p99"):
             t.add_column(col, justify="left" if col == "case" else "right")
         for c in checks:
-            t.add_row(c.case, f"{c.units}", f"{c.gpus:,}", f"{c.rate_rps:,.0f}", _pct(c.device_share), _pct(c.slo_attainment),
+            t.add_row(c.case, c.layout, f"{c.units}", f"{c.gpus:,}", f"{c.rate_rps:,.0f}", _pct(c.device_share), _pct(c.slo_attainment),
                       ms(c.ttft_p99_s), ms(c.tpot_p99_s))
         out.print(t)
     out.print(f"Round trip: {res.rtt_model}")

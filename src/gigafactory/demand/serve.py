@@ -199,41 +199,43 @@ def run_demand(cat: Catalog, scn: Scenario, design: DesignResult, serving: Servi
         cap = capacity[model_id]
         idx = [i for i, s in enumerate(scn.demand.tokens) if cat.model(s.model).id == model_id]
         own_devices = device_demand is not None and devices.offload_model == model_id
+        # capacity is in the workload's output tokens; a device token (long chat context) takes
+        # devices.capacity_cost_ratio of them, so demand meets capacity in those units
+        dev_cost = devices.capacity_cost_ratio if own_devices else 1.0
         if modelled:
-            dem = sum((seg_demand[i] for i in idx), np.zeros(hours))
+            segs = [(scn.demand.tokens[i], seg_demand[i], f"demand.tokens[{i}]", 1.0) for i in idx]
             if own_devices:
-                dem = dem + device_demand
-            served = np.minimum(dem, cap)
+                segs.append(("devices", device_demand, "devices", dev_cost))
         else:  # the old assumption: a fixed share of capacity sold
-            dem = cap * scn.finance.utilisation
-            served = dem.copy()
+            segs = [(None, cap * scn.finance.utilisation, "workloads", 1.0)]
+        dem_units = sum((d * c for _, d, _, c in segs), np.zeros(hours))
+        served_units = np.minimum(dem_units, cap)
+        dem = sum((d for _, d, _, _ in segs), np.zeros(hours))
+        served = np.zeros(hours)
         in_service = cap > 0
-        util_h = np.divide(served, cap, out=np.zeros(hours), where=in_service)
+        util_h = np.divide(served_units, cap, out=np.zeros(hours), where=in_service)
         sold_pool_gpu_h += gpus_per_model[model_id] * util_h
         floor = 0.0
         if tok_s.get(model_id):
             floor = rent / (tok_s[model_id] * 3600.0 / 1e6)  # what a buyer pays to rent GPUs and serve a Mtok himself
         ratio = wl.isl_tokens / wl.osl_tokens  # input tokens per output token
-        segs = [(scn.demand.tokens[i], seg_demand[i], f"demand.tokens[{i}]") for i in idx] if modelled else [(None, dem, "workloads")]
-        if own_devices:
-            segs.append(("devices", device_demand, "devices"))
-        for seg, d, where in segs:
+        for seg, d, where, cost in segs:
+            share = np.divide(d * cost, dem_units, out=np.zeros(hours), where=dem_units > 0)  # its share of the capacity used
+            s_served = served_units * share / cost
+            served += s_served
+            gpu_hours = float((gpus_per_model[model_id] * util_h * share).sum())
             if seg == "devices":  # the fleets' offloaded requests: their own context per output token, the device maker's discount
-                s_served = served * np.divide(d, dem, out=np.zeros(hours), where=dem > 0)
                 p_in, p_out, source = _list_prices(model_id, wl, None, "devices.offload_model")
                 rev = token_revenue_usd(s_served, devices.cloud_input_tokens_per_output, price_path(p_in, decline, 0.0, hours),
                                         price_path(p_out, decline, floor, hours), discount=scn.devices.price_discount)
                 token_revenue += rev
                 segments.append(SegmentResult(
                     name="device fleets (offload)", kind="devices", model=model_id, demand_tokens=float(d.sum()), served_tokens=float(s_served.sum()),
-                    unserved_share=float(1 - s_served.sum() / d.sum()) if d.sum() > 0 else 0.0,
-                    gpu_hours=float((gpus_per_model[model_id] * util_h * np.divide(d, dem, out=np.zeros(hours), where=dem > 0)).sum()),
+                    unserved_share=float(1 - s_served.sum() / d.sum()) if d.sum() > 0 else 0.0, gpu_hours=gpu_hours,
                     revenue_usd=float(rev.sum()), price_output_usd_per_mtok=p_out * (1 - scn.devices.price_discount),
                     price_input_usd_per_mtok=p_in * (1 - scn.devices.price_discount), price_usd_per_gpu_hour=None,
                     price_source=f"{source}, less the device maker's discount of {scn.devices.price_discount:.0%}"))
                 continue
-            share = np.divide(d, dem, out=np.zeros(hours), where=dem > 0)
-            s_served = served * share
             p_in, p_out, source = _list_prices(model_id, wl, seg, f"{where}.price_output_usd_per_mtok")
             cache = seg.cache_hit_share if seg is not None else 0.0
             free = seg.free_share if seg is not None else 0.0
@@ -247,7 +249,7 @@ def run_demand(cat: Catalog, scn: Scenario, design: DesignResult, serving: Servi
             segments.append(SegmentResult(
                 name=name, kind="tokens" if seg is not None else "utilisation", model=model_id, demand_tokens=float(d.sum()),
                 served_tokens=float(s_served.sum()), unserved_share=float(1 - s_served.sum() / d.sum()) if d.sum() > 0 else 0.0,
-                gpu_hours=float((gpus_per_model[model_id] * util_h * share).sum()), revenue_usd=float(rev.sum()),
+                gpu_hours=gpu_hours, revenue_usd=float(rev.sum()),
                 price_output_usd_per_mtok=p_out, price_input_usd_per_mtok=p_in, price_usd_per_gpu_hour=None, price_source=source))
         served_total += served
         demand_total += dem
@@ -256,7 +258,7 @@ def run_demand(cat: Catalog, scn: Scenario, design: DesignResult, serving: Servi
         models[model_id] = ModelDemand(
             demand_tokens=float(dem.sum()), capacity_tokens=float(cap.sum()), served_tokens=float(served.sum()),
             peak_hour_utilisation=float(util_h[steady].max()) if util_h[steady].size else 0.0,
-            hours_short=float(np.mean(dem[in_service] > cap[in_service] + 1e-9)) if in_service.any() else 0.0)
+            hours_short=float(np.mean(dem_units[in_service] > cap[in_service] + 1e-9)) if in_service.any() else 0.0)
 
     sold_gpu_h = contract_gpus + sold_pool_gpu_h
     m_online = monthly(total_online, months)

@@ -37,6 +37,17 @@ def _peak_hour(res: DevicesResult, aware: bool) -> tuple[float, float]:
     return float(dev[h]), float(other[h])
 
 
+def _label(spec) -> str:
+    from gigafactory.perf.layout import Layout
+
+    def lab(d) -> str:
+        return Layout(tp=int(d["tp"]), pp=int(d.get("pp", 1)), ep=int(d.get("ep", 1)), dp_attention=bool(d.get("dp_attention", False))).label()
+
+    if spec.mode == "disaggregated":
+        return f"{spec.prefill_per_unit}x {lab(spec.prefill_layout)} prefill + {spec.decode_per_unit}x {lab(spec.layout)} decode"
+    return f"aggregated {lab(spec.layout)}"
+
+
 def peak_hour_check(cat: Catalog, scn: Scenario, design: DesignResult, serving: ServingResult, res: DevicesResult,
                     duration_s: float = DURATION_S, target: float = TARGET_ATTAINMENT) -> list[PeakCase]:
     """Size the offload pool for the static and the fleet-aware peak hour by simulation: the
@@ -49,13 +60,23 @@ def peak_hour_check(cat: Catalog, scn: Scenario, design: DesignResult, serving: 
                                   "or fleet-aware policy", field="devices.policy", value=scn.devices.policy,
                                   fix="use policy quality-threshold or fleet-aware", check="devices")])
     main = max(design.sites, key=lambda s: s.gpus)
-    specs = [s for s in plan_pools(cat, scn, design, serving) if s.model_id == res.offload_model and s.system_id == main.system]
-    if not specs:
-        raise InputError([Problem(f"{res.offload_model} has no simulated pool on {main.system}", field="devices.offload_model",
-                                  value=res.offload_model, fix="give the offload model a workload share that holds at least one serving unit",
-                                  check="devices")])
-    base = specs[0]
     wl = next(w for w in scn.workloads if cat.model(w.model).id == res.offload_model)
+
+    def pool_for(isl: float, osl: float):
+        """The offload model's pool with the serving configuration the perf search picks for these
+        lengths under its SLO (a factory would not serve a chat-history mix with a 1,024/1,024 layout)."""
+        from gigafactory.design.choice import serving_for_system
+        from gigafactory.results.serving import ServingResult
+
+        w = wl.model_copy(update={"isl_tokens": max(1, int(round(isl))), "osl_tokens": max(1, int(round(osl)))})
+        variant = scn.model_copy(update={"workloads": [w]})
+        rows = serving_for_system(cat, variant, main.system)
+        specs = plan_pools(cat, variant, design, ServingResult(systems={main.system: rows}))
+        if not specs:
+            raise InputError([Problem(f"{res.offload_model} has no serving configuration on {main.system} at {isl:.0f}/{osl:.0f} tokens under "
+                                      "its SLO", field="devices.offload_model", value=res.offload_model, fix="relax the workload's SLO",
+                                      check="devices")])
+        return specs[0]
 
     def load(aware: bool) -> tuple[float, float, float, float]:
         dev, other = _peak_hour(res, aware)
@@ -66,13 +87,19 @@ def peak_hour_check(cat: Catalog, scn: Scenario, design: DesignResult, serving: 
         osl = (dev_rps * res.cloud_mean_output_tokens + other_rps * wl.osl_tokens) / rps
         return rps, isl, osl, dev_rps / rps if rps else 0.0
 
-    def simulate(units: int, aware: bool, name: str) -> PeakCase:
+    bases: dict[bool, object] = {}
+
+    def simulate(units: int, aware: bool, name: str, sized_for: bool | None = None) -> PeakCase:
         rps, isl, osl, share = load(aware)
+        key = aware if sized_for is None else sized_for
+        if key not in bases:
+            bases[key] = pool_for(*load(key)[1:3])
+        base = bases[key]
         spec = dataclasses.replace(base, units_total=units, rate_rps=rps, isl=isl, osl=osl, target_ci=None, adaptive=False,
                                    name=f"{base.name}/devices-peak")
         size_group(spec, duration_s)
         block, _ = run_pool(cat, spec, None, duration_s)
-        return PeakCase(case=name, units=units, gpus=units * spec.gpus_per_unit, rate_rps=rps, device_share=share,
+        return PeakCase(case=name, layout=_label(spec), units=units, gpus=units * spec.gpus_per_unit, rate_rps=rps, device_share=share,
                         slo_attainment=float(block["slo_attainment"] or 0.0), ttft_p99_s=block["ttft_s"]["p99"], tpot_p99_s=block["tpot_s"]["p99"],
                         requests_simulated=int(block["arrived"]))
 
@@ -96,5 +123,5 @@ def peak_hour_check(cat: Catalog, scn: Scenario, design: DesignResult, serving: 
     a = res.fleet_aware
     static = smallest(False, "static peak: fewest units meeting the SLO", a.static_units)
     aware = smallest(True, "fleet-aware peak: fewest units meeting the SLO", a.aware_units)
-    cross = simulate(aware.units, False, "static peak on the fleet-aware sizing")
+    cross = simulate(aware.units, False, "static peak on the fleet-aware sizing", sized_for=True)
     return [static, aware, cross]

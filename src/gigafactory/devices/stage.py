@@ -48,7 +48,7 @@ def _empty(scn: Scenario, note: str) -> DevicesResult:
                          cloud_output_tokens_per_day=0.0, cloud_input_tokens_per_output=0.0, cloud_mean_output_tokens=0.0,
                          other_output_tok_s=[0.0] * fl.HOURS_PER_WEEK, growth_per_year=0.0,
                          hour_of_week_profile=[1.0] * fl.HOURS_PER_WEEK, peak_to_mean=1.0, offload_capacity_tok_s=0.0, peak_utilisation=0.0,
-                         queue_wait_p99_s=0.0, devices_per_gw=0.0, factory_j_per_output_token=0.0, cloud_cost_usd_per_mtok=0.0,
+                         queue_wait_p99_s=0.0, devices_per_gw=0.0, device_tok_s_gpu=0.0, capacity_cost_ratio=1.0, factory_j_per_output_token=0.0, cloud_cost_usd_per_mtok=0.0,
                          fleet_aware=None, rtt_model="", notes=[note])
 
 
@@ -81,6 +81,16 @@ def _field_of(p: Problem) -> str:
     if "model" in text:
         return "local_model"
     return "device"
+
+
+def _rate_at(cat: Catalog, wl, system_id: str, isl: float, osl: float) -> float | None:
+    """Best output tokens/s per GPU of the workload's model at other lengths, under its SLO."""
+    from gigafactory.design.choice import serving_for_system
+
+    variant = Scenario.model_construct(workloads=[wl.model_copy(update={"isl_tokens": max(1, int(round(isl))),
+                                                                         "osl_tokens": max(1, int(round(osl))), "share": 1.0})])
+    rows = serving_for_system(cat, variant, system_id)
+    return rows[0]["tok_s_gpu"] or None
 
 
 def run_devices(cat: Catalog, scn: Scenario, design: DesignResult, serving: ServingResult, rollout: RolloutResult | None = None) -> DevicesResult:
@@ -162,7 +172,7 @@ def run_devices(cat: Catalog, scn: Scenario, design: DesignResult, serving: Serv
         req_rate = sum(rates[i] * float(cloud_masks[i].mean()) for i in range(len(samples)))
         off_mask = np.concatenate(cloud_masks)
         service = float(np.concatenate([fs.cloud_service_s for fs in samples])[off_mask].mean()) if off_mask.any() else cfg.ttft_s
-        h = int(np.argmax(dev_load + other))
+        h = int(np.argmax(dev_load + other))  # (refined below in workload-equivalent tokens for sizing)
         lam = float(req_rate[h] + other[h] / wl.osl_tokens)
         servers = max(1, int(round(capacity * cfg.tpot_s)))  # sequences in flight the offload pool holds
         peak_util = float((dev_load[h] + other[h]) / capacity) if capacity > 0 else float("inf")
@@ -178,6 +188,18 @@ def run_devices(cat: Catalog, scn: Scenario, design: DesignResult, serving: Serv
     else:
         wait_mean_used = wait_mean
 
+    # device requests carry a chat history: their serving rate under the same SLO, at their own
+    # lengths, prices their tokens in the factory's capacity (workload-equivalent tokens)
+    masks_all = np.concatenate(cloud_masks)
+    ctx_all = np.concatenate([fs.req.context_tokens for fs in samples])[masks_all]
+    out_all = np.concatenate([fs.req.output_tokens for fs in samples])[masks_all]
+    dev_isl = float(ctx_all.mean()) if ctx_all.size else float(wl.isl_tokens)
+    dev_osl = float(out_all.mean()) if out_all.size else float(wl.osl_tokens)
+    dev_rate = _rate_at(cat, wl, main.system, dev_isl, dev_osl) or row.tok_s_gpu
+    cost_ratio = row.tok_s_gpu / dev_rate
+    if capacity > 0:
+        peak_util = float((cost_ratio * dev_load + other).max() / capacity)
+
     # fleet-aware: the same weekly offloaded tokens, water-filled under the factory's other load
     util = spec.max_factory_utilisation
     aware = None
@@ -187,9 +209,11 @@ def run_devices(cat: Catalog, scn: Scenario, design: DesignResult, serving: Serv
         rate_mat = np.stack(rates, axis=1)  # hours x fleets
         toks_mat = np.stack([c[0] for c in curves], axis=0)  # fleets x grid
         load_grid = rate_mat @ toks_mat  # hours x grid: device load at each threshold
-        aware_dev, aware_peak = fl.water_fill(other, load_grid[:, -1], load_grid[:, 0], float(dev_load.sum()))
+        # in workload-equivalent tokens/s: a device token costs cost_ratio of the workload's
+        aware_eq, aware_peak = fl.water_fill(other, cost_ratio * load_grid[:, -1], cost_ratio * load_grid[:, 0], cost_ratio * float(dev_load.sum()))
+        aware_dev = aware_eq / cost_ratio
         theta_h = np.array([np.interp(aware_dev[k], load_grid[k, ::-1], GRID[::-1]) for k in range(fl.HOURS_PER_WEEK)])
-        static_peak = float((dev_load + other).max())
+        static_peak = float((cost_ratio * dev_load + other).max())
         gpus_static = static_peak / (row.tok_s_gpu * util)
         gpus_aware = aware_peak / (row.tok_s_gpu * util)
         aware = FleetAwareComparison(
@@ -203,9 +227,9 @@ def run_devices(cat: Catalog, scn: Scenario, design: DesignResult, serving: Serv
 
     # per fleet figures
     gpus_total = design.total.gpus
-    j_per_tok = design.total.facility_power_mw * 1e6 / gpus_total / row.tok_s_gpu
+    j_per_tok = design.total.facility_power_mw * 1e6 / gpus_total / dev_rate
     rent, _ = rental_price_usd_per_gpu_hour(cat, scn, main.system)
-    usd_per_mtok = rent / (row.tok_s_gpu * 3600.0 / 1e6)
+    usd_per_mtok = rent / (dev_rate * 3600.0 / 1e6)
     fleets: list[FleetDevices] = []
     in_tok = out_tok = cloud_req = 0.0
     total_req = 0.0
@@ -255,7 +279,8 @@ def run_devices(cat: Catalog, scn: Scenario, design: DesignResult, serving: Serv
         cloud_mean_output_tokens=out_tok / cloud_req if cloud_req else 0.0, other_output_tok_s=other.tolist(), growth_per_year=growth,
         hour_of_week_profile=profile, peak_to_mean=float(weekly_dev.max() / mean_dev) if mean_dev > 0 else 1.0,
         offload_capacity_tok_s=capacity, peak_utilisation=peak_util, queue_wait_p99_s=wait_p99,
-        devices_per_gw=gpus_per_gw * row.tok_s_gpu * util / per_device_peak if per_device_peak > 0 else 0.0,
+        devices_per_gw=gpus_per_gw * dev_rate * util / per_device_peak if per_device_peak > 0 else 0.0,
+        device_tok_s_gpu=dev_rate, capacity_cost_ratio=cost_ratio,
         factory_j_per_output_token=j_per_tok, cloud_cost_usd_per_mtok=usd_per_mtok, fleet_aware=aware,
         rtt_model=(f"access RTT by connectivity (Ofcom 2024) + {net.wan_ms_per_km * 100:.2f} ms per 100 km great-circle to the nearest site "
                    f"(fit on measured pings, median error {net.wan_fit_median_ape:.0%})"),

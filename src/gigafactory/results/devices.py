@@ -46,7 +46,9 @@ class FleetDevices(Result):
 class FleetAwareComparison(Result):
     """The device fleet as a demand-response resource: a threshold that follows the factory's headroom."""
 
-    static_peak_tok_s: float = Field(description="Peak hourly load on the offload model, devices and other segments, static threshold [tokens/s].")
+    static_peak_tok_s: float = Field(description=(
+        "Peak hourly load on the offload model, devices and other segments, static threshold, in workload-equivalent output tokens/s "
+        "(a device token counts capacity_cost_ratio) [tokens/s]."))
     aware_peak_tok_s: float = Field(description="The same with the fleet-aware threshold at the same daily offloaded tokens [tokens/s].")
     static_gpus: float = Field(description="GPUs the offload model needs at the static peak, at max_factory_utilisation [count].")
     aware_gpus: float = Field(description="GPUs it needs at the fleet-aware peak [count].")
@@ -65,6 +67,7 @@ class PeakCase(Result):
     """The offload pool in the peak hour on the serving simulator (`gigafactory devices --simulate`)."""
 
     case: str = Field(description="Which peak on which sizing.")
+    layout: str = Field(description="Serving configuration of the pool: the perf search's best for the peak hour's lengths under the SLO.")
     units: int = Field(description="Serving units simulated [count].")
     gpus: int = Field(description="Their GPUs [count].")
     rate_rps: float = Field(description="Requests per second in the peak hour, devices and other segments [1/s].")
@@ -95,6 +98,10 @@ class DevicesResult(Result):
     offload_capacity_tok_s: float = Field(description="Output tokens/s under SLO the factory's token pool gives the offload model, whole build [tokens/s].")
     peak_utilisation: float = Field(description="Peak hour's load (devices + other segments of the offload model) over that capacity [0-1+].")
     queue_wait_p99_s: float = Field(description="p99 queueing wait at the factory in the peak hour, M/M/c closed form (Erlang C) [s].")
+    device_tok_s_gpu: float = Field(description=(
+        "Output tokens/s per GPU of the offload model at the offloaded requests' own lengths (long chat context), under its SLO [tokens/s]."))
+    capacity_cost_ratio: float = Field(description=(
+        "Workload tokens/s per GPU over device_tok_s_gpu: the capacity one offloaded output token takes, in the workload's tokens [1]."))
     devices_per_gw: float = Field(description="Devices of this mix one GW of the factory serves at SLO, every GPU on the offload model, peak hour [count].")
     factory_j_per_output_token: float = Field(description="Facility energy per offloaded output token [J].")
     cloud_cost_usd_per_mtok: float = Field(description="Cost basis of an offloaded million output tokens: rental-floor GPU-hour over tokens per GPU-hour [USD].")
