@@ -76,6 +76,6 @@ def headline(row: MethodRow, baseline: str) -> str:
     when = f"{abs(w):.0f} weeks {'sooner' if w >= 0 else 'later'} than {baseline}"
     worth = human(abs(row.value_of_time_saved_usd), "USD")
     value = (f"worth {worth} at the cost of delay" if row.value_of_time_saved_usd >= 0 else
-             f"which brings {worth} of losses forward at the cost of delay (the programme's NPV is negative)")
+             f"but each week of service loses money at this scenario's prices, so starting sooner costs {worth}")
     return (f"{row.method}: first production token in {row.ttft_days:.0f} days (P50), {when}, {value} "
             f"(NPV {'+' if row.npv_gain_vs_baseline_usd >= 0 else '-'}{human(abs(row.npv_gain_vs_baseline_usd), 'USD')} vs {baseline})")
