@@ -33,7 +33,8 @@ SERVING_READS = ("workloads[*].model", "workloads[*].share", "workloads[*].preci
 SIMULATION_READS = SERVING_READS + ("seed", "simulation", "finance.utilisation")
 ROLLOUT_READS = ("seed", "sites", "rollout", "finance.cost_profile", "finance.horizon_years")  # the horizon prices the power paths
 DEVICES_READS = ("seed", "sites[*].region", "devices", "workloads[*].model", "workloads[*].share", "workloads[*].isl_tokens",
-                 "workloads[*].osl_tokens", "demand.tokens", "demand.contracts", "finance.cost_profile")
+                 "workloads[*].osl_tokens", "demand.tokens[*].model", "demand.tokens[*].output_tokens_per_day", "demand.tokens[*].profile",
+                 "demand.contracts[*].share_of_gpus", "finance.cost_profile")  # not prices: a price sweep reuses it
 DEMAND_READS = ("workloads", "demand", "rollout.start_date", "finance.horizon_years", "finance.price_decline_per_year",
                 "finance.utilisation", "finance.cost_profile", "devices.price_discount")  # not the WACC or tax: a change of them reuses the demand
 ECONOMICS_READS = ("seed", "sites", "workloads", "demand", "rollout.start_date", "finance")
