@@ -1,0 +1,107 @@
+"""One background job in its own process: ``python -m gigafactory.api.worker``.
+
+The server writes the job (one JSON line) on stdin and keeps stdin open; the worker answers
+with JSON lines on its own copy of stdout: a ``stage`` event as each stage begins (the
+stages before it are then finished), then ``done``
+or ``error``.  Outputs are written only through the run store's atomic commit
+(:func:`gigafactory.runs.outputs.commit_run`) or, for a simulation, a temp file renamed into
+place, so killing the worker (cancel) leaves either a complete run or none.
+
+When the server goes away (stdin reaches EOF, e.g. the server was killed), the worker sends
+itself SIGTERM: commit_run rolls back, and the restarted server marks the job interrupted.
+"""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sys
+import threading
+from pathlib import Path
+from typing import Any, Callable
+
+Emit = Callable[..., None]
+
+
+def stage_order(kind: str) -> list[str]:
+    """The stages a job of this kind runs, in the pipeline's one order, then 'outputs' (writing them)."""
+    from gigafactory.pipeline.graph import Pipeline as Graph
+    from gigafactory.pipeline.stages import STAGES
+
+    target = "plan" if kind == "plan" else "simulation"
+    return [*Graph(None, None, STAGES).order([target]), "outputs"]  # type: ignore[arg-type]
+
+
+def _watch_parent() -> None:
+    try:
+        while sys.stdin.read(65536):
+            pass
+    except (OSError, ValueError):
+        pass
+    os.kill(os.getpid(), signal.SIGTERM)
+
+
+def _write_atomic(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    with open(tmp, "w", encoding="utf-8") as fh:
+        fh.write(text)
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
+
+
+def run_job(spec: dict[str, Any], emit: Emit) -> None:
+    from gigafactory.catalog import load_catalog
+    from gigafactory.pipeline import Pipeline, RunOptions, StageCache, cache_enabled_by_env
+    from gigafactory.scenario import parse_scenario_text
+
+    cat = load_catalog()
+    scn = parse_scenario_text(spec["text"], file="scenario.yaml", catalog=cat)
+    options = RunOptions(**spec["options"])
+    cache = StageCache() if cache_enabled_by_env() and not spec.get("no_cache") else None
+    out_dir = Path(spec["out_dir"])
+
+    if spec["kind"] == "plan":
+        from gigafactory.plan import plan_result
+        from gigafactory.report.html import render_report
+        from gigafactory.runs.outputs import commit_run
+
+        typed = plan_result(cat, scn, spec["text"], None, lambda stage: emit(event="stage", stage=stage), cache=cache, options=options)
+        emit(event="stage", stage="outputs")
+        _files, run_id = commit_run(typed.model_dump(mode="json"), out_dir, Path(spec["store"]), render_report)
+        emit(event="done", run_id=run_id)
+    else:
+        pipe = Pipeline(cat, scn, options=options, cache=cache, progress=lambda stage, _event: emit(event="stage", stage=stage))
+        res = pipe.result("simulation")
+        emit(event="stage", stage="outputs")
+        _write_atomic(out_dir / "simulation.json", res.model_dump_json(indent=1))
+        emit(event="done", run_id=None)
+
+
+def main() -> int:
+    from gigafactory.errors import InputError
+
+    # The protocol gets its own copy of stdout; anything a library prints goes to stderr.
+    proto = os.fdopen(os.dup(1), "w", encoding="utf-8", buffering=1)
+    os.dup2(2, 1)
+
+    def emit(**kw: Any) -> None:
+        proto.write(json.dumps(kw, default=str) + "\n")
+        proto.flush()
+
+    spec = json.loads(sys.stdin.readline())
+    threading.Thread(target=_watch_parent, daemon=True, name="watch-parent").start()
+    try:
+        run_job(spec, emit)
+    except InputError as exc:
+        emit(event="error", problems=[p.as_dict() for p in exc.problems])
+        return 2
+    except Exception as exc:  # noqa: BLE001 - reported to the server as the job's failure
+        emit(event="error", message=f"{type(exc).__name__}: {exc}")
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
