@@ -53,10 +53,10 @@ def test_order_is_topological_and_fixed():
 
     g = Graph(None, None, STAGES)  # type: ignore[arg-type]  # ordering needs no catalog or scenario
     order = g.order(["plan"])
-    assert order == ["design", "serving", "simulation", "rollout", "devices", "demand", "economics", "method_rollouts", "methods", "plan"]
+    assert order == ["design", "serving", "simulation", "rollout", "operations", "devices", "demand", "economics", "method_rollouts", "methods", "plan"]
     for i, name in enumerate(order):
         assert all(order.index(d) < i for d in STAGES[name].needs)
-    assert g.order(["economics"]) == ["design", "serving", "rollout", "devices", "demand", "economics"]
+    assert g.order(["economics"]) == ["design", "serving", "rollout", "operations", "devices", "demand", "economics"]
 
 
 def test_every_stage_result_is_typed_and_frozen(small_results):
@@ -172,8 +172,8 @@ def test_price_change_reruns_economics_only(catalog, tmp_path):
     assert not any(r.cached for r in first.runs)
     again = Pipeline(catalog, a, OPTS, cache=cache)
     res_again = again.result("plan")
-    assert {r.name for r in again.runs if r.cached} == {"design", "serving", "simulation", "rollout", "devices", "demand", "economics",
-                                                        "method_rollouts", "methods", "plan"}
+    assert {r.name for r in again.runs if r.cached} == {"design", "serving", "simulation", "rollout", "operations", "devices", "demand",
+                                                        "economics", "method_rollouts", "methods", "plan"}
     assert res_again == first.result("plan")  # a hit is the result a fresh run computes
     price = Pipeline(catalog, b, OPTS, cache=cache)
     price.result("plan")

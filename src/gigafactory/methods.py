@@ -14,6 +14,7 @@ from gigafactory.demand.serve import run_demand
 from gigafactory.economics.run import run_economics
 from gigafactory.results.demand import DemandResult
 from gigafactory.results.devices import DevicesResult
+from gigafactory.results.operations import OperationsResult
 from gigafactory.results.design import DesignResult
 from gigafactory.results.economics import EconomicsResult
 from gigafactory.results.methods import MethodComparison, MethodRollouts, MethodRow
@@ -41,7 +42,7 @@ def schedule_methods(cat: Catalog, scn: Scenario, design: DesignResult, serving:
 
 def compare_methods(cat: Catalog, scn: Scenario, design: DesignResult, serving: ServingResult, rollout: RolloutResult,
                     econ: EconomicsResult, others: MethodRollouts, demand: DemandResult | None = None,
-                    devices: DevicesResult | None = None) -> MethodComparison:
+                    devices: DevicesResult | None = None, operations: OperationsResult | None = None) -> MethodComparison:
     """Every preset on the scenario's design, financed (base case) with its own sales; the scenario's
     own method reuses its rollout and economics results (the same computation)."""
     runs: dict[str, tuple[RolloutResult, EconomicsResult]] = {}
@@ -51,8 +52,9 @@ def compare_methods(cat: Catalog, scn: Scenario, design: DesignResult, serving: 
             continue
         variant = scn.model_copy(update={"rollout": scn.rollout.model_copy(update={"method": method})})
         ro = others.rollouts[method]
-        dem = run_demand(cat, variant, design, serving, ro, devices) if demand is not None else None  # capacity comes online later or sooner
-        runs[method] = (ro, run_economics(cat, variant, design, ro, serving, mc_samples=0, demand=dem, sensitivity=False))
+        # capacity comes online later or sooner; availability as the scenario's own build (early life shifts with it: a second-order effect)
+        dem = run_demand(cat, variant, design, serving, ro, devices, operations) if demand is not None else None
+        runs[method] = (ro, run_economics(cat, variant, design, ro, serving, mc_samples=0, demand=dem, sensitivity=False, operations=operations))
     base_ro, base_econ = runs[BASELINE]
     cod = econ.cost_of_delay_usd_per_week
     rows = []

@@ -17,6 +17,7 @@ from gigafactory.pipeline.options import RunOptions
 from gigafactory.results.design import DesignResult
 from gigafactory.results.demand import DemandResult
 from gigafactory.results.devices import DevicesResult
+from gigafactory.results.operations import OperationsResult
 from gigafactory.results.economics import EconomicsResult
 from gigafactory.results.methods import MethodComparison
 from gigafactory.results.plan import PlanResult
@@ -26,7 +27,7 @@ from gigafactory.results.simulation import SimulationResult
 from gigafactory.scenario.model import Scenario
 
 SLO_ATTAINMENT_TARGET = 0.99  # the SLOs are p99 latencies
-SCHEMA_VERSION = 5  # 5: devices stage; 4: demand stage; 2: typed results, no wall-clock "created" (it lives in the run record); 3: build-method comparison, rollout sensitivity
+SCHEMA_VERSION = 6  # 6: operations stage; 5: devices stage; 4: demand stage; 2: typed results, no wall-clock "created" (it lives in the run record); 3: build-method comparison, rollout sensitivity
 Progress = Callable[[str], None]
 
 
@@ -76,7 +77,7 @@ def main_system(design: DesignResult) -> str:
 
 def assemble_plan(cat: Catalog, scn: Scenario, design: DesignResult, serving: ServingResult, simulation: SimulationResult,
                   rollout: RolloutResult, econ: EconomicsResult, methods: MethodComparison, demand: DemandResult,
-                  devices: DevicesResult | None = None) -> PlanResult:
+                  devices: DevicesResult | None = None, operations: OperationsResult | None = None) -> PlanResult:
     """The plan stage: every stage's figures in one typed result (written as result.json)."""
     system = main_system(design)
     t = design.total
@@ -103,6 +104,7 @@ def assemble_plan(cat: Catalog, scn: Scenario, design: DesignResult, serving: Se
         "rollout": rollout.model_dump(),
         "demand": demand.model_dump(),
         "devices": devices.model_dump() if devices is not None else None,
+        "operations": operations.model_dump() if operations is not None else None,
         "economics": econ.model_dump(),
         "methods": methods.model_dump(),
         "sources": _sources(cat, scn, design),

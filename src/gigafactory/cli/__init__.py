@@ -8,7 +8,7 @@ from __future__ import annotations
 import os
 import sys
 
-from gigafactory.cli import check, plan, simulate, devices, consolidate, runs, design, rollout, economics, perf, catalog  # noqa: F401, I001  (register the verbs, in help order)
+from gigafactory.cli import check, plan, simulate, devices, operations, consolidate, runs, design, rollout, economics, perf, catalog  # noqa: F401, I001  (register the verbs, in help order)
 from gigafactory.cli import serve  # noqa: F401,E402  (issue 17)
 from gigafactory.cli import sweep  # noqa: F401,E402  (issue 19)
 from gigafactory.cli import ui  # noqa: F401,E402  (issue 18)

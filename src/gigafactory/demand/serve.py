@@ -24,6 +24,7 @@ from gigafactory.errors import InputError, Problem
 from gigafactory.results.demand import DemandMonth, DemandResult, ModelDemand, SegmentResult
 from gigafactory.results.design import DesignResult
 from gigafactory.results.devices import DevicesResult
+from gigafactory.results.operations import OperationsResult
 from gigafactory.results.rollout import RolloutResult
 from gigafactory.results.serving import ServingResult
 from gigafactory.scenario.model import Scenario
@@ -47,6 +48,19 @@ def online_gpus(design: DesignResult, rollout: RolloutResult, hours: int) -> dic
                 series[h:] += per_su
         out[site.name] = series
     return out
+
+
+def availability_series(operations: OperationsResult | None, site: str, hours: int) -> np.ndarray:
+    """Per hour, the share of a site's installed GPUs that serve (the operations stage's month by
+    month figure; its steady state in a month with nothing installed yet); 1 without operations."""
+    if operations is None:
+        return np.ones(hours)
+    so = next((s for s in operations.sites if s.site == site), None)
+    if so is None:
+        return np.ones(hours)
+    per_month = np.array([m.availability if m.installed_gpus > 0 else so.availability for m in so.monthly] or [so.availability])
+    idx = np.minimum((np.arange(hours) / HOURS_PER_MONTH).astype(int), per_month.size - 1)
+    return per_month[idx]
 
 
 def hour_of_week(start_weekday: int, hours: int) -> np.ndarray:
@@ -113,16 +127,19 @@ def token_revenue_usd(output_tokens, input_per_output: float, price_in, price_ou
 
 
 def run_demand(cat: Catalog, scn: Scenario, design: DesignResult, serving: ServingResult, rollout: RolloutResult,
-               devices: DevicesResult | None = None) -> DemandResult:
+               devices: DevicesResult | None = None, operations: OperationsResult | None = None) -> DemandResult:
     """The demand stage (see the module docstring).  The device fleets' offloaded requests, when
     there are any, are one more segment of the offload model: their tokens per day, growth and
     hour-of-week shape from the devices stage, priced at the model's list price less the device
-    maker's discount."""
+    maker's discount.  With the operations stage's result, capacity (tokens and the GPU-hours
+    contracts are delivered) is what the installed GPUs give at each site's monthly availability
+    (failures, early life, maintenance); utilisation stays sold over installed GPU-hours."""
     months = scn.finance.horizon_years * 12
     hours = int(round(months * HOURS_PER_MONTH))
     decline = scn.finance.price_decline_per_year
-    sites = online_gpus(design, rollout, hours)
-    total_online = sum(sites.values()) if sites else np.zeros(hours)
+    installed = online_gpus(design, rollout, hours)
+    total_online = sum(installed.values()) if installed else np.zeros(hours)
+    sites = {name: series * availability_series(operations, name, hours) for name, series in installed.items()}  # serving GPUs
     first_on = int(np.argmax(total_online > 0)) if total_online.any() else hours
     how = hour_of_week(scn.rollout.start_date.weekday(), hours)
     notes: list[str] = []
@@ -146,7 +163,7 @@ def run_demand(cat: Catalog, scn: Scenario, design: DesignResult, serving: Servi
             price, source = c.price_usd_per_gpu_hour, "scenario"
         else:
             price, source = rent, rent_source
-        gpus = total_online * active
+        gpus = sum(sites.values()) * active if sites else np.zeros(hours)  # delivered: what serves, not what is installed
         contract_gpus += gpus
         contract_revenue += gpus * price
         segments.append(SegmentResult(name=c.name, kind="contract", model=None, demand_tokens=0.0, served_tokens=0.0, unserved_share=0.0,

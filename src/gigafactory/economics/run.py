@@ -2,12 +2,15 @@
 levelised costs, NPV / IRR / payback, cost of delay, tornado, Monte Carlo."""
 from __future__ import annotations
 
+import dataclasses
+
 from gigafactory.catalog import Catalog
 from gigafactory.economics.analysis import base_case, monte_carlo, tornado
 from gigafactory.economics.build import build_inputs
 from gigafactory.pipeline.streams import stream
 from gigafactory.results.demand import DemandResult
 from gigafactory.results.design import DesignResult
+from gigafactory.results.operations import OperationsResult
 from gigafactory.results.economics import EconomicsResult
 from gigafactory.results.rollout import RolloutResult
 from gigafactory.results.serving import ServingResult
@@ -15,10 +18,16 @@ from gigafactory.scenario.model import Scenario
 
 
 def run_economics(cat: Catalog, scn: Scenario, design: DesignResult, rollout: RolloutResult, serving: ServingResult,
-                  mc_samples: int = 10_000, demand: DemandResult | None = None, sensitivity: bool = True) -> EconomicsResult:
+                  mc_samples: int = 10_000, demand: DemandResult | None = None, sensitivity: bool = True,
+                  operations: OperationsResult | None = None) -> EconomicsResult:
     """The economics stage: cash flows and their analysis from the typed design, rollout, serving
-    and demand results."""
+    and demand results.  With the operations stage's result the spares pool is the one sized from
+    failure rates and lead times (its share of GPU-system capex) instead of the cost profile's
+    flat fraction; availability reaches revenue through the demand stage's capacity; the
+    technicians are part of the cost profile's staff per MW (a subset, not an extra line)."""
     inp = build_inputs(cat, scn, design, rollout, serving, demand)
+    if operations is not None:
+        inp = dataclasses.replace(inp, spares_fraction_of_it_capex=operations.total.spares_share_of_it_capex)
     base = base_case(inp)
     p90 = rollout.ttft_days_p90 if rollout.ttft_days_p90 is not None else rollout.plan_ttft_days
     spread = (rollout.ttft_days - rollout.plan_ttft_days, p90 - rollout.plan_ttft_days)

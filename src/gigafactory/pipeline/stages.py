@@ -20,6 +20,7 @@ from gigafactory.results.demand import DemandResult
 from gigafactory.results.devices import DevicesResult
 from gigafactory.results.economics import EconomicsResult
 from gigafactory.results.methods import MethodComparison, MethodRollouts
+from gigafactory.results.operations import OperationsResult
 from gigafactory.results.plan import PlanResult
 from gigafactory.results.rollout import RolloutResult
 from gigafactory.results.serving import ServingResult
@@ -32,6 +33,7 @@ SERVING_READS = ("workloads[*].model", "workloads[*].share", "workloads[*].preci
                  "workloads[*].osl_tokens", "workloads[*].slo", "workloads[*].speculative_tokens")
 SIMULATION_READS = SERVING_READS + ("seed", "simulation", "finance.utilisation")
 ROLLOUT_READS = ("seed", "sites", "rollout", "finance.cost_profile", "finance.horizon_years")  # the horizon prices the power paths
+OPERATIONS_READS = ("finance.cost_profile", "finance.horizon_years", "finance.gpu_hour_price_usd", "demand.contracts", "operations")
 DEVICES_READS = ("seed", "sites[*].region", "devices", "workloads[*].model", "workloads[*].share", "workloads[*].isl_tokens",
                  "workloads[*].osl_tokens", "demand.tokens[*].model", "demand.tokens[*].output_tokens_per_day", "demand.tokens[*].profile",
                  "demand.contracts[*].share_of_gpus", "finance.cost_profile")  # not prices: a price sweep reuses it
@@ -76,6 +78,12 @@ def _rollout(i: Inputs) -> RolloutResult:
                         samples=i.options.rollout_samples, exact=i.options.rollout_exact)
 
 
+def _operations(i: Inputs) -> OperationsResult:
+    from gigafactory.operations.stage import OperationsSpec, run_operations
+
+    return run_operations(i.cat, i.scn, i["design"], i["serving"], i["rollout"], OperationsSpec(**i.scn.operations.model_dump()))
+
+
 def _devices(i: Inputs) -> DevicesResult:
     from gigafactory.devices.stage import run_devices
 
@@ -85,13 +93,14 @@ def _devices(i: Inputs) -> DevicesResult:
 def _demand(i: Inputs) -> DemandResult:
     from gigafactory.demand.serve import run_demand
 
-    return run_demand(i.cat, i.scn, i["design"], i["serving"], i["rollout"], i["devices"])
+    return run_demand(i.cat, i.scn, i["design"], i["serving"], i["rollout"], i["devices"], i["operations"])
 
 
 def _economics(i: Inputs) -> EconomicsResult:
     from gigafactory.economics.run import run_economics
 
-    return run_economics(i.cat, i.scn, i["design"], i["rollout"], i["serving"], i.options.economics_samples, demand=i["demand"])
+    return run_economics(i.cat, i.scn, i["design"], i["rollout"], i["serving"], i.options.economics_samples, demand=i["demand"],
+                         operations=i["operations"])
 
 
 def _method_rollouts(i: Inputs) -> MethodRollouts:
@@ -104,14 +113,14 @@ def _methods(i: Inputs) -> MethodComparison:
     from gigafactory.methods import compare_methods
 
     return compare_methods(i.cat, i.scn, i["design"], i["serving"], i["rollout"], i["economics"], i["method_rollouts"], i["demand"],
-                           i["devices"])
+                           i["devices"], i["operations"])
 
 
 def _plan(i: Inputs) -> PlanResult:
     from gigafactory.plan import assemble_plan
 
     return assemble_plan(i.cat, i.scn, i["design"], i["serving"], i["simulation"], i["rollout"], i["economics"], i["methods"], i["demand"],
-                         i["devices"])
+                         i["devices"], i["operations"])
 
 
 STAGES: dict[str, Stage] = {s.name: s for s in (
@@ -125,17 +134,19 @@ STAGES: dict[str, Stage] = {s.name: s for s in (
           "discrete-event serving simulation of the fleet"),
     Stage("rollout", ("design", "serving"), ROLLOUT_READS, ("rollout_samples", "rollout_exact"), RolloutResult, _rollout,
           "build plan, deployment time to first token, ramp, risk"),
+    Stage("operations", ("design", "serving", "rollout"), OPERATIONS_READS, (), OperationsResult, _operations,
+          "failures, blast radius, spares and technicians, availability per site and month"),
     Stage("devices", ("design", "serving"), DEVICES_READS, (), DevicesResult, _devices,
           "device fleets: requests routed between device and factory, latency, energy, the offloaded load and what it needs"),
-    Stage("demand", ("design", "serving", "rollout", "devices"), DEMAND_READS, (), DemandResult, _demand,
+    Stage("demand", ("design", "serving", "rollout", "operations", "devices"), DEMAND_READS, (), DemandResult, _demand,
           "demand against capacity under SLO hour by hour: served tokens, contracts, utilisation, revenue"),
-    Stage("economics", ("design", "serving", "rollout", "demand"), ECONOMICS_READS, ("economics_samples",), EconomicsResult, _economics,
+    Stage("economics", ("design", "serving", "rollout", "operations", "demand"), ECONOMICS_READS, ("economics_samples",), EconomicsResult, _economics,
           "cash flows, levelised costs, NPV/IRR, tornado, Monte Carlo"),
     Stage("method_rollouts", ("design", "serving"), ROLLOUT_READS, ("rollout_samples", "rollout_exact"), MethodRollouts, _method_rollouts,
           "the design scheduled under every other build method"),
-    Stage("methods", ("design", "serving", "rollout", "devices", "demand", "economics", "method_rollouts"),
+    Stage("methods", ("design", "serving", "rollout", "operations", "devices", "demand", "economics", "method_rollouts"),
           tuple(dict.fromkeys(ROLLOUT_READS + DEMAND_READS + ECONOMICS_READS)), (), MethodComparison, _methods,
           "the same design under every build method: first token, NPV, weeks sooner than stick-built and their worth"),
-    Stage("plan", ("design", "serving", "simulation", "rollout", "devices", "demand", "economics", "methods"), PLAN_READS, (), PlanResult, _plan,
+    Stage("plan", ("design", "serving", "simulation", "rollout", "operations", "devices", "demand", "economics", "methods"), PLAN_READS, (), PlanResult, _plan,
           "result.json: every stage's figures with provenance"),
 )}

@@ -211,6 +211,31 @@ def _demand_block(result: dict[str, Any]) -> str:
             + (f"<ul>{note}</ul>" if note else ""))
 
 
+def _operations_section(result: dict[str, Any]) -> str:
+    """Failures, spares, technicians and availability: what serving at scale loses and costs."""
+    ops = result.get("operations")
+    if not ops:
+        return ""
+    t = ops["total"]
+    rows = []
+    for s in ops["sites"]:
+        trays = next((p["spares"] for p in s["spares"] if p["fru"] == "compute_tray"), 0)
+        rows.append([s["site"], f"{s['gpus']:,}", f"{s['availability']:.3%}", f"{s['lost_maintenance']:.3%}",
+                     f"{s['lost_trays'] + s['lost_racks'] + s['lost_restarts']:.3%}", f"{s['technicians_on_duty']} ({s['technician_fte']:.0f} FTE)",
+                     f"{trays:,}", fmt_usd(s["spares_capex_usd"])])
+    table = _table(["site", "GPUs", "availability", "lost to maintenance", "lost to failures", "technicians on duty", "spare compute trays",
+                    "spares"], rows, {1, 2, 3, 4, 6, 7}, "gf-table-operations")
+    c = ops["llama3_check"]
+    notes = "".join(f"<li>{_e(n)}</li>" for n in ops.get("notes") or [])
+    return (f'<section id="operations"><h2>Operations</h2><p>Availability <b>{t["availability"]:.3%}</b> of {t["gpus"]:,} GPUs at full build-out; '
+            f'{t["failures_per_day"]:,.0f} failures a day; {t["technicians_on_duty"]} technicians on duty ({t["technician_fte"]:,.0f} FTE, '
+            f'{_e(fmt_usd(t["technicians_usd_per_year"]))} a year); spares {_e(fmt_usd(t["spares_capex_usd"]))} ({t["spares_share_of_it_capex"]:.2%} '
+            f'of GPU-system capex); lost {t["lost_gpu_hours_per_year"] / 1e6:,.2f} M GPU-hours a year ({_e(fmt_usd(t["lost_value_usd_per_year"]))}), '
+            f'{t["lost_goodput_tok_s"]:,.0f} output tokens/s of goodput. The demand stage serves from this availability month by month.</p>{table}'
+            f'<p class="muted">Model check: {c["predicted_interruptions"]:.0f} interruptions predicted for Llama 3\'s 16,384 H100 in 54 days, '
+            f'{c["published_interruptions"]} published.</p>' + (f"<ul>{notes}</ul>" if notes else "") + "</section>")
+
+
 def _devices_section(result: dict[str, Any]) -> str:
     """Personal AI on devices: the routing's split, latency per route, energy, cost per user, the fleet-aware saving."""
     d = result.get("devices")
@@ -295,9 +320,9 @@ def render_report(result: dict[str, Any]) -> str:
     name = result.get("scenario_name") or "plan"
     desc = (result.get("scenario") or {}).get("description") or ""
     sections = [_headline_section(result), _warnings_section(result), _design_section(result), _serving_section(result),
-                _rollout_section(result), _devices_section(result), _economics_section(result), _assumptions_section(result), _sources_section(result),
+                _rollout_section(result), _operations_section(result), _devices_section(result), _economics_section(result), _assumptions_section(result), _sources_section(result),
                 _scenario_section(result)]
-    nav = "".join(f'<a href="#{s}">{s}</a>' for s in ("headline", "warnings", "design", "serving", "rollout", "devices", "economics", "assumptions",
+    nav = "".join(f'<a href="#{s}">{s}</a>' for s in ("headline", "warnings", "design", "serving", "rollout", "operations", "devices", "economics", "assumptions",
                                                           "sources", "scenario"))
     # no wall-clock time here: the same scenario and seed give the same report, byte for byte (the run store keeps when)
     meta = (f"scenario sha256 {_e(str(result.get('scenario_sha256') or '')[:12])} · gigafactory {_e(result.get('gigafactory_version'))} · catalog "

@@ -11,6 +11,7 @@ from gigafactory.results.base import Result
 from gigafactory.results.design import BomCategory, BomLineResult, SiteResult
 from gigafactory.results.demand import DemandResult
 from gigafactory.results.devices import DevicesResult
+from gigafactory.results.operations import OperationsResult
 from gigafactory.results.economics import EconomicsResult
 from gigafactory.results.methods import MethodComparison
 from gigafactory.results.rollout import RolloutResult
@@ -20,7 +21,7 @@ from gigafactory.scenario.model import Scenario
 
 #: version of the result.json format (`schema_version`); equals `gigafactory.plan.SCHEMA_VERSION`
 #: (2: typed results, no wall-clock `created`; it lives in the run record).
-SCHEMA_VERSION: Final = 5
+SCHEMA_VERSION: Final = 6
 Sha256 = Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{64}$")]
 
 
@@ -93,7 +94,7 @@ class SourceEntry(Result):
 class PlanResult(Result):
     """result.json of `gigafactory plan`."""
 
-    schema_version: Literal[5] = Field(description="Version of this result format.")
+    schema_version: Literal[6] = Field(description="Version of this result format.")
     gigafactory_version: str
     catalog_version: str
     scenario_name: str
@@ -110,6 +111,7 @@ class PlanResult(Result):
     rollout: RolloutResult
     demand: DemandResult = Field(description="Who buys what: demand against capacity hour by hour, utilisation, revenue and its mix.")
     devices: DevicesResult | None = Field(description="Device fleets: what they answer locally, what they offload, latency, energy, cost per user.")
+    operations: OperationsResult | None = Field(description="Failures, spares, technicians and availability per site and month (operations stage).")
     economics: EconomicsResult
     methods: MethodComparison = Field(description="The same design under every build method, against the stick-built baseline.")
     sources: list[SourceEntry]

@@ -246,6 +246,19 @@ class DevicesSpec(_Section):
     sample_requests: int = Field(20_000, ge=1_000, le=1_000_000, description="Requests sampled per fleet to estimate shares and latency percentiles [count].")
 
 
+class OperationsSpec(_Section):
+    """Failures, repairs, spares and crews (docs/operations.md)."""
+
+    gpu_hour_value_usd: float | None = Field(None, gt=0, le=100, description=(
+        "Value of a serving GPU-hour in the spares and crew optimisation [USD/GPU-h]; the first contract's price, else "
+        "finance.gpu_hour_price_usd, else 3.5 when absent."))
+    fill_rate: float | None = Field(None, gt=0, lt=1, description="Target share of failures met from stock at once [1]; 0.95 (operations/data/failures.yaml) when absent.")
+    max_utilisation: float = Field(0.85, gt=0, lt=1, description="Most swap work per technician on duty [1].")
+    max_technicians: int | None = Field(None, ge=1, le=100_000, description="Most technicians on duty per site [count]; no limit when absent.")
+    failure_rate_scale: float = Field(1.0, ge=0, le=100, description="Multiplier on every failure rate (sensitivity) [1].")
+    max_retries: int = Field(1, ge=0, le=10, description="Times a request is re-sent after its replica fails (operations --simulate) [count].")
+
+
 class TokenDemandSpec(_Section):
     """API demand for one model's tokens (a tenant segment); served as far as capacity under SLO allows."""
 
@@ -301,6 +314,7 @@ class Scenario(_Section):
     finance: FinanceSpec = Field(FinanceSpec(), description="Cost profile, horizon, prices, utilisation.")
     demand: DemandSpec = Field(DemandSpec(), description="Who buys the factory's tokens and GPU-hours, and at what price.")
     devices: DevicesSpec = Field(DevicesSpec(), description="Device fleets running small models locally and offloading to the factory.")
+    operations: OperationsSpec = Field(OperationsSpec(), description="Failures, repairs, spares and crews.")
     simulation: SimulationSpec = Field(SimulationSpec(), description="Serving-simulation settings.")
 
     def system_for(self, site: SiteSpec) -> str:

@@ -10,6 +10,7 @@ order of scheduling, so a run is reproducible bit for bit.
 from __future__ import annotations
 
 import heapq
+from dataclasses import dataclass
 from typing import Any, Callable
 
 #: replica step boundaries run before arrivals at the same instant, so capacity freed by a
@@ -18,6 +19,27 @@ PRIORITY_STEP = 0
 PRIORITY_TRANSFER = 1
 PRIORITY_ARRIVAL = 2
 PRIORITY_SAMPLE = 3
+#: interrupts (a replica failing or coming back) run first at their instant: a step that would
+#: end at the moment its replica dies is lost with it.  Negative so that no existing ordering moves.
+PRIORITY_INTERRUPT = -1
+
+
+@dataclass(frozen=True)
+class Interrupt:
+    """A typed cause that stops (``up`` False) or restarts (``up`` True) one replica of a pool.
+
+    ``cause`` names the component class (``operations/data/failures.yaml``: "gpu", "hbm",
+    "nvlink_switch_tray", ...) or "repaired"; ``pool`` and ``replica`` address the target by the
+    pool's name and the replica's position in ``Pool.members()``.  ``down_s`` is how long the
+    replica stays out [s] when the interrupt is a failure and its recovery is scheduled with it
+    (None: the caller schedules the recovery itself).
+    """
+
+    cause: str
+    pool: str
+    replica: int
+    up: bool = False
+    down_s: float | None = None
 
 
 class EventQueue:

@@ -80,6 +80,7 @@ def request_arrays(sim: Simulation) -> dict[str, np.ndarray]:
         "out": np.asarray(r.out, dtype=np.int64), "model": np.asarray(r.model, dtype=np.int64),
         "dropped": np.asarray(r.dropped, dtype=bool), "cached": np.asarray(r.cached, dtype=np.int64),
         "preemptions": np.asarray(r.preemptions, dtype=np.int64),
+        "failed": np.asarray(r.failed, dtype=bool), "retries": np.asarray(r.retries, dtype=np.int64),
     }
 
 

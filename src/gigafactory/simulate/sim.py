@@ -13,7 +13,7 @@ from typing import Any, Callable
 import numpy as np
 
 from gigafactory.simulate.engine import FRESH, Pool
-from gigafactory.simulate.kernel import PRIORITY_ARRIVAL, PRIORITY_SAMPLE, EventQueue
+from gigafactory.simulate.kernel import PRIORITY_ARRIVAL, PRIORITY_INTERRUPT, PRIORITY_SAMPLE, EventQueue, Interrupt
 
 NAN = float("nan")
 
@@ -37,6 +37,8 @@ class Requests:
         self.preemptions = [0] * n
         self.order = [0] * n
         self.dropped = [False] * n
+        self.failed = [False] * n  # lost to a replica failure with no retry left (or no healthy replica)
+        self.retries = [0] * n  # times sent again after its replica failed
 
     def __len__(self) -> int:
         return len(self.arrival)
@@ -44,7 +46,7 @@ class Requests:
     def append(self, arrival: float, inp: int, out: int, model: int, hashes: Any = None) -> int:
         for name, v in (("arrival", arrival), ("inp", inp), ("out", out), ("model", model), ("first", NAN), ("finish", NAN),
                         ("replica", -1), ("state", FRESH), ("steps_left", 0), ("ctx", 0.0), ("cached", 0),
-                        ("preemptions", 0), ("order", 0), ("dropped", False)):
+                        ("preemptions", 0), ("order", 0), ("dropped", False), ("failed", False), ("retries", 0)):
             getattr(self, name).append(v)
         if self.hashes is not None:
             self.hashes.append(hashes or ())
@@ -88,6 +90,9 @@ class Simulation:
         self.sample_interval_s = sample_interval_s
         self.stopped_early = False
         self.listener: Any = None  # live driver (the emulator): told of first tokens and finishes
+        self.failed = 0  # requests lost to failures (no retry left, or no healthy replica)
+        #: observers of interrupts: ``hook(now, interrupt, lost_request_ids)`` after each one is applied
+        self.interrupt_hooks: list[Callable[[float, Interrupt, list[int]], None]] = []
 
     def next_order(self) -> int:
         self._order += 1
@@ -110,6 +115,32 @@ class Simulation:
             self.listener.finished(rid, now, dropped)
         if self.concurrency and now < self.duration_s:
             self._closed_loop_next(now)
+
+    def on_fail(self, rid: int, now: float) -> None:
+        """``rid`` failed at ``now``: its replica died and it has no retry left (the client sees an error)."""
+        self.req.failed[rid] = True
+        self.failed += 1
+        if self.listener is not None and hasattr(self.listener, "failed"):
+            self.listener.failed(rid, now)
+        if self.concurrency and now < self.duration_s:
+            self._closed_loop_next(now)
+
+    # ----- interrupts: failures and repairs of replicas ---------------------------------------
+    def schedule_interrupt(self, time_s: float, intr: Interrupt) -> None:
+        """Put ``intr`` on the event queue at ``time_s`` [s]; a failure with ``down_s`` also
+        schedules its repair that much later."""
+        self.queue.push(time_s, PRIORITY_INTERRUPT, self._interrupt_event, intr)
+
+    def _interrupt_event(self, now: float, intr: Interrupt) -> None:
+        pool = next(p for p in self.pools if p.name == intr.pool)
+        was_up = pool.members()[intr.replica].up
+        lost = pool.interrupt(now, intr)
+        if not intr.up and was_up and intr.down_s is not None and now + intr.down_s <= self.horizon_s:
+            # a repair past the horizon would only mark the run as stopped early: the replica stays down
+            self.queue.push(now + intr.down_s, PRIORITY_INTERRUPT, self._interrupt_event,
+                            Interrupt("repaired", intr.pool, intr.replica, up=True))
+        for hook in self.interrupt_hooks:
+            hook(now, intr, lost)
 
     def on_first_token(self, rid: int, now: float) -> None:
         """``rid``'s first output token reached the user at ``now`` (a hook: the batch loop needs none)."""

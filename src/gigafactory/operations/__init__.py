@@ -1,0 +1,1 @@
+"""Operations: failures, blast radius, repairs, spares and crews, availability over months (issue 20)."""
