@@ -240,8 +240,10 @@ def test_disaggregated_ttft_includes_kv_transfer(catalog):
     sim.run()
     prefill_s = pf.step_s(0, 0, 2048, 1024)
     assert req.first[0] == pytest.approx(prefill_s + 2048 * per_token)
-    # 99 decode steps after the first token, each at batch 1
-    assert req.finish[0] - req.first[0] == pytest.approx(sum(dc.step_s(1, 2049 + j, 0, 0) for j in range(99)), rel=1e-6)
+    # 99 decode steps after the first token, each at batch 1.  The engine steps an affine fit of the
+    # step time in context (engine.py: alpha + beta j), exact only where the cost is affine: the blended
+    # roofline is not quite, so allow 1e-5 (the fit's error over 99 steps is ~1e-6)
+    assert req.finish[0] - req.first[0] == pytest.approx(sum(dc.step_s(1, 2049 + j, 0, 0) for j in range(99)), rel=1e-5)
 
 
 def _scenario(catalog, workloads=None, simulation=None):
@@ -384,7 +386,7 @@ def test_adaptive_run_interval_contains_the_full_size_value(catalog, small):
     lo, hi = sm["ttft_p99_ci_s"]
     assert lo <= f["ttft_s"]["p99"] <= hi and lo <= g["ttft_s"]["p99"] <= hi
     lo, hi = sm["slo_attainment_ci"]
-    assert lo <= g["slo_attainment"] <= hi
+    assert lo - 1e-12 <= g["slo_attainment"] <= hi + 1e-12  # an interval at 1.0 against a full run of 1 - 2e-16
     assert f["tpot_s"]["p99"] == pytest.approx(g["tpot_s"]["p99"], rel=0.05)
     assert f["energy_j_per_token"] == pytest.approx(g["energy_j_per_token"], rel=0.05)
     assert f["goodput_rps"] == pytest.approx(g["goodput_rps"], rel=0.05)

@@ -3,7 +3,9 @@ on measured rows.  ``fit_efficiency`` returns the :class:`Efficiency` the model 
 
 Residuals are log(predicted / measured) tok/s/GPU, weighted by the row's trust (1: 1.0,
 2: 0.8, 3: 0.5; trust-4 and AMBIGUOUS rows are not used), with a soft-L1 loss so a few
-odd rows do not dominate.  Parameters stay inside physical bounds (efficiency.BOUNDS).
+odd rows do not dominate.  Parameters stay inside physical bounds (efficiency.BOUNDS), and each
+group's fit is shrunk towards one pooled fit over all groups (``PRIOR_LOG_SD``), so a group
+whose rows leave a parameter loose (one GPU type, few rows) borrows it from the others.
 """
 from __future__ import annotations
 
@@ -32,6 +34,16 @@ PARTIAL_PARAMS = ("memory", "step_overhead_s")
 #: residual used when a parameter set makes a row infeasible (no config meets its limits)
 INFEASIBLE_RESIDUAL = 1.5
 PARAMS = ("compute", "memory", "collective_latency_s", "step_overhead_s", "expert")
+#: Shrinkage of a group's fit towards a prior parameter set (the pooled fit over all groups,
+#: see :func:`calibrate`): one extra residual per fitted parameter, log(value / prior) /
+#: PRIOR_LOG_SD, so each parameter's prior weighs about as much as one trust-1 row.  That is
+#: strong: a group moves a parameter away from the pooled value only as far as its rows clearly
+#: support (one GPU type of a generation, an engine with few rows move little).  Width set a
+#: priori (factor 2), not tuned on held-out rows; shrinking towards the uncalibrated PRIOR
+#: instead was measured and rejected (docs/accuracy.md, issue 21).
+PRIOR_LOG_SD = math.log(2.0)
+#: floor for the step overhead in the prior term (its bound includes 0) [s]
+_OVERHEAD_FLOOR_S = 1e-4
 
 
 def _to_x(e: Efficiency) -> np.ndarray:
@@ -71,12 +83,26 @@ class FitReport:
     n_infeasible: int
     cost: float
     fitted: tuple[str, ...] = PARAMS  # parameters the fit moved; the others came from ``x0``
+    prior: Efficiency | None = None  # the values the fit was shrunk towards (PRIOR_LOG_SD), if any
+
+
+def prior_residuals(eff: Efficiency, free: tuple[str, ...], prior: Efficiency | None = None) -> np.ndarray:
+    """log(value / prior value) / PRIOR_LOG_SD for each parameter in ``free`` (empty without a prior)."""
+    if prior is None:
+        return np.empty(0)
+    out = []
+    for k in free:
+        v, v0 = getattr(eff, k), getattr(prior, k)
+        if k == "step_overhead_s":
+            v, v0 = max(v, _OVERHEAD_FLOOR_S), max(v0, _OVERHEAD_FLOOR_S)
+        out.append(math.log(v / v0) / PRIOR_LOG_SD)
+    return np.array(out)
 
 
 def fit_efficiency(
     rows: list[dict[str, str]], cat: Catalog, x0: Efficiency = PRIOR,
     predictor: Callable[[dict[str, str], Catalog, Efficiency], RowPrediction] | None = None,
-    free: tuple[str, ...] = PARAMS,
+    free: tuple[str, ...] = PARAMS, prior: Efficiency | None = None,
 ) -> FitReport:
     """Fit one parameter set to ``rows`` (all of one generation and engine); only the
     parameters named in ``free`` move, the others stay at ``x0``."""
@@ -97,7 +123,7 @@ def fit_efficiency(
         for i, r in enumerate(rows):
             p = predictor(r, cat, eff)
             out[i] = math.log(p.predicted_tok_s_gpu / p.measured_tok_s_gpu) if p.status == "ok" else INFEASIBLE_RESIDUAL
-        return out * weights
+        return np.concatenate([out * weights, prior_residuals(eff, free, prior)])
 
     res = least_squares(residuals, base[idx], bounds=(lo_all[idx], hi_all[idx]), loss="soft_l1", f_scale=0.3, diff_step=0.05, max_nfev=60)
     eff = _from_x(full(res.x))
@@ -108,12 +134,14 @@ def fit_efficiency(
         generation=gen, engine=eng, efficiency=eff, rows=[r["id"] for r in rows],
         median_ape=float(np.median(apes)) if apes.size else float("nan"),
         p90_ape=float(np.percentile(apes, 90)) if apes.size else float("nan"),
-        n_infeasible=sum(p.status != "ok" for p in preds), cost=float(res.cost), fitted=tuple(free),
+        n_infeasible=sum(p.status != "ok" for p in preds), cost=float(res.cost), fitted=tuple(free), prior=prior,
     )
 
 
 def calibrate(rows: list[dict[str, str]], cat: Catalog, source: str, progress: Callable[[str], None] | None = None) -> list[FitReport]:
-    """Fit every (generation, engine) group with at least MIN_ROWS usable rows."""
+    """Fit every (generation, engine) group with at least MIN_ROWS usable rows, each shrunk
+    towards one pooled fit over all usable rows (smaller groups: towards their generation's
+    TensorRT-LLM fit)."""
     groups: dict[tuple[str, str], list[dict[str, str]]] = {}
     for r in rows:
         if not usable_for_fit(r):
@@ -126,13 +154,18 @@ def calibrate(rows: list[dict[str, str]], cat: Catalog, source: str, progress: C
             continue
         groups.setdefault(key, []).append(r)
     reports = []
+    # One pooled fit over every usable row (all generations and engines) is the prior each
+    # group's fit is shrunk towards: kernels, runtimes and their overheads are shared across
+    # generations, so a group whose rows leave a parameter loose borrows it from the others.
+    pooled_rows = [r for rows_ in groups.values() for r in rows_]
+    pooled = fit_efficiency(pooled_rows, cat).efficiency if pooled_rows else PRIOR
     # full fits first: a small group starts from its generation's full TensorRT-LLM fit
     for key in sorted(groups, key=lambda k: (len(groups[k]) < MIN_ROWS, k)):
         n = len(groups[key])
         if n >= MIN_ROWS:
             if progress:
                 progress(f"fitting {key[0]} / {key[1]} on {n} rows")
-            reports.append(fit_efficiency(groups[key], cat))
+            reports.append(fit_efficiency(groups[key], cat, x0=pooled, prior=pooled))
             continue
         base = next((r.efficiency for r in reports if (r.generation, r.engine) == (key[0], "trtllm")), None)
         if n < MIN_ROWS_PARTIAL or base is None:
@@ -141,7 +174,7 @@ def calibrate(rows: list[dict[str, str]], cat: Catalog, source: str, progress: C
             continue
         if progress:
             progress(f"fitting {', '.join(PARTIAL_PARAMS)} of {key[0]} / {key[1]} on {n} rows (rest from {key[0]} / trtllm)")
-        reports.append(fit_efficiency(groups[key], cat, x0=base, free=PARTIAL_PARAMS))
+        reports.append(fit_efficiency(groups[key], cat, x0=base, free=PARTIAL_PARAMS, prior=base))
     return reports
 
 
@@ -162,6 +195,7 @@ def write_efficiency_file(reports: list[FitReport], path: Path, source: str) -> 
                 "in_sample_median_ape": round(r.median_ape, 4),
                 "in_sample_p90_ape": round(r.p90_ape, 4),
                 "n_infeasible_after_fit": r.n_infeasible,
+                **({"shrunk_towards": {k: float(f"{getattr(r.prior, k):.6g}") for k in r.fitted}} if r.prior is not None else {}),
                 "rows": r.rows,
             }
             for r in reports

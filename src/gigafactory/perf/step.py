@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from functools import lru_cache
+from statistics import NormalDist
 from typing import Any
 
 from gigafactory.perf.architecture import ParamCounts, kv_cache_bytes_per_token
@@ -30,6 +32,27 @@ def roofline_s(compute_s: float, memory_s: float) -> float:
     equal).  The exponent 2 was chosen on held-out rows, see docs/accuracy.md.
     """
     return math.hypot(compute_s, memory_s)
+
+
+@lru_cache(maxsize=256)
+def expected_max_normal(n: int) -> float:
+    """Expected largest of ``n`` independent standard normal draws (Blom's approximation:
+    4.5 % high at n = 2, within 1 % for 8 <= n <= 1000) [1]; 0 for n <= 1."""
+    if n <= 1:
+        return 0.0
+    return NormalDist().inv_cdf((n - 0.375) / (n + 0.25))
+
+
+def busiest_rank_factor(mean: float, var: float, ranks: int, cap: float | None = None) -> float:
+    """E[max over ``ranks``] / mean of a per-rank load with the given mean and variance
+    (normal approximation), at most ``cap`` / mean [1].  The expert-parallel step waits for
+    the busiest rank: the a2a synchronises all ranks at every MoE layer."""
+    if mean <= 0 or ranks <= 1:
+        return 1.0
+    top = mean + expected_max_normal(ranks) * math.sqrt(max(var, 0.0))
+    if cap is not None:
+        top = min(top, cap)
+    return max(1.0, top / mean)
 
 
 @dataclass(frozen=True)
@@ -102,14 +125,26 @@ def step_time(
     dense_s = roofline_s(dense_flops / dense_peak, dense_bytes / bw)
 
     # Routed experts: only experts that receive a token this step are read.  Their weights
-    # stream at the memory roof like any GEMM's; ``eff.expert`` derates only the math
-    # (small per-expert batches, load imbalance between experts).
+    # stream at the memory roof like any GEMM's; ``eff.expert`` derates only the math and the
+    # all-to-all (small per-expert batches, routing kernels, skew beyond random routing).
+    # With experts placed whole on ep ranks the step waits for the busiest rank, which holds
+    # more hit experts and receives more routed tokens than the mean; computed for routing
+    # independent across tokens and uniform over experts (the balanced ideal DeepSeek-V3's
+    # bias balancing aims at).  TP-sharded experts (ep = 1) are balanced by construction.
     experts_s = 0.0
+    tok_imbalance = 1.0
     if pc.experts_total:
         e, k = m.num_experts, m.experts_per_token
         p_hit = 1.0 - (1.0 - k / e) ** tokens
-        expert_bytes_per_gpu = pc.experts_total * MLP_BYTES[precision] * p_hit / gpus
-        expert_flops = 2.0 * pc.experts_active * tokens / gpus
+        ep_ranks = max(layout.ep, tp if layout.dp_attention else 1)
+        hit_imbalance = 1.0
+        if ep_ranks > 1:
+            per_rank = e / ep_ranks  # experts held by one rank
+            hit_imbalance = busiest_rank_factor(per_rank * p_hit, per_rank * p_hit * (1 - p_hit), ep_ranks, cap=per_rank)
+            pairs = tokens * k  # routed (token, expert) pairs of the whole EP group
+            tok_imbalance = busiest_rank_factor(pairs / ep_ranks, pairs * (1 / ep_ranks) * (1 - 1 / ep_ranks), ep_ranks)
+        expert_bytes_per_gpu = pc.experts_total * MLP_BYTES[precision] * p_hit * hit_imbalance / gpus
+        expert_flops = 2.0 * pc.experts_active * tokens * tok_imbalance / gpus
         experts_s = roofline_s(expert_flops / (peak_mlp * eff.expert), expert_bytes_per_gpu / bw)
 
     # Attention over the KV cache.
@@ -133,7 +168,7 @@ def step_time(
         moe_layers = (layers - (m.num_dense_layers or 0)) / pp
         per_gpu_tokens = tokens / tp
         # dispatch in FP8 (1 B) and combine in 16-bit (2 B), (ep-1)/ep of it leaves the GPU
-        a2a = per_gpu_tokens * m.experts_per_token * m.hidden_size * (1.0 + 2.0) * (ep - 1) / ep
+        a2a = per_gpu_tokens * m.experts_per_token * m.hidden_size * (1.0 + 2.0) * (ep - 1) / ep * tok_imbalance
         comm_s += moe_layers * (a2a / (link * eff.expert) + 2 * eff.collective_latency_s)
     if pp > 1:
         comm_s += tokens * m.hidden_size * ACT_BYTES / (hw.link_bw(gpus) * COMM_EFFICIENCY) + eff.collective_latency_s

@@ -22,7 +22,7 @@ from gigafactory.catalog import Catalog
 from gigafactory.errors import InputError, Problem
 from gigafactory.perf.architecture import param_counts
 from gigafactory.perf.efficiency import Efficiency, efficiency_for
-from gigafactory.perf.hardware import Hardware, hardware_from_catalog
+from gigafactory.perf.hardware import PRECISIONS, Hardware, hardware_from_catalog
 from gigafactory.perf.layout import Layout
 from gigafactory.perf.memory import memory_fit
 from gigafactory.perf.search import batch_sizes, candidate_layouts
@@ -278,8 +278,18 @@ def predict_row(row: dict[str, str], cat: Catalog, table: dict | None = None, ef
     except InputError:
         return unsupported(f"hardware '{row.get('hardware')}' not in the catalog")
     precision = (row.get("precision") or "").strip()
+    if precision not in PRECISIONS:
+        return unsupported(f"unknown precision '{precision}' (expected one of {', '.join(PRECISIONS)})")
     if not hw.supports(precision):
-        return unsupported(f"precision '{precision}' not supported on {hw.accelerator_id}")
+        # e.g. NVFP4 asked of Hopper, which has no FP4 tensor cores: predicted at the next wider
+        # precision the GPU computes natively, and the row says so.  An engine with a
+        # weight-only FP4 kernel would read fewer weight bytes: conservative when memory-bound.
+        wider = [p for p in reversed(PRECISIONS[:PRECISIONS.index(precision)]) if hw.supports(p)]
+        if not wider:
+            return unsupported(f"precision '{precision}' not supported on {hw.accelerator_id}, and no wider precision is")
+        meta["substitution"] = (f"{precision} -> {wider[0]}: {hw.accelerator_id} has no {precision.upper()} tensor cores; "
+                                f"predicted with {wider[0].upper()} weights and math")
+        precision = wider[0]
     m = cat.model(model_id)
     pc = param_counts(m)
     if eff is None:
