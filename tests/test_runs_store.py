@@ -99,7 +99,7 @@ def test_runs_list_missing_store_is_not_created(cli, tmp_path):
     code, out, _ = cli("runs", "list", "--store", str(store))
     assert code == 0 and "no runs" in out
     code, out, _ = cli("runs", "list", "--json", "--store", str(store))
-    assert code == 0 and json.loads(out) == []
+    assert code == 0 and json.loads(out) == {"runs": [], "sweeps": []}
     assert not (tmp_path / "sub").exists()
 
 
@@ -507,7 +507,7 @@ def test_store_readable_after_writer_killed_with_hot_journal(cli, tmp_path):
     assert Path(f"{store}-journal").exists()
     code, out, err = cli("runs", "list", "--json", "--store", str(store))
     assert code == 0, err
-    assert [r["id"] for r in json.loads(out)] == [run_id]
+    assert [r["id"] for r in json.loads(out)["runs"]] == [run_id]
 
 
 def test_concurrent_commits_into_one_folder_stay_paired(tmp_path):

@@ -5,8 +5,9 @@ package imports them, so `gigafactory plan` runs without them.  :func:`missing_e
 politely what to install when they are absent.
 
 Modules: ``auth`` (API keys), ``scenarios`` (validation exactly as `gigafactory check --json`),
-``jobs`` (background plan/simulate jobs in killable worker processes, their state in SQLite),
-``worker`` (the job process), ``runs`` (the run store seen per user), ``app`` (the routes).
+``jobs`` (background plan/simulate/sweep jobs in killable worker processes, their state in SQLite),
+``worker`` (the job process), ``sweeps`` (sweep specs checked for the API, results read back),
+``runs`` (the run store seen per user), ``app`` (the routes).
 """
 from __future__ import annotations
 

@@ -29,6 +29,7 @@ from starlette.exceptions import HTTPException
 from gigafactory import __version__
 from gigafactory.api import runs as apiruns
 from gigafactory.api import scenarios
+from gigafactory.api import sweeps as apisweeps
 from gigafactory.api.auth import ENV_KEYS_FILE, Keys, load_keys
 from gigafactory.api.jobs import TERMINAL, JobManager
 from gigafactory.errors import InputError, Problem
@@ -52,7 +53,7 @@ class ScenarioIn(BaseModel):
 
 
 class JobOptions(BaseModel):
-    """What `gigafactory plan` / `simulate` take as flags (docs/ui.md)."""
+    """What `gigafactory plan` / `simulate` / `sweep run` take as flags (docs/ui.md)."""
 
     model_config = ConfigDict(extra="forbid")
     samples: int = Field(10_000, ge=0, le=1_000_000, description="Economics Monte Carlo samples (plan --samples).")
@@ -63,11 +64,19 @@ class JobOptions(BaseModel):
     duration_s: float | None = Field(None, gt=0, le=7 * 86_400, allow_inf_nan=False, description="Simulated arrival time [s].")
     router: str | None = Field(None, max_length=64, description="round-robin, least-outstanding, prefix-aware or central-queue.")
     target_ci: float = Field(0.1, gt=0, le=1, allow_inf_nan=False, description="Simulation run size: relative half-width of p99 TTFT's 95 % interval.")
+    workers: int = Field(1, ge=1, le=4096, description="Sweep jobs: CPUs of the job's local Ray (sweep run --workers), at most the server's CPUs.")
+
+
+#: options only plan / simulate jobs take (a sweep's run options are in its spec's `options:`; `workers` is the sweep's own)
+_RUN_ONLY = ("samples", "exact", "trace", "rate_rps", "duration_s", "router", "target_ci")
 
 
 class JobIn(ScenarioIn):
-    kind: Literal["plan", "simulate"] = Field("plan", description="plan: the main job (a run in the store); simulate: the serving simulation.")
+    kind: Literal["plan", "simulate", "sweep"] = Field("plan", description="plan: the main job (a run in the store); simulate: the serving "
+                                                                           "simulation; sweep: a sweep spec on a local Ray (docs/sweeps.md).")
     options: JobOptions = Field(default_factory=JobOptions)
+    sweep: str | dict[str, Any] | None = Field(None, description="Sweep jobs: the sweep spec, as YAML text or a JSON object. Its base scenario is "
+                                                                 "the bundled default, or the yaml/scenario given beside it (never a file on the server).")
 
 
 # --------------------------------------------------------------------------- helpers
@@ -127,6 +136,31 @@ def _options_for(kind: str, o: JobOptions) -> dict[str, Any]:
     return run_options(flags, **values).model_dump(mode="json")
 
 
+def _check_option_kinds(body: JobIn) -> None:
+    """Options and fields that do not apply to the job's kind are named, not silently ignored."""
+    given = body.options.model_fields_set
+    problems = []
+    if body.kind == "sweep":
+        problems += [Problem(f"options.{k} applies to plan and simulate jobs", field=f"options.{k}", value=getattr(body.options, k),
+                             fix="give a sweep's run options in its spec (options: {economics_samples: ...}, docs/sweeps.md)", check="run-options")
+                     for k in _RUN_ONLY if k in given]
+        if body.options.workers > apisweeps.max_workers():
+            problems.append(Problem(f"options.workers is {body.options.workers}; this server has {apisweeps.max_workers()} CPUs", field="options.workers",
+                                    value=body.options.workers, expected=f"1 to {apisweeps.max_workers()}", fix="ask for fewer workers", check="run-options"))
+        if body.sweep is None:
+            problems.append(Problem("a sweep job needs its spec", field="sweep", expected='"sweep": "<YAML text>" or {...}',
+                                    fix="send the sweep spec (docs/sweeps.md) as YAML text or as a JSON object", check="request"))
+    else:
+        if "workers" in given:
+            problems.append(Problem("options.workers applies to sweep jobs", field="options.workers", value=body.options.workers,
+                                    fix="drop it", check="run-options"))
+        if body.sweep is not None:
+            problems.append(Problem(f"a {body.kind} job takes a scenario, not a sweep spec", field="sweep", fix='send "kind": "sweep", or drop "sweep"',
+                                    check="request"))
+    if problems:
+        raise InputError(problems)
+
+
 # --------------------------------------------------------------------------- the application
 
 def create_app(store: str | Path | None = None, keys: Keys | None = None, max_parallel: int = 1) -> FastAPI:
@@ -154,7 +188,7 @@ def create_app(store: str | Path | None = None, keys: Keys | None = None, max_pa
     # docs_url/redoc_url off: their pages load scripts from a CDN, and nothing here may
     app = FastAPI(title="gigafactory", version=__version__, lifespan=lifespan, docs_url=None, redoc_url=None,
                   description="REST API of the gigafactory digital twin: validate scenarios, run plan and simulate jobs, "
-                              "read, compare and delete runs. Auth: `Authorization: Bearer <key>` or `X-API-Key: <key>` (docs/ui.md).")
+                              "read, compare and delete runs; run sweeps and read their results. Auth: `Authorization: Bearer <key>` or `X-API-Key: <key>` (docs/ui.md).")
     app.state.jobs = jobs
     app.state.keys = keys
     links: dict[str, tuple[str, str, float]] = {}
@@ -246,6 +280,13 @@ def create_app(store: str | Path | None = None, keys: Keys | None = None, max_pa
 
         Follow it with GET /api/jobs/{id}/events (server-sent events); it goes on if the client disconnects.
         """
+        _check_option_kinds(body)
+        if body.kind == "sweep":
+            base = None if body.yaml is None and body.scenario is None else scenarios.to_text(body.yaml, body.scenario)
+            checked_sweep = apisweeps.check_sweep(apisweeps.spec_text(body.sweep), base)
+            return jobs.submit(user, "sweep", base, checked_sweep.sweep.spec.name, {"workers": body.options.workers}, no_cache=body.options.no_cache,
+                               extra={"sweep_text": checked_sweep.text},
+                               detail={"points": {"done": 0, "total": checked_sweep.points, "failed": 0}})
         text = scenarios.to_text(body.yaml, body.scenario)
         checked = scenarios.check(text)
         options = _options_for(body.kind, body.options)
@@ -283,11 +324,39 @@ def create_app(store: str | Path | None = None, keys: Keys | None = None, max_pa
             raise HTTPException(409, f"the job is {job['state']}, not done")
         if job["kind"] == "plan":
             return {"run_id": job["run_id"]}
+        if job["kind"] == "sweep":
+            return {"sweep_id": job["sweep_id"]}
         row = jobs.row(job_id)
         p = Path(row["out_dir"]) / "simulation.json"  # type: ignore[index]
         if not p.is_file():
             raise HTTPException(404, "the simulation result is no longer there")
         return Response(p.read_bytes(), media_type="application/json")
+
+    def _sweep_folder(job_id: str, user: str) -> Path:
+        job = _job(job_id, user)
+        if job["kind"] != "sweep":
+            raise HTTPException(404, f"job '{job_id}' is a {job['kind']} job, not a sweep")
+        if job["state"] != "done":
+            raise HTTPException(409, f"the job is {job['state']}, not done")
+        return Path(jobs.row(job_id)["out_dir"])  # type: ignore[index]
+
+    @app.get("/api/jobs/{job_id}/sweep", tags=["jobs"])
+    def job_sweep(job_id: str, user: User) -> JSONResponse:
+        """A finished sweep job's results table (one row per point, every column, via DuckDB) with its counts and Pareto points."""
+        folder = _sweep_folder(job_id, user)
+        try:
+            body = apisweeps.results(folder)
+        except FileNotFoundError:
+            raise HTTPException(404, "the sweep's results are no longer in its folder") from None
+        return JSONResponse({"sweep_id": _job(job_id, user)["sweep_id"], **body})
+
+    @app.get("/api/jobs/{job_id}/sweep/report", tags=["jobs"], response_class=HTMLResponse)
+    def job_sweep_report(job_id: str, user: User) -> Response:
+        """A finished sweep job's self-contained analysis page (report.html)."""
+        p = _sweep_folder(job_id, user) / "report.html"
+        if not p.is_file():
+            raise HTTPException(404, "the sweep's report.html is no longer in its folder")
+        return _report_response(p)
 
     @app.get("/api/jobs/{job_id}/events", tags=["jobs"], response_class=StreamingResponse,
              responses={200: {"content": {"text/event-stream": {}}, "description": "server-sent events: `state` and `progress`, each with the job"}})

@@ -1,4 +1,4 @@
-"""Background jobs: `plan` and `simulate` in worker processes the server can kill.
+"""Background jobs: `plan`, `simulate` and `sweep` in worker processes the server can kill.
 
 State lives in SQLite (``api.sqlite`` beside the run store), so a restarted server still
 knows every job; jobs that were queued or running when it stopped are marked
@@ -9,6 +9,12 @@ folder, which is how a run is known to belong to the job's owner.  Whatever a jo
 not finish leaves there (hidden temp files of a killed commit) is removed, so a cancelled or
 failed job leaves no run and no output folder.  A cancel that arrives after the commit
 cannot undo it: the job then ends ``done`` and says so.
+
+A sweep job works the same way: its folder is its output folder, and it counts as produced once
+the run store records a sweep in that folder (the worker's last step).  Its worker starts a
+private local Ray whose processes inherit the job's marker (``GIGAFACTORY_API_JOB``); Ray puts
+its task workers in process groups of their own, so when a worker ends (or is killed) whatever
+still carries the marker is killed too, and no Ray process outlives its job.
 
 States: queued → running → done | failed | cancelled | interrupted.
 """
@@ -52,11 +58,14 @@ CREATE TABLE IF NOT EXISTS jobs (
     request TEXT NOT NULL,
     pid INTEGER,
     error TEXT,
-    note TEXT
+    note TEXT,
+    detail TEXT
 )
 """
 _FIELDS = ("id", "owner", "kind", "state", "created", "started", "finished", "scenario_name", "stages", "stage", "completed",
-           "run_id", "out_dir", "request", "pid", "error", "note")
+           "run_id", "out_dir", "request", "pid", "error", "note", "detail")
+#: the environment variable that marks a job's worker and everything it starts
+JOB_ENV = "GIGAFACTORY_API_JOB"
 
 
 def _now() -> str:
@@ -97,6 +106,8 @@ class JobManager:
         self._stage_orders: dict[str, list[str]] = {}
         with self._db() as con:
             con.execute(SCHEMA)
+            if "detail" not in {r[1] for r in con.execute("PRAGMA table_info(jobs)")}:  # a jobs table from before sweep jobs
+                con.execute("ALTER TABLE jobs ADD COLUMN detail TEXT")
         self.recover()
 
     # ------------------------------------------------------------------ database
@@ -123,14 +134,23 @@ class JobManager:
     def public(self, row: dict[str, Any]) -> dict[str, Any]:
         """A job as the API shows it (no pid, no server paths)."""
         stages = json.loads(row["stages"])
-        return {
+        detail = json.loads(row["detail"]) if row.get("detail") else {}
+        progress = row["completed"] / len(stages) if stages else 0.0
+        points = detail.get("points")
+        if points and row["stage"] == "points" and points.get("total"):
+            progress += points["done"] / points["total"] / len(stages)  # a sweep moves through its points stage point by point
+        out = {
             "id": row["id"], "kind": row["kind"], "state": row["state"], "created": row["created"], "started": row["started"],
             "finished": row["finished"], "scenario_name": row["scenario_name"], "stages": stages, "stage": row["stage"],
             "completed": row["completed"], "total": len(stages),
-            "progress": 1.0 if row["state"] == "done" else (row["completed"] / len(stages) if stages else 0.0),
+            "progress": 1.0 if row["state"] == "done" else progress,
             "run_id": row["run_id"], "error": json.loads(row["error"]) if row["error"] else None, "note": row["note"],
             "options": json.loads(row["request"]).get("options", {}),
         }
+        if row["kind"] == "sweep":
+            out["points"] = points
+            out["sweep_id"] = detail.get("sweep_id")
+        return out
 
     def get(self, job_id: str, owner: str) -> dict[str, Any] | None:
         r = self.row(job_id)
@@ -156,21 +176,27 @@ class JobManager:
     # ------------------------------------------------------------------ submit / run
 
     def stages(self, kind: str) -> list[str]:
+        if kind == "sweep":
+            from gigafactory.api.sweeps import STAGES
+
+            return list(STAGES)
         if kind not in self._stage_orders:
             from gigafactory.api.worker import stage_order
 
             self._stage_orders[kind] = stage_order(kind)
         return self._stage_orders[kind]
 
-    def submit(self, owner: str, kind: str, text: str, scenario_name: str, options: dict[str, Any], no_cache: bool = False) -> dict[str, Any]:
+    def submit(self, owner: str, kind: str, text: str | None, scenario_name: str, options: dict[str, Any], no_cache: bool = False,
+               extra: dict[str, Any] | None = None, detail: dict[str, Any] | None = None) -> dict[str, Any]:
+        """Queue a job.  ``extra``: more of the worker's request (a sweep's spec); ``detail``: the job's first progress detail."""
         job_id = new_job_id()
         out_dir = self.outputs / job_id
-        request = {"kind": kind, "text": text, "options": options, "no_cache": no_cache}
+        request = {"kind": kind, "text": text, "options": options, "no_cache": no_cache, **(extra or {})}
         with self._lock:
             with self._db() as con:
                 con.execute(f"INSERT INTO jobs ({', '.join(_FIELDS)}) VALUES ({', '.join('?' * len(_FIELDS))})",
                             (job_id, owner, kind, "queued", _now(), None, None, scenario_name, json.dumps(self.stages(kind)), None, 0,
-                             None, str(out_dir), json.dumps(request), None, None, None))
+                             None, str(out_dir), json.dumps(request), None, None, None, json.dumps(detail) if detail else None))
             self._live[job_id] = Live(job_id)
             self._queue.append(job_id)
             self._event(job_id, "state")
@@ -206,7 +232,7 @@ class JobManager:
         log = open(self.outputs / f".{job_id}.log", "wb")  # the worker's stderr, removed with the job's outcome
         try:
             proc = subprocess.Popen(self.worker_cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=log,
-                                    start_new_session=True, env={**os.environ, "GIGAFACTORY_API_JOB": job_id})
+                                    start_new_session=True, env={**os.environ, JOB_ENV: job_id})
         finally:
             log.close()
         assert proc.stdin is not None
@@ -231,9 +257,15 @@ class JobManager:
                 with self._lock:
                     self._update(job_id, stage=msg["stage"], completed=stages.index(msg["stage"]))
                     self._event(job_id, "progress")
+            elif msg.get("event") == "point":
+                points = {k: int(msg.get(k) or 0) for k in ("done", "total", "failed")}
+                with self._lock:
+                    self._update(job_id, detail=json.dumps({"points": points}))
+                    self._event(job_id, "point")
             elif msg.get("event") in ("done", "error"):
                 live.final = msg
         rc = proc.wait()
+        kill_leftovers(job_id)  # Ray's workers sit in process groups of their own: the group signal may miss them
         for pipe in (proc.stdout, proc.stdin):  # stdin only now: its EOF would have told the worker to stop
             with contextlib.suppress(OSError):
                 pipe.close()  # type: ignore[union-attr]
@@ -247,12 +279,17 @@ class JobManager:
         live = self._live[job_id]
         final = live.final or {}
         out_dir = Path(row["out_dir"])
-        recorded = None
+        recorded = sweep_id = None
         if row["kind"] == "plan":
             with contextlib.suppress(Exception):  # an unreadable store: no run to keep
                 recorded = next((r["id"] for r in list_runs(self.store) if r["out_dir"] == str(out_dir.absolute())), None)
-        produced = recorded is not None if row["kind"] == "plan" else (final.get("event") == "done" and (out_dir / "simulation.json").is_file())
+        elif row["kind"] == "sweep":
+            sweep_id = self._recorded_sweep(out_dir)
+        produced = {"plan": recorded is not None, "sweep": sweep_id is not None}.get(
+            row["kind"], final.get("event") == "done" and (out_dir / "simulation.json").is_file())
         values: dict[str, Any] = {"finished": _now(), "pid": None}
+        if sweep_id is not None:
+            values["detail"] = json.dumps({**json.loads(row["detail"] or "{}"), "sweep_id": sweep_id})
         if produced:
             values.update(state="done", run_id=recorded, completed=len(json.loads(row["stages"])), stage=None)
             if live.cancel_requested:
@@ -275,6 +312,15 @@ class JobManager:
             self._event(job_id, "state")
             live.proc = None
             self._pump()
+
+    def _recorded_sweep(self, out_dir: Path) -> str | None:
+        """The id of the sweep the run store records in this folder (the worker's last step), if any."""
+        from gigafactory.runs.store import list_sweeps
+
+        try:
+            return next((s["id"] for s in list_sweeps(self.store) if s["folder"] == str(out_dir.absolute())), None)
+        except Exception:  # noqa: BLE001 - an unreadable store: no sweep to keep
+            return None
 
     # ------------------------------------------------------------------ cancel / stop / recover
 
@@ -363,6 +409,12 @@ class JobManager:
                 self._update(row["id"], state="done", run_id=recorded[out_dir], finished=_now(), pid=None,
                              note="finished while the server was down")
                 continue
+            kill_leftovers(row["id"])
+            sweep_id = self._recorded_sweep(Path(out_dir)) if row["kind"] == "sweep" else None
+            if sweep_id is not None:
+                self._update(row["id"], state="done", finished=_now(), pid=None, note="finished while the server was down",
+                             detail=json.dumps({**json.loads(row["detail"] or "{}"), "sweep_id": sweep_id}))
+                continue
             shutil.rmtree(row["out_dir"], ignore_errors=True)
             with contextlib.suppress(OSError):
                 (self.outputs / f".{row['id']}.log").unlink()
@@ -376,7 +428,26 @@ def _is_our_worker(pid: int, job_id: str) -> bool:
         env = Path(f"/proc/{pid}/environ").read_bytes()
     except OSError:
         return False
-    return f"GIGAFACTORY_API_JOB={job_id}".encode() in env.split(b"\0")
+    return f"{JOB_ENV}={job_id}".encode() in env.split(b"\0")
+
+
+def job_processes(job_id: str) -> list[int]:
+    """Every live process that carries this job's marker in its environment: the worker and what it started
+    (Ray's GCS, raylet, agents and task workers inherit it).  Empty where there is no /proc."""
+    me = os.getpid()
+    pids = []
+    with contextlib.suppress(OSError):
+        for entry in os.scandir("/proc"):
+            if entry.name.isdigit() and int(entry.name) != me and _is_our_worker(int(entry.name), job_id):
+                pids.append(int(entry.name))
+    return pids
+
+
+def kill_leftovers(job_id: str) -> None:
+    """SIGKILL whatever of a finished or killed job is still running (its worker has ended: nothing of it may run on)."""
+    for pid in job_processes(job_id):
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.kill(pid, signal.SIGKILL)
 
 
 def _wait_gone(pid: int, timeout_s: float) -> None:

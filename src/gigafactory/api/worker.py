@@ -7,6 +7,11 @@ or ``error``.  Outputs are written only through the run store's atomic commit
 (:func:`gigafactory.runs.outputs.commit_run`) or, for a simulation, a temp file renamed into
 place, so killing the worker (cancel) leaves either a complete run or none.
 
+A sweep job runs :func:`gigafactory.sweep.run.run_sweep` in-process on a private local Ray
+(``workers`` CPUs), with ``point`` events (done, total, failed) as points finish; its folder is
+the job's output folder, and it is recorded in the run store last, so a sweep killed before
+that leaves no record (the server removes its folder).
+
 When the server goes away (stdin reaches EOF, e.g. the server was killed), the worker sends
 itself SIGTERM: commit_run rolls back, and the restarted server marks the job interrupted.
 """
@@ -28,6 +33,10 @@ def stage_order(kind: str) -> list[str]:
     from gigafactory.pipeline.graph import Pipeline as Graph
     from gigafactory.pipeline.stages import STAGES
 
+    if kind == "sweep":
+        from gigafactory.api.sweeps import STAGES
+
+        return list(STAGES)
     target = "plan" if kind == "plan" else "simulation"
     return [*Graph(None, None, STAGES).order([target]), "outputs"]  # type: ignore[arg-type]
 
@@ -51,7 +60,39 @@ def _write_atomic(path: Path, text: str) -> None:
     os.replace(tmp, path)
 
 
+def run_sweep_job(spec: dict[str, Any], emit: Emit) -> None:
+    """The sweep as `gigafactory sweep run` runs it (same spec checks, same Ray runner), recorded in the run store last."""
+    from gigafactory.sweep.run import record_outcome, run_sweep
+    from gigafactory.sweep.spec import parse_sweep_text
+
+    emit(event="stage", stage="prepare")
+    sweep = parse_sweep_text(spec["sweep_text"], file="sweep.yaml", base_text=spec.get("text"))
+    total = 0
+
+    def on_start(n: int, _done: int) -> None:
+        nonlocal total
+        total = n
+        emit(event="stage", stage="points")
+        emit(event="point", done=0, total=n, failed=0)
+
+    def on_progress(done: int, n: int, failed: int) -> None:
+        emit(event="point", done=done, total=n, failed=failed)
+        if done == n:
+            emit(event="stage", stage="analysis")
+
+    outcome = run_sweep(sweep, Path(spec["out_dir"]), workers=int(spec["options"].get("workers", 1)), no_cache=bool(spec.get("no_cache")),
+                        on_progress=on_progress, on_start=on_start)
+    if total == 0:
+        emit(event="stage", stage="analysis")
+    emit(event="stage", stage="record")
+    sweep_id = record_outcome(sweep, outcome, Path(spec["store"]))
+    emit(event="done", run_id=None, sweep_id=sweep_id)
+
+
 def run_job(spec: dict[str, Any], emit: Emit) -> None:
+    if spec["kind"] == "sweep":
+        run_sweep_job(spec, emit)
+        return
     from gigafactory.catalog import load_catalog
     from gigafactory.pipeline import Pipeline, RunOptions, StageCache, cache_enabled_by_env
     from gigafactory.scenario import parse_scenario_text

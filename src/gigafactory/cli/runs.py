@@ -16,16 +16,32 @@ from gigafactory.cli.app import runs_app
 
 @runs_app.command("list")
 def runs_list(store: Optional[Path] = StoreOpt, as_json: bool = JsonOpt) -> None:
-    """List recorded plans."""
-    from gigafactory.runs.store import list_runs
+    """List recorded plans, then recorded sweeps."""
+    from gigafactory.runs.store import list_runs, list_sweeps
 
     rows = list_runs(store)
+    sweeps = list_sweeps(store)
     if as_json:
-        print_json(rows)
+        print_json({"runs": rows, "sweeps": sweeps})
         return
     if not rows:
         out.print("no runs recorded yet: run `gigafactory plan`")
-        return
+    else:
+        _print_runs(rows)
+    if sweeps:
+        _print_sweeps(sweeps)
+
+
+def _print_sweeps(sweeps: list[dict]) -> None:
+    t = Table(title="Sweeps (gigafactory sweep show ID)", title_justify="left")
+    for col in ("id", "updated", "name", "status", "points", "ok", "failed", "folder"):
+        t.add_column(col, justify="right" if col in ("points", "ok", "failed") else "left")
+    for s in sweeps:
+        t.add_row(s["id"], s["updated"], s["name"], s["status"], f"{s['points_total']:,}", f"{s['points_ok']:,}", f"{s['points_failed']:,}", s["folder"])
+    out.print(t)
+
+
+def _print_runs(rows: list[dict]) -> None:
     t = Table(title="Runs", title_justify="left")
     for col in ("id", "created", "scenario", "GPUs", "TTFT P50 d", "NPV", "capex"):
         t.add_column(col, justify="left" if col in ("id", "created", "scenario") else "right")

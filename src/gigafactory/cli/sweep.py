@@ -13,7 +13,7 @@ import typer
 from rich.table import Table
 
 from gigafactory.cli.app import app
-from gigafactory.cli.common import JsonOpt, err, out, print_json
+from gigafactory.cli.common import JsonOpt, StoreOpt, err, out, print_json
 from gigafactory.errors import InputError
 
 sweep_app = typer.Typer(no_args_is_help=True, help="Parameter sweeps over scenarios on Ray: run a spec, query and export the results table.")
@@ -41,16 +41,20 @@ def run(
     fresh: bool = typer.Option(False, "--fresh", help="Discard the folder's earlier results of this sweep instead of resuming."),
     retry_failed: bool = typer.Option(False, "--retry-failed", help="On resume, run failed points again."),
     limit: Optional[int] = typer.Option(None, "--limit", min=1, help="Run at most this many new points now (resume later for the rest)."),
+    store: Optional[Path] = StoreOpt,
+    no_store: bool = typer.Option(False, "--no-store", help="Do not record the sweep in the run store."),
     as_json: bool = JsonOpt,
 ) -> None:
     """Run (or resume) a sweep: every point's scenario through the pipeline on Ray; results to DIR/results.parquet and DIR/report.html."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
-    from gigafactory.sweep.run import SweepInterrupted, require_sweep_extra, run_sweep
+    from gigafactory.runs.store import preflight_store
+    from gigafactory.sweep.run import SweepInterrupted, record_outcome, require_sweep_extra, run_sweep
     from gigafactory.sweep.spec import load_sweep
 
     require_sweep_extra()
     sweep = load_sweep(spec)
+    store_file = None if no_store else preflight_store(store)  # a bad --store fails now, not after the last point
     folder = out_dir or Path(f"sweep-{sweep.spec.name}")
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn())
     with Progress(*columns, console=err, transient=True, disable=as_json) as bar:
@@ -67,13 +71,16 @@ def run(
                             limit=limit, on_progress=on_progress, on_start=on_start)
         except SweepInterrupted as exc:
             o = exc.outcome
+            sweep_id = record_outcome(sweep, o, store_file) if store_file else None
             err.print(f"interrupted: {o.ran} points recorded this time, {o.ran + o.skipped} of {o.points} in {o.folder}; "
-                      "run the same command again to resume", markup=False)
+                      "run the same command again to resume" + (f" (sweep {sweep_id} in the run store)" if sweep_id else ""), markup=False)
             raise typer.Exit(130) from None
+    sweep_id = record_outcome(sweep, res, store_file) if store_file else None
     a = res.analysis
     summary = {"folder": str(res.folder), "points": res.points, "ran": res.ran, "resumed_from": res.skipped, "ok": a["ok"], "failed": a["failed"],
                "feasible": a["feasible"], "pareto_points": a["pareto"], "sobol": a["sobol"], "wall_s": res.wall_s, "ray_startup_s": res.startup_s,
-               "points_per_minute": res.points_per_minute, "table": str(res.folder / "results.parquet"), "report": str(res.folder / "report.html")}
+               "points_per_minute": res.points_per_minute, "table": str(res.folder / "results.parquet"), "report": str(res.folder / "report.html"),
+               "sweep_id": sweep_id}
     if as_json:
         print_json(summary)
         return
@@ -81,7 +88,7 @@ def run(
     out.print(f"[bold]{sweep.spec.name}[/]: {res.points} points — {a['ok']} ok, {a['failed']} failed, {a['feasible']} feasible, "
               f"{len(a['pareto'])} on the Pareto front; ran {res.ran} now ({res.skipped} already done) in {res.wall_s:,.1f} s{rate}")
     _print_analysis(res.folder, a)
-    out.print(f"wrote {res.folder / 'results.parquet'} and {res.folder / 'report.html'}")
+    out.print(f"wrote {res.folder / 'results.parquet'} and {res.folder / 'report.html'}" + (f"; sweep recorded as [bold]{sweep_id}[/]" if sweep_id else ""))
 
 
 def _print_analysis(folder: Path, a: dict[str, Any]) -> None:
@@ -122,16 +129,42 @@ def _query(folder: Path, sql: str) -> tuple[list[str], list[tuple]]:
     return [d[0] for d in cur.description or []], cur.fetchall()
 
 
+def _folder_of(target: str, store: Optional[Path]) -> Path:
+    """A sweep folder as given, or the folder of a sweep recorded in the run store (id or unique prefix)."""
+    from gigafactory.runs.store import get_sweep
+
+    p = Path(target)
+    if p.is_dir():
+        return p
+    if p.exists():
+        raise InputError.single("not a sweep folder or a sweep id", file=target, field="ID-or-DIR", value=target,
+                                fix="name the folder a `gigafactory sweep run` wrote, or a sweep id from `gigafactory runs list`", check="sweep-folder")
+    try:
+        rec = get_sweep(target, store)
+    except InputError as exc:
+        q = exc.problems[0]
+        raise InputError.single(f"no sweep folder '{target}', and {q.message}", field="ID-or-DIR", value=target,
+                                expected="a sweep folder (the --out of `gigafactory sweep run`) or a sweep id from `gigafactory runs list`",
+                                fix=q.fix, check="sweep-folder") from None
+    folder = Path(rec["folder"])
+    if not folder.is_dir():
+        raise InputError.single(f"sweep {rec['id']} was recorded in {folder}, which no longer exists", field="ID-or-DIR", value=target,
+                                fix="the folder was moved or deleted; name its new place as DIR", check="sweep-folder")
+    return folder
+
+
 @sweep_app.command("show")
 def show(
-    folder: Path = typer.Argument(..., help="A sweep folder (the --out of `gigafactory sweep run`)."),
+    target: str = typer.Argument(..., metavar="ID-or-DIR", help="A sweep folder (the --out of `gigafactory sweep run`), or a sweep id from `gigafactory runs list`."),
     query: Optional[str] = typer.Option(None, "--query", help="DuckDB SQL over the view `points` (one row per point)."),
+    store_opt: Optional[Path] = StoreOpt,
     as_json: bool = JsonOpt,
 ) -> None:
     """Summarise a sweep (counts, Pareto front, Sobol' indices), or run SQL over its results table."""
     from gigafactory.sweep.run import refresh, require_sweep_extra
 
     require_sweep_extra()
+    folder = _folder_of(target, store_opt)
     store, manifest, a = refresh(folder)
     if query:
         cols, rows = _query(folder, query)
@@ -162,9 +195,10 @@ def show(
 
 @sweep_app.command("export")
 def export(
-    folder: Path = typer.Argument(..., help="A sweep folder."),
+    target: str = typer.Argument(..., metavar="ID-or-DIR", help="A sweep folder, or a sweep id from `gigafactory runs list`."),
     to: Path = typer.Option(..., "--to", help="Output file: .csv, .parquet, .json (an array) or .jsonl (one object a line)."),
     query: Optional[str] = typer.Option(None, "--query", help="DuckDB SQL over `points`; every row and column when omitted."),
+    store_opt: Optional[Path] = StoreOpt,
 ) -> None:
     """Write a sweep's results (or a query over them) to CSV, Parquet or JSON."""
     from gigafactory.sweep.run import refresh, require_sweep_extra
@@ -177,7 +211,7 @@ def export(
                                 fix=f"--to {to.with_suffix('.csv')}", check="sweep-export")
     if not to.parent.exists():
         raise InputError.single("the folder does not exist", file=str(to), field="--to", fix=f"mkdir -p {to.parent}", check="sweep-export")
-    store, _, _ = refresh(folder)
+    store, _, _ = refresh(_folder_of(target, store_opt))
     con = connect(store.table_path)
     sql = query or "SELECT * FROM points ORDER BY point"
     try:

@@ -1,6 +1,11 @@
 """Run store: every `gigafactory plan` is recorded in an embedded SQLite database under the
 user data directory ($GIGAFACTORY_HOME, else $XDG_DATA_HOME/gigafactory, else
-~/.local/share/gigafactory), so runs can be listed, shown and compared.
+~/.local/share/gigafactory), so runs can be listed, shown and compared.  Every sweep that
+`gigafactory sweep run` (or an API sweep job) completes or that is interrupted is recorded in
+the ``sweeps`` table: where its folder and Parquet table are, and how many points it holds.
+
+The ``sweeps`` table came after ``runs``: writers add it to an older store inside their write
+transaction; readers treat a store without it as one with no sweeps (and never add it).
 
 Read-only commands (`runs list/show/compare`) open the store read-only (``mode=ro``) and never
 create or modify it: a missing or empty (0-byte) store simply has no runs.  Anything that is not
@@ -40,6 +45,26 @@ CREATE TABLE IF NOT EXISTS runs (
     result TEXT NOT NULL
 )
 """
+SWEEPS_SCHEMA = """
+CREATE TABLE IF NOT EXISTS sweeps (
+    id TEXT PRIMARY KEY,
+    created TEXT NOT NULL,
+    updated TEXT NOT NULL,
+    name TEXT NOT NULL,
+    spec_sha256 TEXT NOT NULL,
+    folder TEXT NOT NULL,
+    table_path TEXT NOT NULL,
+    points_total INTEGER NOT NULL,
+    points_ok INTEGER NOT NULL,
+    points_failed INTEGER NOT NULL,
+    status TEXT NOT NULL,
+    gigafactory_version TEXT NOT NULL
+)
+"""
+SWEEP_COLUMNS = ("id", "created", "updated", "name", "spec_sha256", "folder", "table_path", "points_total", "points_ok", "points_failed",
+                 "status", "gigafactory_version")
+#: a sweep's status in the store: every point recorded, or stopped (Ctrl-C, --limit) with the counts so far
+SWEEP_STATUSES = ("complete", "interrupted")
 COLUMNS = ("id", "created", "scenario_name", "scenario_sha256", "seed", "catalog_version", "gigafactory_version",
            "out_dir", "headline", "scenario", "result")
 #: How long a writer waits for another writer's lock before giving up (seconds).
@@ -106,7 +131,8 @@ def _problem(message: str, path: Path, **kwargs: Any) -> InputError:
 
 
 def _check_schema(con: sqlite3.Connection, path: Path) -> bool:
-    """True when the database holds a runs table of ours, False when it has no tables at all."""
+    """True when the database holds a runs table of ours (and, if it has one, a sweeps table of
+    ours), False when it has no tables at all."""
     tables = [r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type = 'table'")]
     if not tables:
         return False
@@ -118,7 +144,17 @@ def _check_schema(con: sqlite3.Connection, path: Path) -> bool:
     if missing:
         raise _problem(f"{_NOT_A_STORE}: its 'runs' table lacks columns {', '.join(missing)}", path, value=sorted(have),
                        expected=f"columns {', '.join(COLUMNS)}")
+    if "sweeps" in tables:  # absent in stores written before sweeps were recorded: fine, they have none
+        have = {r[1] for r in con.execute("PRAGMA table_info(sweeps)")}
+        missing = [c for c in SWEEP_COLUMNS if c not in have]
+        if missing:
+            raise _problem(f"{_NOT_A_STORE}: its 'sweeps' table lacks columns {', '.join(missing)}", path, value=sorted(have),
+                           expected=f"columns {', '.join(SWEEP_COLUMNS)}")
     return True
+
+
+def _has_sweeps(con: sqlite3.Connection) -> bool:
+    return con.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'sweeps'").fetchone() is not None
 
 
 def _db_error(path: Path, exc: sqlite3.Error, doing: str) -> InputError:
@@ -266,11 +302,13 @@ def connect_write(path: Path) -> sqlite3.Connection:
 
 
 def begin(con: sqlite3.Connection, path: Path) -> None:
-    """Take the write lock now (so id checks and the insert are atomic) and make sure the table exists."""
+    """Take the write lock now (so id checks and the insert are atomic) and make sure the tables exist
+    (an older store gains the sweeps table here, under the lock, so two writers never race to add it)."""
     try:
         con.execute("BEGIN IMMEDIATE")
         if not _check_schema(con, path):  # a new or empty file; a foreign database raises instead of gaining our table
             con.execute(SCHEMA)
+        con.execute(SWEEPS_SCHEMA)
     except sqlite3.Error as exc:
         _rollback(con)
         raise _db_error(path, exc, "writing") from None
@@ -336,6 +374,63 @@ def record(result: dict[str, Any], out_dir: Path | None, path: Path | None = Non
         con.close()
 
 
+def _now() -> str:
+    return dt.datetime.now(dt.timezone.utc).replace(microsecond=0).isoformat()
+
+
+def new_sweep_id(spec_sha256: str, created: str) -> str:
+    """``sw-YYYYMMDD-HHMMSS-<spec sha, 6>-<4 random hex>``: the prefix keeps sweep ids apart from run
+    ids (and from folder names on the command line); any unique prefix works, as for runs."""
+    stamp = created[:19].replace(":", "").replace("-", "").replace("T", "-")
+    return f"sw-{stamp}-{spec_sha256[:6]}-{secrets.token_hex(2)}"
+
+
+def record_sweep(name: str, spec_sha256: str, folder: Path, table_path: Path, points_total: int, points_ok: int, points_failed: int,
+                 complete: bool, path: Path | None = None) -> str:
+    """Record a sweep that completed or was interrupted; returns its id.
+
+    One record per sweep folder: a resumed sweep (same folder, same ``spec_sha256``, the folder's
+    identity: spec and base scenario) updates its record in place and keeps its id; a folder that now
+    holds another sweep (``--fresh`` with another spec) replaces the old record.
+    """
+    from gigafactory import __version__
+
+    p = preflight_store(path)
+    folder_s, table_s = str(Path(folder).absolute()), str(Path(table_path).absolute())
+    status = "complete" if complete else "interrupted"
+    now = _now()
+    con = connect_write(p)
+    try:
+        begin(con, p)
+        try:
+            hit = con.execute("SELECT id FROM sweeps WHERE folder = ? AND spec_sha256 = ?", (folder_s, spec_sha256)).fetchone()
+            if hit:
+                sweep_id = hit[0]
+                con.execute("UPDATE sweeps SET updated = ?, name = ?, table_path = ?, points_total = ?, points_ok = ?, points_failed = ?, "
+                            "status = ?, gigafactory_version = ? WHERE id = ?",
+                            (now, name, table_s, points_total, points_ok, points_failed, status, __version__, sweep_id))
+            else:
+                con.execute("DELETE FROM sweeps WHERE folder = ?", (folder_s,))
+                for _ in range(100):
+                    sweep_id = new_sweep_id(spec_sha256, now)
+                    if not con.execute("SELECT 1 FROM sweeps WHERE id = ?", (sweep_id,)).fetchone():
+                        break  # free, and nobody can take it: we hold the write lock
+                else:
+                    raise RuntimeError("could not draw a free sweep id in 100 tries")
+                con.execute(f"INSERT INTO sweeps ({', '.join(SWEEP_COLUMNS)}) VALUES ({', '.join('?' * len(SWEEP_COLUMNS))})",
+                            (sweep_id, now, now, name, spec_sha256, folder_s, table_s, points_total, points_ok, points_failed, status, __version__))
+            commit(con, p)
+        except sqlite3.Error as exc:
+            _rollback(con)
+            raise _db_error(p, exc, "writing") from None
+        except BaseException:
+            _rollback(con)
+            raise
+        return sweep_id
+    finally:
+        con.close()
+
+
 # --------------------------------------------------------------------------- reading
 
 
@@ -354,6 +449,35 @@ def list_runs(path: Path | None = None) -> list[dict[str, Any]]:
         return []
     rows = _read(p, "SELECT id, created, scenario_name, seed, catalog_version, out_dir, headline FROM runs ORDER BY created, rowid")
     return [{"id": r[0], "created": r[1], "scenario_name": r[2], "seed": r[3], "catalog_version": r[4], "out_dir": r[5], "headline": json.loads(r[6])} for r in rows]
+
+
+def list_sweeps(path: Path | None = None) -> list[dict[str, Any]]:
+    """Every recorded sweep, oldest first.  A missing or empty store, or one written before sweeps
+    were recorded, has none (and is not created or upgraded)."""
+    p = store_path(path)
+    if inspect_store(p) != "ok":
+        return []
+
+    def run(con: sqlite3.Connection) -> list[tuple[Any, ...]]:
+        _check_schema(con, p)
+        if not _has_sweeps(con):
+            return []
+        return con.execute(f"SELECT {', '.join(SWEEP_COLUMNS)} FROM sweeps ORDER BY created, rowid").fetchall()
+
+    return [dict(zip(SWEEP_COLUMNS, r)) for r in _with_ro(p, run)]
+
+
+def get_sweep(sweep_id: str, path: Path | None = None) -> dict[str, Any]:
+    """One recorded sweep by its id or a unique prefix of it; InputError when none or several match."""
+    p = store_path(path)
+    sweeps = list_sweeps(p)
+    hits = [s for s in sweeps if s["id"] == sweep_id] or [s for s in sweeps if s["id"].startswith(sweep_id)]
+    if not hits:
+        raise InputError.single(f"no sweep '{sweep_id}' in {p}", field="ID", value=sweep_id, expected="a sweep id from `gigafactory runs list`",
+                                fix="run `gigafactory runs list` to see the sweeps" if sweeps else "run `gigafactory sweep run` first")
+    if len(hits) > 1:
+        raise InputError.single(f"'{sweep_id}' matches {len(hits)} sweeps", field="ID", value=sweep_id, fix="give more characters of the id")
+    return hits[0]
 
 
 def get_run(run_id: str, path: Path | None = None) -> dict[str, Any]:

@@ -19,7 +19,7 @@ from typing import Any, Callable
 from gigafactory.errors import InputError
 from gigafactory.sweep.points import Point, build_points
 from gigafactory.sweep.spec import Sweep
-from gigafactory.sweep.store import REPORT, SweepStore, sweep_identity, write_table
+from gigafactory.sweep.store import REPORT, TABLE, SweepStore, sweep_identity, write_table
 
 #: object store of a local Ray: tasks carry small dicts, so a small store spares a shared machine's /dev/shm
 LOCAL_OBJECT_STORE_BYTES = 128 * 1024**2
@@ -60,7 +60,7 @@ def manifest_for(sweep: Sweep, n: int) -> dict[str, Any]:
             "parameters": [p.column for p in sweep.parameters], "paths": {p.column: p.spec.path for p in sweep.parameters},
             "metrics": list(sweep.metrics), "outputs": [c for c, _ in sweep.outputs],
             "objectives": [o.model_dump() for o in sweep.spec.objectives], "constraints": [c.model_dump() for c in sweep.spec.constraints],
-            "base_scenario": sweep.spec.scenario, "base_seed": int(sweep.base.seed), "gigafactory_version": __version__}
+            "base_scenario": "inline" if sweep.base_inline else sweep.spec.scenario, "base_seed": int(sweep.base.seed), "gigafactory_version": __version__}
 
 
 def invalid_row(sweep: Sweep, p: Point) -> dict[str, Any]:
@@ -131,6 +131,17 @@ def run_sweep(sweep: Sweep, out: Path, workers: int | None = None, address: str 
     if interrupted:
         raise SweepInterrupted(outcome)
     return outcome
+
+
+def record_outcome(sweep: Sweep, outcome: Outcome, store: Path | None = None) -> str:
+    """Record the sweep in the run store (``sweeps`` table): complete when every point is in the
+    table, interrupted (Ctrl-C, ``--limit``) with the counts so far.  Returns its id."""
+    from gigafactory.runs.store import record_sweep
+
+    a = outcome.analysis
+    complete = not outcome.interrupted and a["ok"] + a["failed"] >= outcome.points
+    return record_sweep(sweep.spec.name, sweep_identity(sweep.text, sweep.base_text), outcome.folder, outcome.folder / TABLE, outcome.points,
+                        a["ok"], a["failed"], complete, store)
 
 
 class SweepInterrupted(KeyboardInterrupt):

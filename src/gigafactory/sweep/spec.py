@@ -170,6 +170,7 @@ class Sweep:
     options: RunOptions
     metrics: tuple[str, ...]  # registry metrics recorded (those whose stage runs)
     outputs: tuple[tuple[str, str], ...]  # (column, path)
+    base_inline: bool = False  # the base scenario came as text (the API), not from `scenario:`
 
     @property
     def sampling_seed(self) -> int:
@@ -203,7 +204,10 @@ def load_sweep(path: str | Path, catalog: Any = None) -> Sweep:
     return parse_sweep_text(read_spec_text(path), str(path), Path(path).resolve().parent, catalog)
 
 
-def parse_sweep_text(text: str, file: str = "<sweep>", folder: Path | None = None, catalog: Any = None) -> Sweep:
+def parse_sweep_text(text: str, file: str = "<sweep>", folder: Path | None = None, catalog: Any = None, base_text: str | None = None,
+                     base_file: str = "scenario.yaml") -> Sweep:
+    """Validate and resolve a sweep spec's text.  ``base_text``: the base scenario's YAML given
+    alongside (the API, which never opens a scenario file on the server); it replaces ``scenario:``."""
     from gigafactory.catalog import load_catalog
     from gigafactory.scenario.yamlsource import read_yaml_text
 
@@ -213,7 +217,13 @@ def parse_sweep_text(text: str, file: str = "<sweep>", folder: Path | None = Non
     except ValidationError as exc:
         raise InputError([_schema_problem(e, doc) for e in exc.errors(include_url=False)]) from None
     cat = catalog or load_catalog()
-    base, base_text, base_file = _base_scenario(spec, doc, folder or Path.cwd(), cat)
+    inline = base_text is not None
+    if base_text is not None:
+        from gigafactory.scenario import parse_scenario_text
+
+        base = parse_scenario_text(base_text, file=base_file, catalog=cat)
+    else:
+        base, base_text, _ = _base_scenario(spec, doc, folder or Path.cwd(), cat)
     base_json = base.model_dump(mode="json")
     problems: list[Problem] = []
     params: list[Parameter] = []
@@ -233,7 +243,7 @@ def parse_sweep_text(text: str, file: str = "<sweep>", folder: Path | None = Non
     targets, metrics, outputs = _targets_and_metrics(spec, doc, file, problems)
     if problems:
         raise InputError(problems)
-    return Sweep(spec, file, text, base, base_json, base_text, tuple(params), targets, options, metrics, outputs)
+    return Sweep(spec, file, text, base, base_json, base_text, tuple(params), targets, options, metrics, outputs, base_inline=inline)
 
 
 def _base_scenario(spec: SweepSpec, doc: Any, folder: Path, cat: Any) -> tuple[Any, str, str]:
