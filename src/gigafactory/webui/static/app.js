@@ -255,8 +255,11 @@ async function comparePage(idList) {
   const c = await api(`/api/compare?${ids.map((i) => `ids=${encodeURIComponent(i)}`).join("&")}`);
   const head = c.runs.map((r, i) => `<th>${i === 0 ? "baseline " : ""}<a href="#/run/${esc(r.id)}">${esc(r.id)}</a><br><span class="muted">${esc(r.scenario_name)}</span></th>`).join("");
   const outRows = c.outputs.map((o) => `<tr data-key="${esc(o.key)}"><td>${esc(o.key)}</td>${o.values.map((v, i) => {
-    const ch = o.change[i];
-    const tag = i === 0 || ch === null || ch === undefined ? "" : ` <span class="${ch > 0 ? "up" : ch < 0 ? "down" : "muted"}">(${ch > 0 ? "+" : ""}${(ch * 100).toFixed(1)} %)</span>`;
+    // a rate (an IRR) moves in percentage points: a relative change of a value near zero means nothing
+    const rate = /(^|[._])irr$/.test(o.key) && typeof v === "number" && typeof o.values[0] === "number";
+    const ch = rate ? v - o.values[0] : o.change[i];
+    const text = ch === null || ch === undefined ? "" : rate ? `${ch > 0 ? "+" : ""}${(ch * 100).toFixed(2)} pp` : `${ch > 0 ? "+" : ""}${(ch * 100).toFixed(1)} %`;
+    const tag = i === 0 || !text ? "" : ` <span class="${ch > 0 ? "up" : ch < 0 ? "down" : "muted"}">(${text})</span>`;
     return `<td class="num">${fmt(v)}${tag}</td>`;
   }).join("")}</tr>`).join("");
   const inRows = c.inputs.map((x) => `<tr data-key="${esc(x.key)}"><td>${esc(x.key)}</td>${x.values.map((v) => `<td>${esc(typeof v === "object" && v !== null ? JSON.stringify(v) : fmt(v))}</td>`).join("")}</tr>`).join("");
