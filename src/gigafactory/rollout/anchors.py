@@ -407,7 +407,7 @@ def format_errors(errors: Sequence[AnchorError]) -> str:
 FIT_GRIDS: dict[str, tuple[float, ...]] = {
     "construction_scale": (0.5, 0.8, 0.9, 1.0, 1.1, 1.2, 1.5),
     "next_phase_scale": (0.0, 0.25, 0.5, 0.75, 1.0),
-    "install_crews_per_100mw": (5.0, 10.0, 15.0, 20.0),
+    "install_crews_per_100mw": (5.0, 10.0, 15.0, 20.0, 30.0, 40.0),
     "lead_scale": (0.6, 0.7, 0.8, 0.9, 1.0, 1.2),
 }
 #: Monte Carlo samples per evaluation while fitting (as in the reported error tables)

@@ -45,8 +45,8 @@ class MethodPreset:
     lead_generators: Tri
     lead_cooling: Tri
     # per scalable unit
-    onsite_crew_hours_per_rack: float  # place, power, liquid and network hook-up (+ on-site L11 where not factory-tested)
-    crews_per_100mw: float  # rack install crews available per 100 MW of site power
+    onsite_crew_hours_per_rack: float  # per rack, any cooling: place, power and network hook-up, on-site rack test (L11 where not factory-tested)
+    crews_per_100mw: float  # rack install and commissioning crews per 100 MW of the energisation phase being installed
     crew_size: int  # people per crew
     shift_hours_per_day: float  # crew working hours per day (shifts x hours)
     integrator_racks_per_week: float  # programme share of integrator capacity, all sites together
@@ -55,7 +55,13 @@ class MethodPreset:
     acceptance: Tri
     software_first_deploy: Tri  # provisioning, scheduler, model weights, smoke tests on the first SU
     construction_workers_per_mw_peak: float
-    delivery_racks_per_day: float = 24.0  # racks a site can receive, unpack and stage per day (dock slots)
+    delivery_racks_per_day: float = 24.0  # racks one building (energisation phase) can receive, unpack and stage per day (dock slots)
+    # per rack, added in proportion to the system's liquid-cooled share (catalog liquid_cooled_fraction): manifold
+    # quick-disconnects, fill, pressure and leak test; so crew-hours per rack follow the rack type
+    liquid_hookup_crew_hours_per_rack: float = 0.0
+    # urgency (docs/rollout.md "Urgency"); a scenario's rollout section may override each
+    procurement_head_start_days: float = 0.0  # long-lead items ordered this many days before notice to proceed
+    parallel_phases: bool = False  # every phase's shell starts after site works at once (one wave), not one after another
     notes: tuple[str, ...] = field(default=())
 
 
@@ -81,11 +87,17 @@ STICK_BUILT_BASE = MethodPreset(
     lead_ups=weeks(28, 32, 36),  # SOURCED: C&W 2025 28-36 wk
     lead_generators=weeks(30, 34, 38),  # SOURCED: C&W 2025 30-38 wk
     lead_cooling=weeks(30, 35, 40),  # SOURCED: C&W 2025 chillers 30-40 wk
-    onsite_crew_hours_per_rack=36 + 24,  # SOURCED (18 trays x ~2 h, regantih, low) + ASSUMED 24 h hook-up and L11
-    crews_per_100mw=10,  # prior ASSUMED; FITTED install_crews_per_100mw 10 on Abilene's first-phase install span (flat for 5-15: prior kept)
+    # racks arrive integrated and L10-tested from the ODM (SOURCED: Oracle delivered GB200 racks to Abilene, campuses.yaml;
+    # ODMs assemble the NVL72 racks, Foxconn ~40 % of GB200 assembly, factory_facts rack_integration_throughput; "the customer
+    # plugs in power, water and uplinks", ailearningguides.com 2026): no tray assembly on site (the earlier 18 x 2 h is gone)
+    onsite_crew_hours_per_rack=16,  # ASSUMED: set, power and network hook-up, on-site L11 rack test
+    liquid_hookup_crew_hours_per_rack=12,  # ASSUMED: manifold hook-up, fill, pressure and leak test (air-cooled HGX racks skip it, leviathansystems.co 2026-02)
+    crews_per_100mw=10,  # prior ASSUMED; FITTED install_crews_per_100mw (presets.FITTED) on Abilene's first-phase install span
     crew_size=4,  # ASSUMED
     shift_hours_per_day=10 * 5 / 7,  # ASSUMED: one 10-h shift, 5 days a week
-    integrator_racks_per_week=100,  # ASSUMED
+    # ASSUMED from SOURCED figures: 25-35k NVL72 cabinets shipped in 2025 (introl.com 2025-12), i.e. ~480-670 a week
+    # on average; a campus of a top buyer (Oracle/OpenAI, Microsoft, xAI) taking about a third of that
+    integrator_racks_per_week=200,
     cluster_test_l12=(3, 5, 10),  # ASSUMED
     burn_in=(2, 3, 7),  # SOURCED: 24-168 h, 72 h recommended (leviathansystems.co; aidatacenterguide.com 13.8)
     acceptance=(1, 2, 5),  # ASSUMED
@@ -93,11 +105,11 @@ STICK_BUILT_BASE = MethodPreset(
     construction_workers_per_mw_peak=6400 / 1200,  # SOURCED: Stargate Abilene 6,400 for 1.2 GW (themilliondollarway, 2025)
     delivery_racks_per_day=24,  # ASSUMED
     notes=(
-        "on-site crew-hours per rack: 18 trays x ~2 h cabled tray work (regantih, low) + 24 h hook-up and L11 test (assumption)",
-        "single 10-h shift 5 days a week, integrator share 100 racks/week, 24 racks/day received: assumptions",
-        "10 install crews per 100 MW: assumption the fit anchors do not pin (Abilene's first-phase install fits 5-15; docs/rollout.md)",
+        "racks arrive ODM-integrated (Abilene's GB200 racks were delivered by Oracle): on site 16 crew-hours per rack plus 12 for the liquid hook-up of a liquid-cooled rack (assumptions)",
+        "install crews scale with the MW of the phase being installed; each building (phase) has its own fit-out crew, dock and install crews",
+        "single 10-h shift 5 days a week, 24 racks/day received per building: assumptions; integrator share 200 racks/week: about a third of 2025's average NVL72 output (25-35k cabinets, introl.com)",
         "construction workers at peak: Stargate Abilene 6,400 for 1.2 GW (themilliondollarway, 2025)",
-        "long-lead procurement starts at notice to proceed (no equipment ordered before the programme start)",
+        "long-lead procurement starts at notice to proceed (procurement_head_start_days 0), phases built one after another (parallel_phases false): the urgency levers, a scenario may set them",
     ),
 )
 
@@ -115,7 +127,8 @@ GIGAFACTORY = MethodPreset(
     lead_ups=weeks(28, 32, 36),  # SOURCED: C&W 2025 28-36 wk
     lead_generators=weeks(30, 34, 38),  # SOURCED: C&W 2025 30-38 wk
     lead_cooling=weeks(28, 32, 36),  # SOURCED: C&W 2025 prefab skids
-    onsite_crew_hours_per_rack=16,  # ASSUMED (factory L11 test leaves placement and hook-up)
+    onsite_crew_hours_per_rack=10,  # ASSUMED (factory L11 test leaves placement and hook-up)
+    liquid_hookup_crew_hours_per_rack=7,  # ASSUMED (manifolds pre-filled and leak-tested at the integrator); ~16 h for an NVL72
     crews_per_100mw=20,  # ASSUMED
     crew_size=4,  # ASSUMED
     shift_hours_per_day=2 * 10,  # ASSUMED: two 10-h shifts, 7 days
@@ -149,7 +162,7 @@ POWERED_SHELL_BASE = MethodPreset(
     lead_ups=weeks(4, 6, 12),  # prior set by hand on Colossus 1 (bought batteries); FITTED x lead_scale 0.9 on Colossus 1
     lead_generators=weeks(0, 0, 0),  # existing plant / rented turbines
     lead_cooling=weeks(4, 6, 12),  # prior set by hand on Colossus 1 (vendor DLC bundles); FITTED x lead_scale 0.9 on Colossus 1
-    onsite_crew_hours_per_rack=16,  # ASSUMED (as gigafactory)
+    onsite_crew_hours_per_rack=16,  # ASSUMED (as gigafactory's 16 h for an NVL72), not split by rack type: set by hand on Colossus 1 (air-cooled H100)
     crews_per_100mw=40,  # set by hand on Colossus 1 (not refitted)
     crew_size=4,  # ASSUMED
     shift_hours_per_day=2 * 10,  # ASSUMED
@@ -213,7 +226,7 @@ FIT_PLAN: dict[str, tuple[tuple[str, tuple[str, ...], tuple[str, ...]], ...]] = 
 
 #: FITTED values (output of `python -m gigafactory.rollout.anchors --fit`; see docs/rollout.md)
 FITTED: dict[str, dict[str, float]] = {
-    "stick-built": {"construction_scale": 1.0, "next_phase_scale": 0.25, "install_crews_per_100mw": 10.0},
+    "stick-built": {"construction_scale": 1.0, "next_phase_scale": 0.25, "install_crews_per_100mw": 15.0},
     "conversion": {"lead_scale": 0.7},
     "powered-shell": {"lead_scale": 0.9},
 }

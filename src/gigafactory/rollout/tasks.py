@@ -54,6 +54,24 @@ def _h(days: Tri, scale: float = 1.0) -> Tri:
 INSTALL_TRADES = (("electrical", 0.3), ("mechanical", 0.3), ("network", 0.4))
 
 
+def _lead(days: Tri, head_start: float) -> Tri:
+    """A long-lead item ordered ``head_start`` days before notice to proceed: what is left of its
+    lead time at the programme start [h] (0 when it arrived before)."""
+    return _h(tuple(max(0.0, d - head_start) for d in days))  # type: ignore[arg-type]
+
+
+def urgency(scn: Any, method: MethodPreset) -> tuple[float, bool, float]:
+    """(procurement head start [days], parallel phases, install crews per 100 MW of a phase): the
+    scenario's rollout setting where given, else the method preset's."""
+    r = scn.rollout
+    head = getattr(r, "procurement_head_start_days", None)
+    par = getattr(r, "parallel_phases", None)
+    crews = getattr(r, "install_crews_per_100mw", None)
+    return (method.procurement_head_start_days if head is None else float(head),
+            method.parallel_phases if par is None else bool(par),
+            method.crews_per_100mw if crews is None else float(crews))
+
+
 def site_preset(method: str, powered_shell: bool) -> MethodPreset:
     return PRESETS["powered-shell"] if powered_shell or method == "powered-shell" else PRESETS[method]
 
@@ -86,6 +104,7 @@ def build_tasks(scn: Any, design: DesignResult, cat: Any) -> list[Task]:
     method = PRESETS[scn.rollout.method] if scn.rollout.method in PRESETS else PRESETS["gigafactory"]
     tasks: list[Task] = []
     racks_per_week = scn.rollout.integrator_racks_per_week or method.integrator_racks_per_week
+    head_start, parallel, crews_per_100mw = urgency(scn, method)
     for site_spec, site in zip(scn.sites, design.sites):
         s = site_spec.name
         sp = site_preset(scn.rollout.method, site_spec.powered_shell)
@@ -99,12 +118,13 @@ def build_tasks(scn: Any, design: DesignResult, cat: Any) -> list[Task]:
         leads = []
         for name, tri in (("switchgear", sp.lead_switchgear), ("transformers", sp.lead_transformers), ("ups", sp.lead_ups),
                           ("generators", sp.lead_generators), ("cooling", sp.lead_cooling)):
-            tasks.append(Task(f"{s}/lead-{name}", s, "lead", _h(tri), ()))
+            tasks.append(Task(f"{s}/lead-{name}", s, "lead", _lead(tri, head_start), ()))
             leads.append(f"{s}/lead-{name}")
         prev: tuple[str, ...] = ()
         if sp.site_civil:
             tasks.append(Task(f"{s}/civil", s, "civil", _h(sp.site_civil), ()))
             prev = (f"{s}/civil",)
+        site_works = prev
         workers = sp.construction_workers_per_mw_peak
         gates: list[tuple[str, ...]] = []
         install_gates: list[tuple[str, ...]] = []
@@ -112,12 +132,16 @@ def build_tasks(scn: Any, design: DesignResult, cat: Any) -> list[Task]:
             shell_tri = sp.shell if k == 0 else sp.shell_next_phase
             if shell_tri:
                 scale = max(mw / phases[0], 0.25) if k else 1.0
-                tasks.append(Task(f"{s}/shell-{k}", s, "shell", _h(shell_tri, scale ** 0.5), prev, resource=f"shell:{s}", phase=k,
+                # one wave after another (each phase's shell after the previous one's, one shell crew), or with
+                # parallel_phases every shell after the site works at once, one crew each
+                tasks.append(Task(f"{s}/shell-{k}", s, "shell", _h(shell_tri, scale ** 0.5), site_works if parallel else prev,
+                                  resource=f"shell:{s}:{k}" if parallel else f"shell:{s}", phase=k,
                                   people=workers * mw * 0.4, trade_split=(("civil", 1.0),)))
                 prev = (f"{s}/shell-{k}",)
             fit = _h(sp.fitout_per_phase, max(mw / 200.0, 0.25) ** 0.5)
-            # construction workers split ~40 % shell / 60 % M&E fit-out at the peak (assumption)
-            tasks.append(Task(f"{s}/fitout-{k}", s, "fitout", fit, prev, resource=f"fitout:{s}", phase=k,
+            # construction workers split ~40 % shell / 60 % M&E fit-out at the peak (assumption); each building (phase)
+            # has its own M&E fit-out crew, so a phase's fit-out waits for its shell, not for the previous fit-out
+            tasks.append(Task(f"{s}/fitout-{k}", s, "fitout", fit, prev, resource=f"fitout:{s}:{k}", phase=k,
                               people=workers * mw * 0.6, trade_split=(("electrical", 0.5), ("mechanical", 0.5))))
             if k == 0:
                 # power: the site's path (rollout/power.py) from when phase 0 could energise but for power
@@ -131,21 +155,28 @@ def build_tasks(scn: Any, design: DesignResult, cat: Any) -> list[Task]:
         ship = shipping_days(scn.rollout.integrator_country, site_country)
         receive_days = racks_per_su / method.delivery_racks_per_day
         hours_per_day = method.shift_hours_per_day
-        crews = max(1, round(method.crews_per_100mw * site_spec.power_mw / 100))
-        # one crew per rack of an SU forms a team; the site's crews form this many parallel teams
-        team_crews = min(crews, racks_per_su)
-        teams = max(1, crews // team_crews)
-        install_days = method.onsite_crew_hours_per_rack * racks_per_su / (team_crews * hours_per_day)
+        # crew-hours per rack by rack type: the liquid hook-up in proportion to the system's liquid-cooled share
+        rack_hours = method.onsite_crew_hours_per_rack + method.liquid_hookup_crew_hours_per_rack * float(system.liquid_cooled_fraction or 0.0)
+        # install crews scale with the MW of the phase being installed: per phase, one crew per rack of an SU forms a
+        # team, the phase's crews form this many parallel teams
+        phase_teams = []
+        for mw in phases:
+            crews = max(1, round(crews_per_100mw * mw / 100))
+            team_crews = min(crews, racks_per_su)
+            phase_teams.append((team_crews, max(1, crews // team_crews)))
         for j in range(n_su):
+            k = phase_of[j]
+            team_crews, teams = phase_teams[k]
+            install_days = rack_hours * racks_per_su / (team_crews * hours_per_day)
             su = f"{s}/su{j:04d}"
             integ_h = racks_per_su / racks_per_week * 7 * HOURS_PER_DAY
             tasks.append(Task(f"{su}/integrate", s, "integrate", (integ_h * 0.8, integ_h, integ_h * 1.5), (), resource="integrator", su=j))
             tasks.append(Task(f"{su}/ship", s, "ship", _h(ship), (f"{su}/integrate",), su=j))
-            # delivery slots: the site's dock receives and stages one SU's racks at a time
+            # delivery slots: each building's (phase's) dock receives and stages one SU's racks at a time
             tasks.append(Task(f"{su}/receive", s, "receive", _h((receive_days * 0.8, receive_days, receive_days * 2)), (f"{su}/ship",),
-                              resource=f"dock:{s}", su=j))
+                              resource=f"dock:{s}:{k}", su=j))
             tasks.append(Task(f"{su}/install", s, "install", _h((install_days * 0.8, install_days, install_days * 1.6)),
-                              (f"{su}/receive", f"{s}/energise-{phase_of[j]}", *install_gates[j]), resource=f"install:{s}", capacity=teams, su=j, phase=phase_of[j],
+                              (f"{su}/receive", f"{s}/energise-{phase_of[j]}", *install_gates[j]), resource=f"install:{s}:{k}", capacity=teams, su=j, phase=k,
                               people=team_crews * method.crew_size, work_hours_per_day=hours_per_day, trade_split=INSTALL_TRADES))
             tasks.append(Task(f"{su}/l12", s, "l12", _h(method.cluster_test_l12), (f"{su}/install",), su=j))
             tasks.append(Task(f"{su}/burn_in", s, "burn_in", _h(method.burn_in), (f"{su}/l12",), su=j))

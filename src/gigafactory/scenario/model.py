@@ -180,6 +180,15 @@ class RolloutSpec(_Section):
     integrator_racks_per_week: float | None = Field(
         None, gt=0, le=100_000, description="Programme share of rack-integrator capacity [racks/week]; the method preset's when absent."
     )
+    # urgency levers (docs/rollout.md "Urgency"): each defaults to the method preset's value
+    procurement_head_start_days: float | None = Field(
+        None, ge=0, le=1_500, description=(
+            "Days before notice to proceed that long-lead switchgear, transformers, UPS, generators and chillers were ordered "
+            "(slot reservations); their lead times count from then [days]; the method preset's (0) when absent."))
+    parallel_phases: bool | None = Field(
+        None, description="Build every energisation phase's shell at once after site works (one wave, one crew each) instead of one after another; the method preset's when absent.")
+    install_crews_per_100mw: float | None = Field(
+        None, gt=0, le=1_000, description="Rack install and commissioning crews per 100 MW of the phase being installed [1/100 MW]; the method preset's when absent.")
 
 
 class FinanceSpec(_Section):
