@@ -7,6 +7,7 @@ reports; they hold no timing of their own.  Routes: ``/v1/chat/completions``,
 """
 from __future__ import annotations
 
+import asyncio
 import itertools
 import json
 import math
@@ -124,14 +125,18 @@ def create_app(pools: list[LivePool], settings: Settings | None = None) -> FastA
         stream = driver.submit(i, p, plan.output_tokens, protocol.prefix_hashes(ask.prompt_ids, PREFIX_BLOCK_TOKENS))
         rid = f"{'chatcmpl' if kind == 'chat' else 'cmpl'}-{next(ids):x}"
         if ask.stream:
-            return StreamingResponse(_sse(driver, metrics, lp, stream, plan, ask, rid, kind, body["model"]), media_type="text/event-stream",
-                                     headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
+            return StreamingResponse(_sse(request, driver, metrics, lp, stream, plan, ask, rid, kind, body["model"]),
+                                     media_type="text/event-stream", headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
+        watcher = asyncio.get_running_loop().create_task(_abort_on_disconnect(request, driver, stream))
         try:
             while not stream.finished:
                 await stream.wait()
-        except BaseException:
-            driver.detach(stream)
-            raise
+        finally:
+            watcher.cancel()
+            if not stream.finished:  # the handler itself was cancelled (server shutdown)
+                driver.abort(stream)
+        if stream.aborted:
+            return Response(status_code=499)  # nginx's "client closed request"; nobody is there to read it
         if stream.error is not None:
             raise APIError(500, f"The server had an error while processing your request: {stream.error}", "server_error", None,
                            "engine_error")
@@ -246,6 +251,15 @@ def _retry_after(driver: Driver, i: int, speedup: float) -> int:
     return max(1, math.ceil(driver.waiting(i) / run * mean / speedup))
 
 
+async def _abort_on_disconnect(request: Request, driver: Driver, s: Stream) -> None:
+    """Abort ``s``'s request in the engine when its client disconnects.  The body has been read, so
+    the server's ``receive`` only answers ``http.disconnect``: when the connection drops (or once
+    the response is complete, but this task is cancelled before that)."""
+    while (await request.receive())["type"] != "http.disconnect":
+        pass
+    driver.abort(s)
+
+
 def _usage(s: Stream, plan: protocol.Plan) -> dict[str, Any]:
     u: dict[str, Any] = {"prompt_tokens": s.prompt_tokens, "completion_tokens": plan.output_tokens,
                          "total_tokens": s.prompt_tokens + plan.output_tokens}
@@ -260,14 +274,15 @@ def _state(driver: Driver) -> dict[str, Any]:
         reps = driver.all_replicas(i)
         out.append({"pool": lp.name, "model": lp.model_id, "mode": lp.spec.mode, "layout": lp.info["layout"],
                     "max_model_len": lp.max_request_tokens(), "waiting": driver.waiting(i), "running": driver.running(i),
+                    "aborted": lp.sim.aborted,
                     "replicas": [{"index": j, "role": r.role, "up": j not in driver.down[i], "running": r.running(),
                                   "waiting": len(r.waiting), "kv_used_fraction": (r.kv_used() / r.cap) if 0 < r.cap < math.inf else 0.0,
                                   "slowed": type(r.cost).__name__ == "SlowedCost"} for j, r in enumerate(reps)]})
     return {"simulated_time_s": driver.now, "speedup": driver.speedup, "pools": out}
 
 
-async def _sse(driver: Driver, metrics: EmulatorMetrics, lp: LivePool, s: Stream, plan: protocol.Plan, ask: protocol.Ask,
-               rid: str, kind: str, model: str) -> AsyncIterator[bytes]:
+async def _sse(request: Request, driver: Driver, metrics: EmulatorMetrics, lp: LivePool, s: Stream, plan: protocol.Plan,
+               ask: protocol.Ask, rid: str, kind: str, model: str) -> AsyncIterator[bytes]:
     created = int(time.time())
     chat = kind == "chat"
     obj = "chat.completion.chunk" if chat else "text_completion"
@@ -286,11 +301,16 @@ async def _sse(driver: Driver, metrics: EmulatorMetrics, lp: LivePool, s: Stream
                                       separators=(",", ":")).encode() + b"\n\n"
 
     sent = 0
+    # Starlette also cancels this generator on a disconnect (ASGI spec < 2.4); the watcher covers a
+    # request that is still queued under a server that only notices on a failed write (spec 2.4)
+    watcher = asyncio.get_running_loop().create_task(_abort_on_disconnect(request, driver, s))
     try:
         if chat:
             yield chunk("", role=True)
         while True:
             await s.wait()
+            if s.aborted:
+                return
             if s.error is not None:
                 err = APIError(500, f"The server had an error while processing your request: {s.error}", "server_error", None, "engine_error")
                 yield b"data: " + json.dumps(err.body()).encode() + b"\n\n"
@@ -308,5 +328,6 @@ async def _sse(driver: Driver, metrics: EmulatorMetrics, lp: LivePool, s: Stream
                                           "usage": _usage(s, plan)}, separators=(",", ":")).encode() + b"\n\n"
         yield b"data: [DONE]\n\n"
     finally:
-        if not s.finished:
-            driver.detach(s)
+        watcher.cancel()
+        if not s.finished:  # the client went away (the generator was cancelled or closed)
+            driver.abort(s)

@@ -12,6 +12,9 @@ Tokens: a request's first token comes from the engine's ``on_first_token`` hook,
 sequence has at the current instant (a decode run is one event in the engine, its step
 boundaries a closed form).  So the HTTP side never sets a delay: it waits on its stream.
 
+A client that goes away has its request aborted (``Driver.abort`` -> ``Simulation.abort``): it
+leaves the engine with its KV cache, and the batch it was in steps without it.
+
 Everything runs on the server's event loop (one thread): the engine needs no locks.
 """
 from __future__ import annotations
@@ -34,7 +37,7 @@ class Stream:
     """One request's progress as the engine reports it, read by its HTTP handler."""
 
     __slots__ = ("pool", "rid", "prompt_tokens", "output_tokens", "arrival_s", "first_s", "finish_s", "done", "error",
-                 "_event", "last_token_s", "cached_tokens")
+                 "_event", "last_token_s", "cached_tokens", "aborted_s")
 
     def __init__(self, pool: int, rid: int, prompt_tokens: int, output_tokens: int, arrival_s: float) -> None:
         self.pool, self.rid = pool, rid
@@ -46,11 +49,16 @@ class Stream:
         self.done = 0  # output tokens generated so far
         self.cached_tokens = 0
         self.error: str | None = None  # set when the replica serving it failed
+        self.aborted_s = math.nan  # simulated time the engine aborted it (its client went away) [s]
         self._event = asyncio.Event()
 
     @property
+    def aborted(self) -> bool:
+        return self.aborted_s == self.aborted_s
+
+    @property
     def finished(self) -> bool:
-        return self.error is not None or self.finish_s == self.finish_s
+        return self.error is not None or self.finish_s == self.finish_s or self.aborted
 
     def _notify(self) -> None:
         self._event.set()
@@ -85,6 +93,7 @@ class Observer:
     first_token: Callable[[LivePool, Stream], None] = lambda lp, s: None
     tokens: Callable[[LivePool, Stream, int, float], None] = lambda lp, s, k, gap: None
     finished: Callable[[LivePool, Stream], None] = lambda lp, s: None
+    aborted: Callable[[LivePool, Stream], None] = lambda lp, s: None
 
 
 class _Listener:
@@ -189,10 +198,24 @@ class Driver:
         self._kick()
         return s
 
-    def detach(self, s: Stream) -> None:
-        """The client went away: stop reporting to ``s`` (the engine finishes the request, as a
-        server without request abort would)."""
+    def abort(self, s: Stream) -> bool:
+        """The client of ``s`` went away: the engine aborts its request now (``Simulation.abort``: out
+        of the queue or the batch, KV cache freed, the batch re-planned without it), as vLLM does on a
+        client disconnect.  False when the request had already ended (finished, failed, aborted)."""
+        if s.finished:
+            return False
+        now = self._advance()  # it may have finished by now
+        if s.finished:
+            return False
+        self._emit(now)  # the tokens it generated up to now count (vllm:generation_tokens_total), as vLLM's do
+        lp = self.pools[s.pool]
         self.listeners[s.pool].streams.pop(s.rid, None)
+        lp.sim.abort(s.rid, now)
+        s.aborted_s = now
+        self.observer.aborted(lp, s)
+        s._notify()
+        self._kick()  # the next step boundary moved (the decode run was cut)
+        return True
 
     # ----- faults ------------------------------------------------------------------------------
     def all_replicas(self, index: int) -> list[Replica]:

@@ -44,7 +44,7 @@ class EmulatorMetrics:
         from gigafactory.emulator.driver import Observer
 
         self.driver = driver
-        driver.observer = Observer(first_token=self._first, tokens=self._tokens, finished=self._finished)
+        driver.observer = Observer(first_token=self._first, tokens=self._tokens, finished=self._finished, aborted=self._aborted)
         self.registry.register(_Gauges(self))
 
     def _first(self, lp: "LivePool", s: "Stream") -> None:
@@ -63,6 +63,10 @@ class EmulatorMetrics:
 
     def _finished(self, lp: "LivePool", s: "Stream") -> None:
         self.e2e.labels(lp.model_id, lp.name).observe(s.finish_s - s.arrival_s)
+
+    def _aborted(self, lp: "LivePool", s: "Stream") -> None:
+        # vLLM counts a request aborted on a client disconnect under finished_reason="abort" (FinishReason.ABORT)
+        self.success.labels(lp.model_id, lp.name, "abort").inc()
 
     def finished_reason(self, lp: "LivePool", reason: str) -> None:
         self.success.labels(lp.model_id, lp.name, reason).inc()

@@ -124,7 +124,12 @@ class Replica:
         ph = self.phase
         if ph is None or ph[1] <= 1 or self.running() >= self.max_seqs:
             return
-        t0, k_run, alpha, beta, stall = ph
+        self._cut_run(now)
+
+    def _cut_run(self, now: float) -> None:
+        """End the decode run in progress at the boundary of the step running at ``now``: the batch
+        changes from the next step on (an arrival to admit, or a sequence aborted), so it is re-planned."""
+        t0, k_run, alpha, beta, stall = self.phase
         e = now - t0 - stall
         if e < 0:
             j = 0
@@ -451,6 +456,39 @@ class Replica:
         self.cache.clear()
         return lost
 
+    def abort(self, rid: int, now: float) -> str | None:
+        """Remove ``rid`` from this replica at ``now`` (its client went away): out of the waiting
+        queue, or out of the batch with its KV cache freed.  Returns where it was ("waiting",
+        "prefill", "decode"), None when it is not here.
+
+        As vLLM's scheduler does between steps, the step already running completes as planned
+        (its chunk of an aborted prompt is discarded at the step's end); a decode run, planned as
+        one event for its batch, is cut at the end of its current step and re-planned without the
+        sequence, so the others step faster from then on."""
+        req = self.sim.req
+        if rid in self.prefill:
+            self.pf_reserved -= self.prefill.pop(rid)[1]
+            where = "prefill"
+        elif rid in self.dec:
+            join_k, ctx0, _ = self.dec.pop(rid)  # its entry in ``fin`` is skipped lazily
+            self.n_dec -= 1
+            self.ctx_off -= ctx0 - self.acc * join_k
+            where = "decode"
+            if self.phase is not None and self.phase[1] > 1:
+                self._cut_run(now)
+        else:
+            try:
+                self.waiting.remove(rid)
+            except ValueError:
+                return None
+            where = "waiting"
+        self.in_system -= 1
+        # the work the router counted for it here (what _finish / _prefilled would have taken off)
+        self.outstanding -= (req.inp[rid] if self.role != "decode" else 0) + (req.out[rid] if self.role != "prefill" else 0)
+        if not self.busy:
+            self._next_step(now)  # idle with work waiting (e.g. for KV space): the freed space may admit it
+        return where
+
     def _finish(self, rid: int, now: float) -> None:
         req = self.sim.req
         req.finish[rid] = now
@@ -475,6 +513,7 @@ class Pool:
         self.scale = scale  # real replicas represented by each simulated one
         self.arrived = 0
         self.dropped = 0
+        self.aborted = 0  # requests whose client went away before they finished (Pool.abort)
         # failures (Pool.interrupt): replicas down, the live groups routing sees, retries allowed
         self.max_retries = 1
         self.failed = 0
@@ -605,8 +644,28 @@ class Pool:
         req = self.sim.req
         self.sim.queue.push(now + req.ctx[rid] * self.transfer_s_per_token, PRIORITY_TRANSFER, self._deliver, rid)
 
+    def abort(self, rid: int, now: float) -> str:
+        """Take ``rid`` out of the pool at ``now`` wherever it is: the central queue, a replica
+        (:meth:`Replica.abort`), or in flight between the groups, where the caller's abort mark
+        (``Requests.aborted``) makes the delivery of its KV cache a no-op.  Returns where it was
+        ("queue", "waiting", "prefill", "decode", "transfer", or "arrival" for a closed-loop
+        arrival not yet run).  The caller (:meth:`Simulation.abort`) checked that it is unfinished."""
+        if self.central and rid in self.queue:
+            self.queue.remove(rid)
+            where: str | None = "queue"
+        else:
+            where = next((w for w in (rep.abort(rid, now) for rep in self.members()) if w is not None), None)
+        if where is None:
+            if not (self.disaggregated and self.sim.req.replica[rid] >= 0):
+                return "arrival"  # never reached the pool: not counted here
+            where = "transfer"
+        self.aborted += 1
+        return where
+
     def _deliver(self, now: float, rid: int) -> None:
         req = self.sim.req
+        if not math.isnan(req.aborted[rid]):
+            return  # aborted during the transfer: the decode side never takes it (its KV cache is dropped)
         req.first[rid] = now  # the first token reaches the user once the decode side has the KV cache
         self.sim.on_first_token(rid, now)
         if req.out[rid] <= 1:

@@ -81,6 +81,7 @@ def request_arrays(sim: Simulation) -> dict[str, np.ndarray]:
         "dropped": np.asarray(r.dropped, dtype=bool), "cached": np.asarray(r.cached, dtype=np.int64),
         "preemptions": np.asarray(r.preemptions, dtype=np.int64),
         "failed": np.asarray(r.failed, dtype=bool), "retries": np.asarray(r.retries, dtype=np.int64),
+        "aborted": np.isfinite(np.asarray(r.aborted, dtype=float)),  # its client went away (the emulator's abort)
     }
 
 
@@ -158,7 +159,8 @@ def pool_summary(sim: Simulation, info: dict[str, Any], models: tuple[str, ...],
     span = sim.end_s
     t0, t1 = info.get("window") or (0.0, sim.duration_s)
     window = t1 - t0  # rates are per second of the measured window (module docstring)
-    pool_mask = np.isin(a["model"], info["model_indices"])
+    # requests their client aborted are left out (never completed, dropped or in flight); a batch run has none
+    pool_mask = np.isin(a["model"], info["model_indices"]) & ~a["aborted"]
     mask = pool_mask & (a["arrival"] >= t0) & (a["arrival"] < t1)
     lm = latency_metrics(a, mask, slo, window)
     reps = pool.all_replicas()

@@ -39,6 +39,7 @@ class Requests:
         self.dropped = [False] * n
         self.failed = [False] * n  # lost to a replica failure with no retry left (or no healthy replica)
         self.retries = [0] * n  # times sent again after its replica failed
+        self.aborted = [NAN] * n  # when its client went away before it finished (Simulation.abort) [s]; NaN: it did not
 
     def __len__(self) -> int:
         return len(self.arrival)
@@ -46,7 +47,7 @@ class Requests:
     def append(self, arrival: float, inp: int, out: int, model: int, hashes: Any = None) -> int:
         for name, v in (("arrival", arrival), ("inp", inp), ("out", out), ("model", model), ("first", NAN), ("finish", NAN),
                         ("replica", -1), ("state", FRESH), ("steps_left", 0), ("ctx", 0.0), ("cached", 0),
-                        ("preemptions", 0), ("order", 0), ("dropped", False), ("failed", False), ("retries", 0)):
+                        ("preemptions", 0), ("order", 0), ("dropped", False), ("failed", False), ("retries", 0), ("aborted", NAN)):
             getattr(self, name).append(v)
         if self.hashes is not None:
             self.hashes.append(hashes or ())
@@ -91,6 +92,7 @@ class Simulation:
         self.stopped_early = False
         self.listener: Any = None  # live driver (the emulator): told of first tokens and finishes
         self.failed = 0  # requests lost to failures (no retry left, or no healthy replica)
+        self.aborted = 0  # requests whose client went away before they finished (abort)
         #: observers of interrupts: ``hook(now, interrupt, lost_request_ids)`` after each one is applied
         self.interrupt_hooks: list[Callable[[float, Interrupt, list[int]], None]] = []
 
@@ -125,6 +127,22 @@ class Simulation:
         if self.concurrency and now < self.duration_s:
             self._closed_loop_next(now)
 
+    def abort(self, rid: int, now: float) -> bool:
+        """The client of ``rid`` went away at ``now``: the request leaves the engine wherever it is
+        (queued, prefilling, decoding, in a KV transfer) and its KV cache is freed (vLLM aborts a
+        request whose client disconnects).  It is recorded as aborted (``req.aborted[rid] = now``):
+        neither completed nor dropped nor failed, and no hook is called for it.  False (nothing
+        done) when it had already ended.  The batch simulator never calls this; the emulator does."""
+        req = self.req
+        if req.finish[rid] == req.finish[rid] or req.dropped[rid] or req.failed[rid] or not math.isnan(req.aborted[rid]):
+            return False
+        req.aborted[rid] = now
+        self.aborted += 1
+        self.pool_of_model[req.model[rid]].abort(rid, now)
+        if self.concurrency and now < self.duration_s:
+            self._closed_loop_next(now)  # a closed-loop client that gives up sends its next request
+        return True
+
     # ----- interrupts: failures and repairs of replicas ---------------------------------------
     def schedule_interrupt(self, time_s: float, intr: Interrupt) -> None:
         """Put ``intr`` on the event queue at ``time_s`` [s]; a failure with ``down_s`` also
@@ -155,6 +173,8 @@ class Simulation:
         self.queue.push(now, PRIORITY_ARRIVAL, self._arrive_event, rid)
 
     def _arrive_event(self, now: float, rid: int) -> None:
+        if not math.isnan(self.req.aborted[rid]):
+            return  # aborted before it arrived
         self.pool_of_model[self.req.model[rid]].arrive(rid, now)
 
     def _sample(self, now: float, _: Any) -> None:
