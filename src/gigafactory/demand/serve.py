@@ -7,7 +7,8 @@ is the token pool, split between models by the workloads' shares.  Each model's 
 of its segments (tokens/day at the start x yearly growth x an hour-of-week shape from real
 traces); served = min(demand, capacity) in every hour, shared between segments in proportion to
 their demand.  Prices: the scenario's, else the providers' median (demand/data/prices.yaml),
-declining by `finance.price_decline_per_year` but never below what a buyer would pay to rent
+declining by `finance.price_decline_per_year` (a number, or the next generation's cost per
+token: demand/decline.py) but never below what a buyer would pay to rent
 GPUs and serve the same tokens (the floor).
 
 Without demand segments or contracts the old assumption stands, flagged: `finance.utilisation`
@@ -136,7 +137,10 @@ def run_demand(cat: Catalog, scn: Scenario, design: DesignResult, serving: Servi
     (failures, early life, maintenance); utilisation stays sold over installed GPU-hours."""
     months = scn.finance.horizon_years * 12
     hours = int(round(months * HOURS_PER_MONTH))
-    decline = scn.finance.price_decline_per_year
+    from gigafactory.demand.decline import resolve_price_decline
+
+    price_decline = resolve_price_decline(cat, scn, design, serving)  # the scenario's rate, or the next generation's
+    decline = price_decline.per_year
     installed = online_gpus(design, rollout, hours)
     total_online = sum(installed.values()) if installed else np.zeros(hours)
     sites = {name: series * availability_series(operations, name, hours) for name, series in installed.items()}  # serving GPUs
@@ -305,7 +309,8 @@ def run_demand(cat: Catalog, scn: Scenario, design: DesignResult, serving: Servi
         revenue_usd=total_rev, revenue_by_year_usd=rev_year,
         revenue_mix={"tokens": float(token_revenue.sum() / total_rev) if total_rev else 0.0,
                      "contracts": float(contract_revenue.sum() / total_rev) if total_rev else 0.0},
-        revenue_per_gw_year_usd=rev_year[-1] / gw if gw > 0 and rev_year else None, notes=notes)
+        revenue_per_gw_year_usd=rev_year[-1] / gw if gw > 0 and rev_year else None,
+        price_decline_per_year=decline, price_decline_source=price_decline.source, notes=notes)
 
 
 def _cache_hit_price_ratio(model_id: str) -> float:

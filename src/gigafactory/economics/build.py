@@ -98,6 +98,13 @@ def build_inputs(cat: Catalog, scn: Scenario, design: DesignResult, rollout: Rol
         if scn.finance.revenue_model == "gpu-hours":
             price = scn.finance.gpu_hour_price_usd or reference_gpu_hour_price(cat, cost, site.system)
             revenue += site_online * HOURS_PER_MONTH * price
+    if demand is not None:  # the demand stage resolved it (a number, or the next generation's)
+        decline, decline_source = demand.price_decline_per_year, demand.price_decline_source
+    else:
+        from gigafactory.demand.decline import resolve_price_decline
+
+        pd = resolve_price_decline(cat, scn, design, serving)
+        decline, decline_source = pd.per_year, pd.source
     utilisation = scn.finance.utilisation
     contract = None
     licensed = 1.0
@@ -115,7 +122,7 @@ def build_inputs(cat: Catalog, scn: Scenario, design: DesignResult, rollout: Rol
         maintenance_fraction_per_year=cost.maintenance_fraction_of_capex_per_year,
         wacc=scn.finance.wacc if scn.finance.wacc is not None else cost.wacc_fraction,
         tax_rate=scn.finance.tax_rate if scn.finance.tax_rate is not None else DEFAULT_TAX_RATE,
-        utilisation=utilisation, price_decline_per_year=scn.finance.price_decline_per_year,
+        utilisation=utilisation, price_decline_per_year=decline, price_decline_source=decline_source,
         contract_revenue_usd=contract, revenue_scales_with_throughput=not from_demand, licensed_gpu_share=licensed,
         notes=tuple(dict.fromkeys(notes)),
         **cost_profile_inputs(cost),
@@ -143,7 +150,7 @@ def _from_demand(demand: DemandResult, scn: Scenario, shares: dict[str, float]):
     demand stage sold and the tornado and Monte Carlo scale it around that."""
     months = len(demand.monthly)
     u0 = demand.utilisation if demand.utilisation > 0 else 1.0
-    decline0 = (1 - scn.finance.price_decline_per_year) ** (np.arange(months) / 12.0)
+    decline0 = (1 - demand.price_decline_per_year) ** (np.arange(months) / 12.0)
     revenue = np.array([m.revenue_tokens_usd for m in demand.monthly]) / (u0 * decline0)
     contract = np.array([m.revenue_contracts_usd for m in demand.monthly])
     tokens = {k: np.array([m.served_tokens_by_model.get(k, 0.0) for m in demand.monthly]) / u0 for k in shares}

@@ -100,6 +100,7 @@ class EconInputs:
     spares_fraction_of_it_capex: float = 0.0  # bought with the IT, depreciated with it
     it_debt: DebtTerms = NO_DEBT  # GPU-backed delayed-draw loan on IT capex (incl. spares)
     facility_debt: DebtTerms = NO_DEBT  # campus project finance on facility capex
+    price_decline_source: str = "scenario (finance.price_decline_per_year)"  # or the next generation's (demand/decline.py)
 
 
 def cost_profile_inputs(cost: Any) -> dict[str, Any]:

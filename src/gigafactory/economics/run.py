@@ -58,7 +58,8 @@ def run_economics(cat: Catalog, scn: Scenario, design: DesignResult, rollout: Ro
         "monte_carlo": mc,
         "assumptions": {
             "horizon_months": inp.months, "wacc": inp.wacc, "tax_rate": inp.tax_rate, "utilisation": inp.utilisation,
-            "price_decline_per_year": inp.price_decline_per_year, "revenue_model": scn.finance.revenue_model,
+            "price_decline_per_year": inp.price_decline_per_year, "price_decline_source": inp.price_decline_source,
+            "revenue_model": scn.finance.revenue_model,
             "depreciation_months": {"it": inp.life_it_months, "network": inp.life_network_months, "facility": inp.life_facility_months},
             "maintenance_fraction_per_year": inp.maintenance_fraction_per_year, "cost_profile": cost.id, "base_year": int(cost.base_year),
             "economic_life_months": {"it": inp.economic_life_it_months or inp.life_it_months,

@@ -71,4 +71,9 @@ class DemandResult(Result):
     revenue_mix: dict[str, float] = Field(description="Share of revenue by kind: tokens, contracts [0-1].")
     revenue_per_gw_year_usd: float | None = Field(
         description="Revenue per GW of facility power per year, over the last full year of the horizon [USD/GW/year]; None with no power.")
+    price_decline_per_year: float = Field(
+        description="Yearly decline of token prices (and of a GPU-hour's worth) the run used: the scenario's number or, with "
+                    "'next-generation', the rate at which the successor system lowers the cost per token [1/year].")
+    price_decline_source: str = Field(
+        description="Where that decline comes from: the scenario, the successor and its cost per token, or the sourced fallback.")
     notes: list[str]

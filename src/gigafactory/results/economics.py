@@ -165,6 +165,8 @@ class Assumptions(Result):
     tax_rate: float = Field(description="Corporate income tax rate [fraction].")
     utilisation: float = Field(description="Average share of capacity sold [fraction].")
     price_decline_per_year: float = Field(description="Yearly decline of token / GPU-hour prices [fraction per year].")
+    price_decline_source: str | None = Field(None, description="Where the decline comes from: the scenario's number or the next "
+                                                               "generation's cost per token (demand/decline.py).")
     revenue_model: Literal["tokens", "gpu-hours"] = Field(description="Sell tokens (per-model prices) or GPU-hours.")
     depreciation_months: DepreciationMonths
     maintenance_fraction_per_year: float = Field(description="Maintenance per year as a fraction of IT capex in service [fraction per year].")

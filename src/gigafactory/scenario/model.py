@@ -191,6 +191,16 @@ class RolloutSpec(_Section):
         None, gt=0, le=1_000, description="Rack install and commissioning crews per 100 MW of the phase being installed [1/100 MW]; the method preset's when absent.")
 
 
+def _price_decline(value: Any) -> Any:
+    """One named problem for finance.price_decline_per_year (a union would report one per branch)."""
+    if isinstance(value, str) and value.strip() == "next-generation":
+        return "next-generation"
+    if isinstance(value, (int, float)) and not isinstance(value, bool) and 0 <= value < 1:
+        return float(value)
+    raise PydanticCustomError("price_decline", "expected a yearly decline in [0, 1) or 'next-generation', got {value}",
+                              {"value": repr(value)})
+
+
 class FinanceSpec(_Section):
     """Inputs of the cash-flow model."""
 
@@ -200,7 +210,10 @@ class FinanceSpec(_Section):
     utilisation: float = Field(0.7, gt=0, le=1, description="Average share of capacity sold [1].")
     revenue_model: Literal["tokens", "gpu-hours"] = Field("tokens", description="Sell tokens (per-model prices) or GPU-hours.")
     gpu_hour_price_usd: float | None = Field(None, gt=0, description="Price per GPU-hour when revenue_model is gpu-hours [USD].")
-    price_decline_per_year: float = Field(0.2, ge=0, lt=1, description="Yearly decline of token / GPU-hour prices [1/year].")
+    price_decline_per_year: Annotated[Annotated[float, Field(ge=0, lt=1)] | Literal["next-generation"], BeforeValidator(_price_decline)] = Field(0.2, description=(
+        "Yearly decline of token / GPU-hour prices [1/year], or 'next-generation': the rate at which the main system's successor "
+        "lowers the cost per token (demand/data/generations.yaml; the newest system falls back to the historical decline of GPU "
+        "price-performance)."))
     tax_rate: float | None = Field(None, ge=0, lt=1, description="Corporate income tax rate [1]; 0.21 (US federal) when absent.")
 
 
