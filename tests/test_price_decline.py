@@ -137,7 +137,9 @@ def test_bad_decline_is_a_named_problem(catalog, value):
 
 
 def test_check_exits_2_on_an_unknown_string(tmp_path):
-    text = default_scenario_path().read_text().replace("price_decline_per_year: 0.2", "price_decline_per_year: moores-law")
+    import re
+
+    text = re.sub(r"price_decline_per_year: [^\n]*", "price_decline_per_year: moores-law", default_scenario_path().read_text())
     assert "moores-law" in text
     f = tmp_path / "bad.yaml"
     f.write_text(text)
