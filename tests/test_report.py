@@ -189,3 +189,24 @@ def test_three_site_mixed_renders(catalog):
         assert _card(page, "payback_months") == "not within the horizon"
     for fig_id in FIGURE_IDS:
         assert page.count(f'id="{fig_id}"') == 1
+
+
+def test_yearly_bars_add_up_to_the_net_cash_flow():
+    """Every cost line (insurance, property tax and licences included) is a bar, and what the lines
+    do not hold (the residual value at the horizon) is its own bar: the stack equals the net line."""
+    from gigafactory.report.figures import yearly_figure
+
+    y = {"revenue": [0.0, 10.0, 10.0], "energy": [0.0, 1.0, 1.0], "staff": [0.5, 0.5, 0.5], "maintenance": [0.0, 1.0, 1.0],
+         "insurance": [0.1, 0.2, 0.2], "property_tax": [0.1, 0.1, 0.1], "licences": [0.0, 0.3, 0.3], "tax": [0.0, 0.5, 0.5],
+         "capex": [20.0, 0.0, 0.0], "spares": [0.5, 0.0, 0.0]}
+    residual = [0.0, 0.0, 4.0]
+    y["net"] = [y["revenue"][i] - sum(y[k][i] for k in ("energy", "staff", "maintenance", "insurance", "property_tax", "licences", "tax", "capex"))
+                + residual[i] for i in range(3)]
+    fig = yearly_figure({"economics": {"yearly_usd": y}})
+    bars = [t for t in fig.data if t.type == "bar"]
+    names = {t.name for t in bars}
+    assert {"insurance (cost)", "property_tax (cost)", "licences (cost)", "residual value and other"} <= names
+    assert "spares (cost)" not in names  # inside capex
+    net = next(t for t in fig.data if t.type == "scatter")
+    for i in range(3):
+        assert sum(t.y[i] for t in bars) == pytest.approx(net.y[i])

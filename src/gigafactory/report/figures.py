@@ -25,10 +25,11 @@ COLOURS = qualitative.Plotly
 FONT = "system-ui, -apple-system, 'Segoe UI', Roboto, Helvetica, Arial, sans-serif"
 MONTHS = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
 #: order of task kinds in the Gantt (site-level first, then the per-SU chain, then software)
-GANTT_KINDS = ["lead", "civil", "shell", "fitout", "energise", "integrate", "ship", "install", "l12", "burn_in", "accept", "software"]
+GANTT_KINDS = ["grid", "power", "lead", "civil", "shell", "fitout", "energise", "integrate", "ship", "receive", "install", "l12", "burn_in",
+               "accept", "software"]
 #: one distinct colour per task kind (plotly's 10-colour cycle would repeat)
-GANTT_COLOURS = dict(zip(GANTT_KINDS, ["#7f7f7f", "#8c564b", "#bcbd22", "#9467bd", "#d62728", "#17becf", "#aec7e8", "#1f77b4",
-                                       "#ff7f0e", "#ffbb78", "#2ca02c", "#e377c2"]))
+GANTT_COLOURS = dict(zip(GANTT_KINDS, ["#393b79", "#8c6d31", "#7f7f7f", "#8c564b", "#bcbd22", "#9467bd", "#d62728", "#17becf", "#aec7e8",
+                                       "#98df8a", "#1f77b4", "#ff7f0e", "#ffbb78", "#2ca02c", "#e377c2"]))
 CAPEX_CATEGORIES = ["gpu_systems", "network", "storage", "power", "cooling", "building", "soft_costs"]
 
 
@@ -319,13 +320,20 @@ def yearly_figure(result: dict[str, Any]) -> go.Figure:
     """Yearly revenue (positive) and costs (negative) with the net cash flow."""
     y = (result["economics"].get("yearly_usd") or {})
     years = len(y.get("net") or y.get("revenue") or [])
-    series = [k for k in ("revenue", "energy", "staff", "maintenance", "tax", "capex") if k in y]
-    factor, unit = usd_scale([v for k in series for v in y[k]] + list(y.get("net", [])))
+    # every cost line of the cash flow (spares are inside capex), so that the bars add up to the net line
+    costs = [k for k in ("energy", "staff", "maintenance", "insurance", "property_tax", "licences", "tax", "capex") if k in y]
+    series = (["revenue"] if "revenue" in y else []) + costs
+    signed = {k: [(1 if k == "revenue" else -1) * v for v in y[k]] for k in series}
+    if "net" in y:  # what the lines above do not hold: the residual value at the horizon (and any other flow)
+        other = [n - sum(signed[k][i] for k in series) for i, n in enumerate(y["net"])]
+        if any(abs(v) > 1e-6 * max(1.0, abs(n)) for v, n in zip(other, y["net"])):
+            signed["residual value and other"] = other
+            series.append("residual value and other")
+    factor, unit = usd_scale([v for k in series for v in signed[k]] + list(y.get("net", [])))
     x = [f"year {i + 1}" for i in range(years)]
     fig = go.Figure()
     for i, k in enumerate(series):
-        sign = 1 if k == "revenue" else -1
-        fig.add_trace(go.Bar(x=x, y=[sign * v / factor for v in y[k]], name=k if k == "revenue" else f"{k} (cost)",
+        fig.add_trace(go.Bar(x=x, y=[v / factor for v in signed[k]], name=f"{k} (cost)" if k in costs else k,
                              marker_color=COLOURS[i % len(COLOURS)], hovertemplate="%{x}: %{y:,.2f} " + unit + "<extra>" + k + "</extra>"))
     if "net" in y:
         fig.add_trace(go.Scatter(x=x, y=[v / factor for v in y["net"]], name="net cash flow", mode="lines+markers", line={"color": "black"},
