@@ -12,7 +12,8 @@ app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     rich_markup_mode="rich",
-    help="gigafactory — open digital twin of an AI factory: catalog, design, rollout, economics, serving.",
+    help="gigafactory — open digital twin of an AI factory: catalog, design, serving, rollout, operations, devices, demand, economics; "
+         "an OpenAI-compatible emulator, a web app and REST API, sweeps on Ray.",
 )
 catalog_app = typer.Typer(no_args_is_help=True, help="Browse the sourced catalog (hardware, models, network, facility, regions, costs).")
 scenario_app = typer.Typer(no_args_is_help=True, help="Create scenario files.")

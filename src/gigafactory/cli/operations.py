@@ -27,8 +27,7 @@ def operations(
     no_cache: bool = NoCacheOpt,
     as_json: bool = JsonOpt,
 ) -> None:
-    """Failures per component class, blast radius, spares and technicians optimised against lost goodput, availability per site and
-    month, and what it costs."""
+    """Failures per component class, blast radius, spares and technicians optimised against lost goodput, availability per site and month, and what it costs."""  # noqa: E501
     from contextlib import nullcontext
 
     from gigafactory.operations.stage import (

@@ -25,7 +25,7 @@ def plan(
     no_cache: bool = typer.Option(False, "--no-cache", help="Recompute every stage (the stage cache is in $GIGAFACTORY_HOME/cache)."),
     as_json: bool = JsonOpt,
 ) -> None:
-    """The main job: design -> serving configuration per model -> simulation -> rollout -> economics, with result.json, report.html and a run record."""
+    """The main job: design -> serving configuration per model -> simulation -> rollout -> operations -> devices -> demand -> economics -> build methods, with result.json, report.html and a run record."""  # noqa: E501
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
     from gigafactory.pipeline import RunOptions, StageCache, cache_enabled_by_env
