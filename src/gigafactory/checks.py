@@ -377,21 +377,13 @@ def device_known(scn: Scenario, cat: Catalog, doc: YamlDocument | None) -> list[
             p0 = exc.problems[0]
             out.append(_p(doc, (*base, "profile"), p0.message, "device-known", value=fleet.profile, fix=p0.fix))
         if device_ok and model_ok and (fleet.precision is None or fleet.precision in dcat.precisions):
-            from gigafactory.devices.perf import local_performance
-            from gigafactory.devices.stage import DEVICE_CONTEXT_TOKENS
+            from gigafactory.devices.stage import fleet_local_performance
 
-            window = min(dcat.model(fleet.local_model).max_context_tokens, DEVICE_CONTEXT_TOKENS)
-            try:
-                perf = local_performance(fleet.device, fleet.local_model, fleet.precision, context_tokens=window, cat=dcat)
+            try:  # the stage's own lookup: a fleet the check passes, the stage runs
+                fleet_local_performance(dcat, fleet, i)
             except InputError as exc:
-                p0 = exc.problems[0]
-                out.append(_p(doc, (*base, "local_model"), p0.message, "device-model-fits", value=fleet.local_model, expected=p0.expected, fix=p0.fix))
-                continue
-            if not perf.fits:
-                out.append(_p(doc, (*base, "local_model"),
-                              f"{fleet.local_model} ({perf.precision}) with a {window}-token context needs {perf.memory_needed_gb:.1f} GB but "
-                              f"{fleet.device} has {perf.memory_available_gb:.1f} GB for it", "device-model-fits", value=fleet.local_model,
-                              expected="a model that fits the device's memory", fix="pick a smaller model or a lower precision"))
+                for prob in exc.problems:
+                    out.append(_relocate(doc, (*base, "local_model"), "device-model-fits", prob, fleet.local_model))
     return out
 
 

@@ -56,7 +56,7 @@ def _bad(message: str, field: str, value, expected: str, fix: str, check: str = 
     return InputError([Problem(message, field=field, value=value, expected=expected, fix=fix, check=check)])
 
 
-def _local(dev_cat, f, i: int):
+def fleet_local_performance(dev_cat, f, i: int):
     """(LocalPerf, local window [tokens]) of fleet ``f``; InputError naming the fleet's field."""
     from gigafactory.devices.perf import local_performance
 
@@ -147,7 +147,7 @@ def run_devices(cat: Catalog, scn: Scenario, design: DesignResult, serving: Serv
         except InputError as exc:
             p0 = exc.problems[0]
             raise _bad(p0.message, f"devices.fleets[{i}].profile", f.profile, p0.expected or "a profile name", p0.fix or "pick a listed profile") from None
-        perf, window = _local(dev_cat, f, i)
+        perf, window = fleet_local_performance(dev_cat, f, i)
         region_names = list(f.regions)
         attrs = fl.sample_requests(spec.sample_requests, stream(scn.seed, f"devices.fleet.{f.name}"), turns_mean=f.turns_per_conversation,
                                    privacy_local=f.privacy_local_share, privacy_attested=f.privacy_attested_share,

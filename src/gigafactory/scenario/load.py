@@ -24,29 +24,36 @@ def default_scenario_path() -> Path:
     return Path(str(resources.files("gigafactory.scenarios") / "default.yaml"))
 
 
-def read_scenario_file(path: str | Path) -> str:
-    """The file's text; missing, unreadable, binary or oversized files are InputErrors."""
+def read_yaml_file(path: str | Path, what: str = "scenario", missing_fix: str = "check the path, or omit it to use the bundled default scenario",
+                   doc: str = "docs/scenario.md", max_bytes: int = MAX_FILE_BYTES) -> str:
+    """A YAML input file's text (a scenario, a sweep spec); missing, unreadable, binary or
+    oversized files are InputErrors naming the file."""
     p = Path(path)
     name = str(path)
     if not p.exists():
-        raise InputError.single("no such file", file=name, fix="check the path, or omit it to use the bundled default scenario", check="file-exists")
+        raise InputError.single("no such file", file=name, fix=missing_fix, check="file-exists")
     if p.is_dir():
-        raise InputError.single("this is a directory, not a scenario file", file=name, fix="name a .yaml file inside it", check="file-exists")
+        raise InputError.single(f"this is a directory, not a {what} file", file=name, fix="name a .yaml file inside it", check="file-exists")
     try:
         raw = p.read_bytes()
     except OSError as exc:
         raise InputError.single(f"cannot read the file: {exc.strerror}", file=name, check="file-readable") from None
-    if len(raw) > MAX_FILE_BYTES:
-        raise InputError.single(f"the file is {len(raw) / 1e6:.1f} MB; a scenario is a few kB", file=name,
-                                expected=f"under {MAX_FILE_BYTES / 1e6:g} MB", fix="check you named the scenario, not a trace or data file", check="file-size")
+    if len(raw) > max_bytes:
+        raise InputError.single(f"the file is {len(raw) / 1e6:.1f} MB; a {what} is a few kB", file=name,
+                                expected=f"under {max_bytes / 1e6:g} MB", fix=f"check you named the {what}, not a trace or data file", check="file-size")
     if b"\x00" in raw[:8192]:
-        raise InputError.single("this is a binary file, not YAML text", file=name, expected="a UTF-8 YAML scenario",
-                                fix="name the .yaml scenario file (see docs/scenario.md)", check="text-file")
+        raise InputError.single("this is a binary file, not YAML text", file=name, expected=f"a UTF-8 YAML {what}",
+                                fix=f"name the .yaml {what} file (see {doc})", check="text-file")
     try:
         return raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
-        raise InputError.single(f"not UTF-8 text (bad byte at offset {exc.start})", file=name, expected="a UTF-8 YAML scenario",
+        raise InputError.single(f"not UTF-8 text (bad byte at offset {exc.start})", file=name, expected=f"a UTF-8 YAML {what}",
                                 fix="save the file as UTF-8", check="text-file") from None
+
+
+def read_scenario_file(path: str | Path) -> str:
+    """The scenario file's text (:func:`read_yaml_file`)."""
+    return read_yaml_file(path)
 
 
 def _field_names_at(loc: tuple[Any, ...]) -> list[str]:

@@ -184,19 +184,9 @@ class Sweep:
 
 
 def read_spec_text(path: str | Path) -> str:
-    p = Path(path)
-    name = str(path)
-    if not p.exists():
-        raise InputError.single("no such file", file=name, fix="check the path of the sweep spec (docs/sweeps.md has an example)", check="file-exists")
-    if p.is_dir():
-        raise InputError.single("this is a directory, not a sweep spec", file=name, fix="name a .yaml file", check="file-exists")
-    raw = p.read_bytes()
-    if len(raw) > MAX_SPEC_BYTES or b"\x00" in raw[:8192]:
-        raise InputError.single("this is not a sweep spec (binary or over 1 MB)", file=name, expected="a YAML sweep spec", check="text-file")
-    try:
-        return raw.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        raise InputError.single("not UTF-8 text", file=name, fix="save the file as UTF-8", check="text-file") from None
+    from gigafactory.scenario.load import read_yaml_file
+
+    return read_yaml_file(path, "sweep spec", "check the path of the sweep spec (docs/sweeps.md has an example)", "docs/sweeps.md", MAX_SPEC_BYTES)
 
 
 def load_sweep(path: str | Path, catalog: Any = None) -> Sweep:
