@@ -41,6 +41,13 @@ def test_every_method_is_compared_with_stick_built(pipe):
     # pre-integrated racks and prefab plant reach first token before a conventional build of the same design
     assert rows["gigafactory"].ttft_days < base.ttft_days
     assert "weeks sooner than stick-built" in m.headline
+    # and the saving is also stated against the fastest conventional practice (fast-track: around the clock,
+    # early orders, parallel buildings), which is itself sooner than the typical pace
+    fast = rows["fast-track"]
+    assert m.fast_track == "fast-track" and fast.ttft_days < base.ttft_days and fast.weeks_sooner_than_fast_track == 0
+    for r in rows.values():
+        assert r.weeks_sooner_than_fast_track == pytest.approx((fast.ttft_days - r.ttft_days) / 7)
+    assert "a fast-tracked stick build" in m.headline
 
 
 def test_the_scenarios_own_method_is_the_pipelines_rollout(pipe):
@@ -90,3 +97,50 @@ def test_rollout_cli_compare_methods(cli, tmp_path, monkeypatch):
     assert [r["method"] for r in body["methods"]["methods"]] == list(PRESETS)
     code, out, err = cli("rollout", str(path), "--samples", "50", "--compare-methods")
     assert code == 0 and "weeks sooner than stick-built" in out.replace("\n", " ")
+
+
+def _solo(tmp_path, rollout: dict) -> str:
+    data = yaml.safe_load(default_scenario_path().read_text())
+    data["sites"] = [{"name": "solo", "region": "us-texas", "facility_power_mw": 60}]
+    data["rollout"].update(rollout)
+    path = tmp_path / "own.yaml"
+    path.write_text(yaml.safe_dump(data))
+    return str(path)
+
+
+def test_a_scenarios_own_method_is_compared_and_selectable(cli, tmp_path, monkeypatch):
+    """rollout.methods: a bundled preset with changes joins the comparison after the bundled ones,
+    and rollout.method may name it.  A prefab shell on the stick-built preset (shells of the
+    gigafactory preset's length) reaches first token sooner than stick-built and no sooner than
+    the plant lead times allow; a method based on powered-shell keeps the powered shell's grid."""
+    monkeypatch.setenv("GIGAFACTORY_HOME", str(tmp_path / "home"))
+    own = [{"name": "prefab-shell", "based_on": "stick-built", "shell_weeks": [12, 16, 24], "shell_next_phase_weeks": [8, 10, 16],
+            "description": "stick-built with a modular shell"},
+           {"name": "shell-two-shifts", "based_on": "powered-shell", "crews_per_100mw": 80}]
+    path = _solo(tmp_path, {"methods": own})
+    code, out, err = cli("rollout", path, "--samples", "50", "--compare-methods", "--json")
+    assert code == 0, err
+    rows = {r["method"]: r for r in json.loads(out)["methods"]["methods"]}
+    assert list(rows) == [*PRESETS, "prefab-shell", "shell-two-shifts"]
+    assert rows["prefab-shell"]["description"] == "stick-built with a modular shell"
+    assert rows["fast-track"]["ttft_days"] < rows["prefab-shell"]["ttft_days"] < rows["stick-built"]["ttft_days"]
+    assert rows["shell-two-shifts"]["full_capacity_days"] <= rows["powered-shell"]["full_capacity_days"]
+    assert rows["shell-two-shifts"]["ttft_days"] == pytest.approx(rows["powered-shell"]["ttft_days"], rel=0.1)
+    # the scenario's own method as the plan's method
+    code, out, err = cli("rollout", _solo(tmp_path, {"methods": own, "method": "prefab-shell"}), "--samples", "50", "--json")
+    assert code == 0, err
+    body = json.loads(out)
+    assert body["method"] == "prefab-shell" and "rollout.methods" in body["preset"]["assumptions"][-1]
+
+
+@pytest.mark.parametrize("rollout,needle", [
+    ({"method": "prefab"}, "neither a bundled method"),
+    ({"methods": [{"name": "stick-built", "based_on": "gigafactory"}]}, "clash with a bundled method"),
+    ({"methods": [{"name": "a-b", "based_on": "gigafactory"}, {"name": "a-b", "based_on": "stick-built"}]}, "clash"),
+    ({"methods": [{"name": "odd", "based_on": "stick-built", "shell_weeks": [20, 10, 30]}]}, "low <= mode <= high"),
+    ({"methods": [{"name": "odd", "based_on": "modular"}]}, "based_on"),
+    ({"construction_hours_per_week": 200}, "construction_hours_per_week"),
+])
+def test_bad_build_methods_are_named_problems(cli, tmp_path, rollout, needle):
+    code, out, err = cli("check", _solo(tmp_path, rollout))
+    assert code == 2 and needle in err, err

@@ -127,13 +127,13 @@ def energisation_phases(scn: Scenario, cat: Catalog, doc: YamlDocument | None) -
 def power_path(scn: Scenario, cat: Catalog, doc: YamlDocument | None) -> list[Problem]:
     """An explicit on-site or temporary power path needs a site without a grid connection, and a
     temporary bridge cannot carry more than the site (rollout.power)."""
-    from gigafactory.rollout.power import grid_exists
+    from gigafactory.rollout.power import grid_exists, method_family
 
     out = []
     for i, site in enumerate(scn.sites):
-        if site.power_path in ("onsite-gas", "temporary-then-grid") and grid_exists(site, scn.rollout.method):
+        if site.power_path in ("onsite-gas", "temporary-then-grid") and grid_exists(site, method_family(scn.rollout)):
             why = ("grid_ready is true (the default)" if site.grid_ready else
-                   "powered_shell is true" if site.powered_shell else "rollout.method is powered-shell")
+                   "powered_shell is true" if site.powered_shell else "rollout.method is (based on) powered-shell")
             out.append(_p(doc, ("sites", i, "power_path"), f"power_path '{site.power_path}' needs a site without a grid connection, but {why}: "
                           "the grid connection exists at programme start", "power-path", value=site.power_path,
                           expected="grid or auto for a site with a grid connection",

@@ -27,7 +27,7 @@ from gigafactory.results.simulation import SimulationResult
 from gigafactory.scenario.model import Scenario
 
 SLO_ATTAINMENT_TARGET = 0.99  # the SLOs are p99 latencies
-SCHEMA_VERSION = 6  # 6: operations stage; 5: devices stage; 4: demand stage; 2: typed results, no wall-clock "created" (it lives in the run record); 3: build-method comparison, rollout sensitivity
+SCHEMA_VERSION = 7  # 7: fast-track and conversion build methods, weeks sooner than fast-track; 6: operations stage; 5: devices stage; 4: demand stage; 2: typed results, no wall-clock "created" (it lives in the run record); 3: build-method comparison, rollout sensitivity
 Progress = Callable[[str], None]
 
 

@@ -71,13 +71,16 @@ def print_methods(m: dict) -> None:
 
     t = Table(title=f"Build methods on the same design (baseline {m['baseline']}; cost of delay {human(m['cost_of_delay_usd_per_week'], 'USD')} per week)",
               title_justify="left")
-    for col in ("method", "first token P10 / P50 / P90 d", "full capacity P50 d", "weeks sooner", "worth (cost of delay)", "NPV", "NPV vs baseline"):
+    for col in ("method", "first token P10 / P50 / P90 d", "full capacity P50 d", "weeks sooner", "vs fast-track", "worth (cost of delay)", "NPV",
+                "NPV vs baseline"):
         t.add_column(col, justify="left" if col == "method" else "right")
     for r in m["methods"]:
         p10 = "—" if r["ttft_days_p10"] is None else f"{r['ttft_days_p10']:.0f}"
         p90 = "—" if r["ttft_days_p90"] is None else f"{r['ttft_days_p90']:.0f}"
         t.add_row(r["method"] + (" (scenario)" if r["method"] == m["chosen"] else ""), f"{p10} / {r['ttft_days']:.0f} / {p90}",
-                  f"{r['full_capacity_days']:.0f}", f"{r['weeks_sooner_than_baseline']:+.1f}", human(r["value_of_time_saved_usd"], "USD"),
+                  f"{r['full_capacity_days']:.0f}", f"{r['weeks_sooner_than_baseline']:+.1f}",
+                  "—" if r.get("weeks_sooner_than_fast_track") is None else f"{r['weeks_sooner_than_fast_track']:+.1f}",
+                  human(r["value_of_time_saved_usd"], "USD"),
                   human(r["npv_usd"], "USD"), human(r["npv_gain_vs_baseline_usd"], "USD"))
     out.print(t)
     out.print(f"[bold]{m['headline']}[/]")

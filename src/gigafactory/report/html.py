@@ -166,6 +166,10 @@ def _rollout_section(result: dict[str, Any]) -> str:
             f'<div style="display:flex;gap:24px;flex-wrap:wrap"><div>{cp}</div><div>{sens}</div><div>{labour}</div></div></section>')
 
 
+def _weeks(v: float | None) -> str:
+    return "—" if v is None else f"{v:+.1f}"
+
+
 def _methods_block(result: dict[str, Any]) -> str:
     """The programme's central claim: the same design under every build method."""
     m = result.get("methods")
@@ -176,10 +180,11 @@ def _methods_block(result: dict[str, Any]) -> str:
         p10 = fmt_days(r.get("ttft_days_p10"))
         p90 = fmt_days(r.get("ttft_days_p90"))
         rows.append([r["method"] + (" (this plan)" if r["method"] == m["chosen"] else ""), f"{p10} / {fmt_days(r['ttft_days'])} / {p90}",
-                     fmt_days(r["full_capacity_days"]), f"{r['weeks_sooner_than_baseline']:+.1f}", fmt_usd(r["value_of_time_saved_usd"]),
-                     fmt_usd(r["npv_usd"]), fmt_usd(r["npv_gain_vs_baseline_usd"])])
+                     fmt_days(r["full_capacity_days"]), f"{r['weeks_sooner_than_baseline']:+.1f}", _weeks(r.get("weeks_sooner_than_fast_track")),
+                     fmt_usd(r["value_of_time_saved_usd"]), fmt_usd(r["npv_usd"]), fmt_usd(r["npv_gain_vs_baseline_usd"])])
     table = _table(["build method", "first token P10 / P50 / P90", "full capacity P50", f"weeks sooner than {m['baseline']}",
-                    "worth at the cost of delay", "NPV", f"NPV vs {m['baseline']}"], rows, {1, 2, 3, 4, 5, 6}, "gf-table-methods")
+                    f"weeks sooner than {m.get('fast_track') or 'fast-track'}", "worth at the cost of delay", "NPV", f"NPV vs {m['baseline']}"],
+                   rows, {1, 2, 3, 4, 5, 6, 7}, "gf-table-methods")
     return (f'<h3>Build methods on the same design</h3><p><b>{_e(m["headline"])}</b>. Cost of delay '
             f'{_e(fmt_usd(m["cost_of_delay_usd_per_week"]))} per week.</p>{table}')
 

@@ -113,6 +113,10 @@ def headlines(result: dict[str, Any]) -> list[Headline]:
         add("weeks_sooner_than_baseline", f"First token vs {base} ({m['chosen']})", ("methods", "methods", chosen, "weeks_sooner_than_baseline"),
             lambda v: f"{abs(v):.0f} weeks {'sooner' if v >= 0 else 'later'}")
         add("value_of_time_saved_usd", "Worth of that time (cost of delay)", ("methods", "methods", chosen, "value_of_time_saved_usd"), fmt_usd)
+        if m.get("fast_track") and m.get("chosen") != m.get("fast_track"):
+            add("weeks_sooner_than_fast_track", f"First token vs {m['fast_track']} ({m['chosen']})",
+                ("methods", "methods", chosen, "weeks_sooner_than_fast_track"),
+                lambda v: "—" if v is None else f"{abs(v):.0f} weeks {'sooner' if v >= 0 else 'later'}")
     add("gpus", "GPUs", ("design", "gpus"), fmt_count)
     add("racks", "Racks", ("design", "racks"), fmt_count)
     add("it_power_mw", "IT power (max)", ("design", "it_power_mw"), fmt_mw)

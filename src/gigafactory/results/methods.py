@@ -24,12 +24,16 @@ class MethodRow(Result):
     value_of_time_saved_usd: float = Field(
         description="weeks_sooner_than_baseline x the scenario's cost of delay per week (economics stage) [USD].")
     npv_gain_vs_baseline_usd: float = Field(description="This method's NPV minus the baseline's, from the full cash flows [USD].")
+    weeks_sooner_than_fast_track: float | None = Field(
+        None, description=("Fast-tracked stick-built's P50 first token minus this method's, in weeks (negative: later): the saving against "
+                           "the fastest conventional practice (Stargate Abilene), where the baseline is the typical pace; None without it."))
 
 
 class MethodComparison(Result):
     """Every build method on the same design; the baseline is the conventional stick-built method."""
 
-    baseline: str = Field(description="Method the others are compared with (stick-built).")
+    baseline: str = Field(description="Method the others are compared with (stick-built, the typical conventional pace).")
+    fast_track: str | None = Field(None, description="The fast-tracked conventional method also compared with (fast-track); None when not run.")
     chosen: str = Field(description="The scenario's own method (rollout.method).")
     cost_of_delay_usd_per_week: float = Field(description="NPV lost per week of delay of the scenario's own plan [USD/week].")
     methods: list[MethodRow] = Field(description="One row per method, in preset order.")

@@ -21,7 +21,7 @@ from gigafactory.scenario.model import Scenario
 
 #: version of the result.json format (`schema_version`); equals `gigafactory.plan.SCHEMA_VERSION`
 #: (2: typed results, no wall-clock `created`; it lives in the run record).
-SCHEMA_VERSION: Final = 6
+SCHEMA_VERSION: Final = 7
 Sha256 = Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{64}$")]
 
 
@@ -94,7 +94,7 @@ class SourceEntry(Result):
 class PlanResult(Result):
     """result.json of `gigafactory plan`."""
 
-    schema_version: Literal[6] = Field(description="Version of this result format.")
+    schema_version: Literal[7] = Field(description="Version of this result format.")
     gigafactory_version: str
     catalog_version: str
     scenario_name: str

@@ -15,7 +15,7 @@ from gigafactory.results.base import Result
 IsoDate = Annotated[str, StringConstraints(pattern=r"^\d{4}-\d{2}-\d{2}$")]
 
 #: the build-method presets of `rollout.presets.PRESETS` (`scenario.rollout.method`).
-BuildMethod = Literal["gigafactory", "stick-built", "powered-shell"]
+BuildMethod = Literal["gigafactory", "stick-built", "fast-track", "conversion", "powered-shell"]
 
 #: the kinds of task `rollout.tasks.build_tasks` makes.
 TaskKind = Literal["grid", "power", "lead", "civil", "shell", "fitout", "energise", "integrate", "ship", "receive", "install", "l12",
@@ -131,7 +131,7 @@ class RolloutResult(Result):
     the P10/P90 ones are None and the critical-path lists are empty.
     """
 
-    method: BuildMethod = Field(description="Build-method preset (scenario rollout.method).")
+    method: str = Field(description="Build method (scenario rollout.method): a bundled preset (BuildMethod) or the scenario's own (rollout.methods).")
     preset: RolloutPreset
     start_date: IsoDate = Field(description="Programme start (notice to proceed), ISO 'YYYY-MM-DD' string.")
     plan_ttft_days: float = Field(description="Base plan (mode durations): first production token [days from start].")

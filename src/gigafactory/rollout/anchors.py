@@ -22,7 +22,6 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import math
-import typing
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -103,7 +102,8 @@ ANCHOR_SPECS: dict[str, AnchorSpec] = {s.campus: s for s in (
                      "full capacity = the claimed '1 GW operational'; the share with GPUs installed is not stated"),
     ),
     AnchorSpec(
-        "stargate-abilene", "stick-built", "greenfield, site-built shells and plant, ODM racks (no prefab claim)",
+        "stargate-abilene", "fast-track", ("greenfield, site-built shells and plant, ODM racks (no prefab claim), built around the clock "
+                                           "with the design-build team in place before construction and phase 2's buildings in parallel"),
         1200, (200.0, 1000.0), "gb200-nvl72", "us-texas",
         observe=(("first_racks", "first_racks"), ("first_token", "first_token"), ("first_phase_install", "two_buildings_running", "first_racks"),
                  ("full_capacity", "full_capacity")),
@@ -204,8 +204,8 @@ def anchors(include_planned: bool = False, data: dict[str, Any] | None = None) -
 
 
 def _schema_methods() -> tuple[str, ...]:
-    from gigafactory.scenario.model import RolloutSpec
-    return typing.get_args(RolloutSpec.model_fields["method"].annotation)
+    from gigafactory.scenario.model import BUILT_IN_METHODS
+    return BUILT_IN_METHODS
 
 
 def anchor_scenario(cat: Any, spec: AnchorSpec, samples: int = 200, method: str | None = None, start: dt.date | None = None):
@@ -405,31 +405,58 @@ def format_errors(errors: Sequence[AnchorError]) -> str:
 
 #: grid of each fit parameter (values tried, one parameter at a time, in FIT_PLAN order)
 FIT_GRIDS: dict[str, tuple[float, ...]] = {
-    "construction_scale": (0.5, 0.8, 0.9, 1.0, 1.1, 1.2, 1.5),
+    "construction_scale": (0.5, 0.8, 0.9, 1.0, 1.1, 1.2, 1.3, 1.4, 1.5, 1.75),
     "next_phase_scale": (0.0, 0.25, 0.5, 0.75, 1.0),
     "install_crews_per_100mw": (5.0, 10.0, 15.0, 20.0, 30.0, 40.0),
     "lead_scale": (0.6, 0.7, 0.8, 0.9, 1.0, 1.2),
+    "construction_labour_share": (0.25, 0.5, 0.6, 0.7, 0.75, 0.8, 0.85, 0.9, 0.95, 1.0),
 }
 #: Monte Carlo samples per evaluation while fitting (as in the reported error tables)
 FIT_SAMPLES = 200
 
 
 def _prior(method: str, name: str) -> float:
-    base = presets_mod.STICK_BUILT_BASE if method in ("stick-built", "conversion") else presets_mod.POWERED_SHELL_BASE
-    return float(base.crews_per_100mw) if name == "install_crews_per_100mw" else 1.0
+    base = presets_mod.STICK_BUILT_BASE if method in ("stick-built", "fast-track", "conversion") else presets_mod.POWERED_SHELL_BASE
+    if name == "install_crews_per_100mw":
+        return float(base.crews_per_100mw)
+    if name == "construction_labour_share":
+        return float(base.construction_labour_share)
+    return 1.0
+
+
+#: presets built from the fitted stick-built one (their own fit parameters on top)
+DERIVED = {"fast-track": presets_mod.fast_track_base, "conversion": presets_mod.conversion_base}
 
 
 def candidate_preset(method: str, params: dict[str, float], fitted: dict[str, dict[str, float]] | None = None) -> MethodPreset:
-    """The preset ``method`` with fit ``params`` applied to its base (a conversion starts from the
-    stick-built preset with ``fitted['stick-built']``)."""
+    """The preset ``method`` with fit ``params`` applied to its base (fast-track and conversion
+    start from the stick-built preset with ``fitted['stick-built']``).  The construction labour
+    share, fitted on fast-track, is shared by every preset (``fitted['fast-track']``, else the prior)."""
+    fitted = presets_mod.FITTED if fitted is None else fitted
+    share = {k: v for k, v in fitted.get("fast-track", {}).items() if k == "construction_labour_share"}
     if method == "stick-built":
-        return presets_mod.calibrate(presets_mod.STICK_BUILT_BASE, params)
-    if method == "conversion":
-        stick = presets_mod.calibrate(presets_mod.STICK_BUILT_BASE, (fitted or presets_mod.FITTED)["stick-built"])
-        return presets_mod.calibrate(presets_mod.conversion_base(stick), params)
+        return presets_mod.calibrate(presets_mod.STICK_BUILT_BASE, {**share, **params})
+    if method in DERIVED:
+        stick_params = fitted.get("stick-built", {})
+        if method == "fast-track":
+            stick_params = {k: v for k, v in stick_params.items() if k in presets_mod.FAST_TRACK_INHERITS}
+        stick = presets_mod.calibrate(presets_mod.STICK_BUILT_BASE, {**share, **stick_params})
+        return presets_mod.calibrate(DERIVED[method](stick), params)
     if method == "powered-shell":
-        return presets_mod.calibrate(presets_mod.POWERED_SHELL_BASE, params)
+        return presets_mod.calibrate(presets_mod.POWERED_SHELL_BASE, {**share, **params})
     raise KeyError(f"no fit plan for {method!r}")
+
+
+def candidate_overrides(method: str, params: dict[str, float], fitted: dict[str, dict[str, float]]) -> dict[str, MethodPreset]:
+    """``method``'s candidate preset and, for stick-built, the presets derived from it (their own
+    fitted values or priors), so an anchor planned with a derived preset sees the candidate."""
+    out = {method: candidate_preset(method, params, fitted)}
+    if method == "stick-built":
+        upstream = {**fitted, "stick-built": params}
+        for derived in DERIVED:
+            own = fitted.get(derived) or {name: _prior(derived, name) for name, _, _ in presets_mod.FIT_PLAN.get(derived, ())}
+            out[derived] = candidate_preset(derived, own, upstream)
+    return out
 
 
 def log_interval_error(value: float, lo: float, hi: float) -> float:
@@ -482,7 +509,7 @@ def fit_presets(cat: Any, samples: int = FIT_SAMPLES, grids: dict[str, tuple[flo
             prior = _prior(method, name)
             scored = []
             for v in grids[name]:
-                overrides = {method: candidate_preset(method, {**params, name: v}, fitted)}
+                overrides = candidate_overrides(method, {**params, name: v}, fitted)
                 errs = [e for e in anchor_errors(cat, split="fit", samples=samples, overrides=overrides, campuses=campuses)
                         if e.quantity in quantities]
                 scored.append((fit_loss(errs), v))

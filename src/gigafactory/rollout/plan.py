@@ -11,7 +11,7 @@ from gigafactory.catalog import Catalog
 from gigafactory.pipeline.streams import stream
 from gigafactory.results.design import DesignResult
 from gigafactory.results.rollout import RolloutResult
-from gigafactory.rollout.presets import PRESETS
+from gigafactory.rollout.presets import method_presets
 from gigafactory.rollout.risk import duration_tornado, simulate
 from gigafactory.rollout.listsched import schedule_fast
 from gigafactory.rollout.power import power_report
@@ -79,12 +79,12 @@ def plan_rollout(cat: Catalog, scn: Scenario, design: DesignResult, tok_s_per_gp
     crit_fc = list((risk.critical_full_capacity if risk else {}).items())[:12]
     lab = labour(tasks, plan)
     staff_fte = cat.get("costs", scn.finance.cost_profile).staff_fte_per_mw * sum(s.power_mw for s in scn.sites)
+    preset = method_presets(scn.rollout)[scn.rollout.method]
     gantt = [{"id": t.id, "site": t.site, "kind": t.kind, "su": t.su, "phase": t.phase, "start_day": plan.start_h[t.id] / 24,
               "end_day": plan.end_h[t.id] / 24, "resource": t.resource} for t in tasks]
     return RolloutResult.model_validate({
         "method": scn.rollout.method,
-        "preset": {"name": PRESETS[scn.rollout.method].name, "description": PRESETS[scn.rollout.method].description,
-                   "assumptions": list(PRESETS[scn.rollout.method].notes)},
+        "preset": {"name": preset.name, "description": preset.description, "assumptions": list(preset.notes)},
         "start_date": start.isoformat(),
         "plan_ttft_days": plan.first_token_h / 24,
         "plan_full_capacity_days": plan.full_capacity_h / 24,

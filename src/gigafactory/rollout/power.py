@@ -265,6 +265,15 @@ class SitePowerPlan:
         return self.task("onsite-gas") or self.task("grid")
 
 
+def method_family(rollout: Any) -> str:
+    """The bundled preset the scenario's method is or is built from (a scenario's own method
+    based on powered-shell has the grid of a powered shell)."""
+    from gigafactory.rollout.presets import method_presets  # presets is imported by tasks, which imports this module
+
+    m = method_presets(rollout).get(rollout.method)
+    return m.family if m is not None else rollout.method
+
+
 def grid_exists(site_spec: Any, method: str) -> bool:
     """Whether the site has its grid connection at programme start."""
     return bool(site_spec.grid_ready or site_spec.powered_shell or method == "powered-shell")
@@ -450,7 +459,7 @@ def site_power_plans(scn: Any, design: Any, cat: Any, tasks: list[Any]) -> list[
         e0 = by.get(f"{s}/energise-0")
         preds = [p for p in (e0.preds if e0 else ()) if by[p].kind not in POWER_KINDS]
         site_tasks = [t for t in tasks if t.site == s and t.su is None]
-        plans.append(plan_site_power(site_spec, site, cat.region(site_spec.region), method=scn.rollout.method,
+        plans.append(plan_site_power(site_spec, site, cat.region(site_spec.region), method=method_family(scn.rollout),
                                      ready_days=ready_days(site_tasks, preds), phases=phases, su_mw=su_mw,
                                      horizon_years=scn.finance.horizon_years))
     return plans

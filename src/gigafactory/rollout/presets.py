@@ -18,7 +18,9 @@ Sources (read via shared/reference/factory_facts.yaml):
 from __future__ import annotations
 
 import dataclasses
+import math
 from dataclasses import dataclass, field
+from typing import Any
 
 Tri = tuple[float, float, float]  # (low, mode, high) days
 
@@ -27,6 +29,46 @@ WEEK = 7.0
 
 def weeks(low: float, mode: float, high: float) -> Tri:
     return (low * WEEK, mode * WEEK, high * WEEK)
+
+
+#: site working hours a week at which the construction durations below are set: one 10-h shift,
+#: 5 days (ASSUMED; the SOURCED 18-24-month groundbreaking-to-commissioned pace is a day-shift pace)
+BASE_CONSTRUCTION_HOURS_PER_WEEK = 50.0
+#: Hanna, Chang, Sullivan & Lackney (2008), "Impact of shift work on labor productivity for labor
+#: intensive contractor", J. Constr. Eng. Manage. 134(3) 197-204: productivity loss =
+#: 0.22052 + 0.07152 ln(shift-work share of the hours), reported over -11 % to +17 %
+SHIFT_LOSS_INTERCEPT = 0.22052
+SHIFT_LOSS_SLOPE = 0.07152
+SHIFT_LOSS_RANGE = (-0.11, 0.17)
+
+
+def shift_productivity(hours_per_week: float, base_hours_per_week: float = BASE_CONSTRUCTION_HOURS_PER_WEEK) -> float:
+    """Labour productivity [0-1+] of a site worked ``hours_per_week`` by adding shifts to a
+    ``base_hours_per_week`` day shift: Hanna et al. (2008)'s loss for the shift-work share of the
+    hours, kept inside the range their data cover (so a site worked around the clock loses 17 %)."""
+    extra = max(0.0, hours_per_week - base_hours_per_week) / max(hours_per_week, 1e-9)
+    if extra <= 0.0:
+        return 1.0
+    lo, hi = SHIFT_LOSS_RANGE
+    return 1.0 - min(hi, max(lo, SHIFT_LOSS_INTERCEPT + SHIFT_LOSS_SLOPE * math.log(extra)))
+
+
+def construction_time_factor(hours_per_week: float, labour_share: float,
+                             base_hours_per_week: float = BASE_CONSTRUCTION_HOURS_PER_WEEK) -> float:
+    """Calendar time of a construction task worked ``hours_per_week`` over its time at the base
+    pattern: the labour-bound share shrinks with the effective working hours (hours x shift
+    productivity), the rest (curing, deliveries, inspections, utility work) does not move."""
+    effective = hours_per_week * shift_productivity(hours_per_week, base_hours_per_week)
+    return (1.0 - labour_share) + labour_share * base_hours_per_week / max(effective, 1e-9)
+
+
+def construction_scale_for(p: "MethodPreset", hours_per_week: float | None = None) -> float:
+    """Factor on ``p``'s civil, shell and fit-out durations when its site is worked
+    ``hours_per_week`` (the preset's own pattern when None), relative to the pattern its
+    durations were set for."""
+    worked = p.construction_hours_per_week if hours_per_week is None else hours_per_week
+    return (construction_time_factor(worked, p.construction_labour_share)
+            / construction_time_factor(p.durations_at_hours_per_week, p.construction_labour_share))
 
 
 @dataclass(frozen=True)
@@ -62,7 +104,19 @@ class MethodPreset:
     # urgency (docs/rollout.md "Urgency"); a scenario's rollout section may override each
     procurement_head_start_days: float = 0.0  # long-lead items ordered this many days before notice to proceed
     parallel_phases: bool = False  # every phase's shell starts after site works at once (one wave), not one after another
+    # construction working pattern: civil, shell and fit-out durations above are set for a site worked
+    # durations_at_hours_per_week; working it construction_hours_per_week instead scales their labour-bound share
+    # (construction_time_factor; a scenario's rollout.construction_hours_per_week overrides the worked pattern)
+    construction_hours_per_week: float = BASE_CONSTRUCTION_HOURS_PER_WEEK
+    durations_at_hours_per_week: float = BASE_CONSTRUCTION_HOURS_PER_WEEK
+    construction_labour_share: float = 0.75  # share of civil / shell / fit-out calendar time that scales with working hours
     notes: tuple[str, ...] = field(default=())
+    based_on: str | None = None  # a scenario's own method (rollout.methods): the bundled preset it changes
+
+    @property
+    def family(self) -> str:
+        """The bundled preset this method is, or is built from."""
+        return self.based_on or self.name
 
 
 # Field labels below: SOURCED (a source is named), ASSUMED (a stated engineering assumption, no
@@ -132,6 +186,8 @@ GIGAFACTORY = MethodPreset(
     crews_per_100mw=20,  # ASSUMED
     crew_size=4,  # ASSUMED
     shift_hours_per_day=2 * 10,  # ASSUMED: two 10-h shifts, 7 days
+    construction_hours_per_week=2 * 10 * 7.0,  # ASSUMED: site works on the same two shifts; the durations above are set for it
+    durations_at_hours_per_week=2 * 10 * 7.0,
     integrator_racks_per_week=400,  # ASSUMED: share of Foxconn's 1,000 AI racks/week (SOURCED, Nov 2025)
     cluster_test_l12=(2, 3, 6),  # ASSUMED
     burn_in=(1, 3, 7),  # SOURCED: 24-168 h (leviathansystems.co; aidatacenterguide.com 13.8)
@@ -166,6 +222,8 @@ POWERED_SHELL_BASE = MethodPreset(
     crews_per_100mw=40,  # set by hand on Colossus 1 (not refitted)
     crew_size=4,  # ASSUMED
     shift_hours_per_day=2 * 10,  # ASSUMED
+    construction_hours_per_week=2 * 10 * 7.0,  # ASSUMED: fit-out on the install crews' two shifts; the durations above are set for it
+    durations_at_hours_per_week=2 * 10 * 7.0,
     integrator_racks_per_week=500,  # set by hand on Colossus 1 (not refitted)
     cluster_test_l12=(2, 3, 6),  # ASSUMED
     burn_in=(1, 2, 4),  # SOURCED range 24-168 h (leviathansystems.co); values ASSUMED
@@ -198,6 +256,35 @@ def conversion_base(stick_built: MethodPreset) -> MethodPreset:
     )
 
 
+#: around the clock: two 10-h shifts, 7 days a week (ASSUMED pattern for SOURCED "work goes around the clock" at
+#: Abilene: Bentley/DPR, blog.bentley.com 2026, "The Proving Ground: In Texas, DPR Construction ...")
+AROUND_THE_CLOCK_HOURS_PER_WEEK = 2 * 10 * 7.0
+
+
+def fast_track_base(stick_built: MethodPreset) -> MethodPreset:
+    """A conventional site-built campus built as fast as conventional building goes (the Stargate
+    Abilene pattern): the stick-built preset (its shells, plant, lead times and install) with the
+    three urgency levers set from what the builders of Abilene reported, and nothing prefabricated."""
+    return dataclasses.replace(
+        stick_built,
+        name="fast-track",
+        description=("Conventional site-built campus, fast-tracked: design-build with early orders for long-lead gear, "
+                     "construction around the clock, buildings started in parallel waves (the Stargate Abilene pattern)."),
+        # SOURCED: "work goes around the clock" (Bentley/DPR 2026); the 2 x 10 h x 7 d pattern ASSUMED
+        construction_hours_per_week=AROUND_THE_CLOCK_HOURS_PER_WEEK,
+        # ASSUMED from SOURCED: the design-build team (architects, engineers, electrical and mechanical contractors)
+        # started in March 2024, construction in June 2024 (DPR via machineryasia.net 2025; campuses.yaml): gear
+        # ordered with the design, ~90 days before notice to proceed
+        procurement_head_start_days=90.0,
+        parallel_phases=True,  # SOURCED: Abilene's phase 2 started its six buildings together (campuses.yaml)
+        notes=(
+            "construction around the clock (2 x 10-h shifts, 7 days; Abilene: 'work goes around the clock', Bentley/DPR 2026) at Hanna et al. (2008)'s shift-work productivity (-17 %)",
+            "long-lead gear ordered with the design, 90 days before construction (Abilene's design-build team started in March 2024, construction in June 2024: DPR)",
+            "phases built in parallel waves (Abilene's phase 2: six buildings at once); shells, plant, lead times and rack install as the fitted stick-built preset",
+        ),
+    )
+
+
 # ---------------------------------------------------------------------------------------------
 # Calibration: a few parameters, each scaling prior (base) values; fitted by
 # rollout.anchors.fit_presets on the FIT anchors only, reproduced by tests/test_rollout_anchors.py
@@ -208,6 +295,7 @@ FIT_PARAMETERS: dict[str, str] = {
     "next_phase_scale": "x shell_next_phase (how much of a further phase's shell is still on the path: phase overlap)",
     "install_crews_per_100mw": "crews_per_100mw (rack-install throughput; collinear with shift hours and crew-hours per rack, so only this one is fitted)",
     "lead_scale": "x every lead_* (long-lead procurement; < 1 where equipment is reused or bought from stock)",
+    "construction_labour_share": "construction_labour_share (share of civil / shell / fit-out time that more working hours shorten)",
 }
 
 #: per preset, in fitting order: (parameter, FIT anchors (campuses.yaml ids), the anchor
@@ -215,18 +303,22 @@ FIT_PARAMETERS: dict[str, str] = {
 #: quantities it drives, so an unrelated misfit elsewhere cannot pull it.
 FIT_PLAN: dict[str, tuple[tuple[str, tuple[str, ...], tuple[str, ...]], ...]] = {
     "stick-built": (
-        ("construction_scale", ("stargate-abilene", "meta-kansas-city", "applied-digital-polaris-forge-1"),
-         ("first_racks", "first_token", "energised")),
+        # Abilene was fast-tracked (around the clock, early orders, parallel waves): it fits the fast-track preset's
+        # working pattern, not the conventional pace; its first-phase install span (from the first racks) is the
+        # install rate both presets share
+        ("construction_scale", ("meta-kansas-city", "applied-digital-polaris-forge-1"), ("first_racks", "first_token", "energised")),
         ("next_phase_scale", ("applied-digital-polaris-forge-1",), ("second_phase_gap",)),
         ("install_crews_per_100mw", ("stargate-abilene",), ("first_phase_install",)),
     ),
+    "fast-track": (("construction_labour_share", ("stargate-abilene",), ("first_racks", "first_token")),),
     "conversion": (("lead_scale", ("core-scientific-denton",), ("energised",)),),
     "powered-shell": (("lead_scale", ("xai-colossus-1",), ("first_racks", "first_token", "full_capacity")),),
 }
 
 #: FITTED values (output of `python -m gigafactory.rollout.anchors --fit`; see docs/rollout.md)
 FITTED: dict[str, dict[str, float]] = {
-    "stick-built": {"construction_scale": 1.0, "next_phase_scale": 0.25, "install_crews_per_100mw": 15.0},
+    "stick-built": {"construction_scale": 1.4, "next_phase_scale": 0.25, "install_crews_per_100mw": 15.0},
+    "fast-track": {"construction_labour_share": 0.9},
     "conversion": {"lead_scale": 0.7},
     "powered-shell": {"lead_scale": 0.9},
 }
@@ -247,6 +339,8 @@ def calibrate(base: MethodPreset, params: dict[str, float]) -> MethodPreset:
             p = dataclasses.replace(p, shell_next_phase=_scaled(p.shell_next_phase, v))
         elif name == "install_crews_per_100mw":
             p = dataclasses.replace(p, crews_per_100mw=float(v))
+        elif name == "construction_labour_share":
+            p = dataclasses.replace(p, construction_labour_share=float(v))
         elif name == "lead_scale":
             p = dataclasses.replace(p, **{f: _scaled(getattr(p, f), v) for f in
                                           ("lead_switchgear", "lead_transformers", "lead_ups", "lead_generators", "lead_cooling")})
@@ -265,16 +359,39 @@ def _with_note(p: MethodPreset, note: str) -> MethodPreset:
     return dataclasses.replace(p, notes=(*p.notes, note))
 
 
-STICK_BUILT = _with_note(calibrate(STICK_BUILT_BASE, FITTED["stick-built"]), fitted_note("stick-built", FITTED["stick-built"]))
+#: the labour-bound share is a property of construction, not of a method: fitted once (fast-track on
+#: Abilene, the one anchor worked around the clock) and used by every preset, so a scenario's
+#: rollout.construction_hours_per_week moves any method by the same physics
+CONSTRUCTION_LABOUR_SHARE = FITTED["fast-track"]["construction_labour_share"]
+
+
+def _shared_share(p: MethodPreset) -> MethodPreset:
+    return dataclasses.replace(p, construction_labour_share=CONSTRUCTION_LABOUR_SHARE)
+
+
+STICK_BUILT = _with_note(calibrate(_shared_share(STICK_BUILT_BASE), FITTED["stick-built"]), fitted_note("stick-built", FITTED["stick-built"]))
+GIGAFACTORY = _shared_share(GIGAFACTORY)
+#: what fast-track takes from the fitted stick-built preset: its phase overlap and install crews, not its construction
+#: pace, whose fit to typical programmes (Kansas City's redesign pause, Polaris's speculative build) holds the slippage a
+#: fast-tracked programme is run to avoid; fast-track starts from the SOURCED 18-24-month day-shift pace instead
+FAST_TRACK_INHERITS = ("next_phase_scale", "install_crews_per_100mw")
+
+
+def stick_built_for_fast_track(stick_params: dict[str, float]) -> MethodPreset:
+    return calibrate(_shared_share(STICK_BUILT_BASE), {k: v for k, v in stick_params.items() if k in FAST_TRACK_INHERITS})
+
+
+FAST_TRACK = _with_note(calibrate(fast_track_base(stick_built_for_fast_track(FITTED["stick-built"])), FITTED["fast-track"]),
+                        fitted_note("fast-track", FITTED["fast-track"]))
 CONVERSION = _with_note(calibrate(conversion_base(STICK_BUILT), FITTED["conversion"]), fitted_note("conversion", FITTED["conversion"]))
-POWERED_SHELL = _with_note(calibrate(POWERED_SHELL_BASE, FITTED["powered-shell"]), fitted_note("powered-shell", FITTED["powered-shell"]))
+POWERED_SHELL = _with_note(calibrate(_shared_share(POWERED_SHELL_BASE), FITTED["powered-shell"]), fitted_note("powered-shell", FITTED["powered-shell"]))
 
-#: the build methods a scenario can name (scenario.model.RolloutSpec.method, results BuildMethod)
-PRESETS: dict[str, MethodPreset] = {p.name: p for p in (STICK_BUILT, GIGAFACTORY, POWERED_SHELL)}
+#: the build methods a scenario can name (scenario.model.RolloutSpec.method, results BuildMethod), in
+#: the order the method comparison lists them: greenfield methods, then existing-building conditions
+PRESETS: dict[str, MethodPreset] = {p.name: p for p in (STICK_BUILT, FAST_TRACK, GIGAFACTORY, CONVERSION, POWERED_SHELL)}
 
-#: fitted presets not yet selectable: `conversion` needs "conversion" in results/rollout.py
-#: BuildMethod and scenario RolloutSpec.method before it can join PRESETS (docs/rollout.md)
-CANDIDATE_PRESETS: dict[str, MethodPreset] = {"conversion": CONVERSION}
+#: fitted presets not yet selectable (none at present; rollout.anchors evaluates them beside PRESETS)
+CANDIDATE_PRESETS: dict[str, MethodPreset] = {}
 
 
 #: continent of each catalog country code (first word of a region's `country`)
@@ -294,3 +411,39 @@ def shipping_days(integrator_country: str, site_country: str) -> tuple[float, fl
     if CONTINENT.get(a) and CONTINENT.get(a) == CONTINENT.get(b):
         return SHIPPING_DAYS["same-continent"]
     return SHIPPING_DAYS["intercontinental"]
+
+
+#: scenario rollout.methods fields -> MethodPreset fields given in weeks (converted to days)
+_WEEK_FIELDS = {"site_civil_weeks": "site_civil", "shell_weeks": "shell", "shell_next_phase_weeks": "shell_next_phase",
+                "fitout_per_phase_weeks": "fitout_per_phase", "commissioning_per_phase_weeks": "commissioning_per_phase",
+                "lead_switchgear_weeks": "lead_switchgear", "lead_transformers_weeks": "lead_transformers", "lead_ups_weeks": "lead_ups",
+                "lead_generators_weeks": "lead_generators", "lead_cooling_weeks": "lead_cooling"}
+_SAME_FIELDS = ("onsite_crew_hours_per_rack", "liquid_hookup_crew_hours_per_rack", "crews_per_100mw", "shift_hours_per_day",
+                "integrator_racks_per_week", "delivery_racks_per_day", "construction_hours_per_week", "procurement_head_start_days",
+                "parallel_phases")
+
+
+def custom_preset(spec: Any) -> MethodPreset:
+    """A scenario's own build method (scenario.model.BuildMethodSpec): its bundled base with the
+    fields it sets (durations in weeks become days; software_first_deploy_days stays in days)."""
+    base = PRESETS[spec.based_on]
+    changes: dict[str, Any] = {f: weeks(*getattr(spec, k)) for k, f in _WEEK_FIELDS.items() if getattr(spec, k) is not None}
+    changes.update({f: getattr(spec, f) for f in _SAME_FIELDS if getattr(spec, f) is not None})
+    if spec.software_first_deploy_days is not None:
+        changes["software_first_deploy"] = tuple(spec.software_first_deploy_days)
+    changed = ", ".join(sorted((*(k for k in _WEEK_FIELDS if getattr(spec, k) is not None),
+                                *(f for f in _SAME_FIELDS if getattr(spec, f) is not None),
+                                *(["software_first_deploy_days"] if spec.software_first_deploy_days is not None else [])))) or "nothing"
+    return dataclasses.replace(
+        base, **changes, name=spec.name, based_on=base.family,
+        description=spec.description or f"{base.name} with the scenario's changes ({changed}).",
+        notes=(*base.notes, f"the scenario's own method: {base.name} with {changed} set in rollout.methods (assumptions of the scenario)"))
+
+
+def method_presets(rollout: Any) -> dict[str, MethodPreset]:
+    """Every build method a scenario can use and the plan compares: the bundled presets (as
+    `PRESETS` holds them now), then the scenario's own `rollout.methods`, in that order."""
+    out = dict(PRESETS)
+    for spec in getattr(rollout, "methods", None) or ():
+        out[spec.name] = custom_preset(spec)
+    return out

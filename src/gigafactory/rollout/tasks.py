@@ -15,7 +15,8 @@ from typing import Any
 
 from gigafactory.results.design import DesignResult
 from gigafactory.rollout import power
-from gigafactory.rollout.presets import PRESETS, MethodPreset, Tri, shipping_days
+from gigafactory.rollout.presets import (BASE_CONSTRUCTION_HOURS_PER_WEEK, PRESETS, MethodPreset, Tri, construction_scale_for,
+                                        method_presets, shipping_days)
 
 HOURS_PER_DAY = 24.0
 
@@ -72,8 +73,18 @@ def urgency(scn: Any, method: MethodPreset) -> tuple[float, bool, float]:
             method.crews_per_100mw if crews is None else float(crews))
 
 
-def site_preset(method: str, powered_shell: bool) -> MethodPreset:
-    return PRESETS["powered-shell"] if powered_shell or method == "powered-shell" else PRESETS[method]
+def construction_scale(scn: Any, site_method: MethodPreset) -> float:
+    """Factor on a site's civil, shell and fit-out durations from the working pattern: the
+    scenario's rollout.construction_hours_per_week where given, else the site preset's."""
+    return construction_scale_for(site_method, getattr(scn.rollout, "construction_hours_per_week", None))
+
+
+def site_preset(method: MethodPreset, powered_shell: bool) -> MethodPreset:
+    """The preset a site is built with: a powered-shell site (or method) uses powered-shell's
+    site works, whatever the programme's method."""
+    if method.family == "powered-shell":
+        return method
+    return PRESETS["powered-shell"] if powered_shell else method
 
 
 def phases_for(site_power_mw: float, phases_mw: list[float] | None) -> list[float]:
@@ -101,13 +112,14 @@ def su_phases(n_sus: int, su_facility_mw: float, phases_mw: list[float]) -> list
 
 def build_tasks(scn: Any, design: DesignResult, cat: Any) -> list[Task]:
     """All tasks of the programme from the scenario and its factory design."""
-    method = PRESETS[scn.rollout.method] if scn.rollout.method in PRESETS else PRESETS["gigafactory"]
+    methods = method_presets(scn.rollout)
+    method = methods.get(scn.rollout.method, PRESETS["gigafactory"])
     tasks: list[Task] = []
     racks_per_week = scn.rollout.integrator_racks_per_week or method.integrator_racks_per_week
     head_start, parallel, crews_per_100mw = urgency(scn, method)
     for site_spec, site in zip(scn.sites, design.sites):
         s = site_spec.name
-        sp = site_preset(scn.rollout.method, site_spec.powered_shell)
+        sp = site_preset(method, site_spec.powered_shell)
         system = cat.system(site.system)
         racks_per_su = math.ceil(system.scalable_unit_units / (system.units_per_rack or 1))
         n_su = site.scalable_units
@@ -121,8 +133,12 @@ def build_tasks(scn: Any, design: DesignResult, cat: Any) -> list[Task]:
             tasks.append(Task(f"{s}/lead-{name}", s, "lead", _lead(tri, head_start), ()))
             leads.append(f"{s}/lead-{name}")
         prev: tuple[str, ...] = ()
+        pace = construction_scale(scn, sp)
+        # each construction worker's hours a day (10 at the day-shift pattern) follow the site's hours a week
+        worked = getattr(scn.rollout, "construction_hours_per_week", None) or sp.construction_hours_per_week
+        build_hours_per_day = 10.0 * worked / BASE_CONSTRUCTION_HOURS_PER_WEEK
         if sp.site_civil:
-            tasks.append(Task(f"{s}/civil", s, "civil", _h(sp.site_civil), ()))
+            tasks.append(Task(f"{s}/civil", s, "civil", _h(sp.site_civil, pace), ()))
             prev = (f"{s}/civil",)
         site_works = prev
         workers = sp.construction_workers_per_mw_peak
@@ -134,19 +150,19 @@ def build_tasks(scn: Any, design: DesignResult, cat: Any) -> list[Task]:
                 scale = max(mw / phases[0], 0.25) if k else 1.0
                 # one wave after another (each phase's shell after the previous one's, one shell crew), or with
                 # parallel_phases every shell after the site works at once, one crew each
-                tasks.append(Task(f"{s}/shell-{k}", s, "shell", _h(shell_tri, scale ** 0.5), site_works if parallel else prev,
+                tasks.append(Task(f"{s}/shell-{k}", s, "shell", _h(shell_tri, scale ** 0.5 * pace), site_works if parallel else prev,
                                   resource=f"shell:{s}:{k}" if parallel else f"shell:{s}", phase=k,
-                                  people=workers * mw * 0.4, trade_split=(("civil", 1.0),)))
+                                  people=workers * mw * 0.4, work_hours_per_day=build_hours_per_day, trade_split=(("civil", 1.0),)))
                 prev = (f"{s}/shell-{k}",)
-            fit = _h(sp.fitout_per_phase, max(mw / 200.0, 0.25) ** 0.5)
+            fit = _h(sp.fitout_per_phase, max(mw / 200.0, 0.25) ** 0.5 * pace)
             # construction workers split ~40 % shell / 60 % M&E fit-out at the peak (assumption); each building (phase)
             # has its own M&E fit-out crew, so a phase's fit-out waits for its shell, not for the previous fit-out
             tasks.append(Task(f"{s}/fitout-{k}", s, "fitout", fit, prev, resource=f"fitout:{s}:{k}", phase=k,
-                              people=workers * mw * 0.6, trade_split=(("electrical", 0.5), ("mechanical", 0.5))))
+                              people=workers * mw * 0.6, work_hours_per_day=build_hours_per_day, trade_split=(("electrical", 0.5), ("mechanical", 0.5))))
             if k == 0:
                 # power: the site's path (rollout/power.py) from when phase 0 could energise but for power
                 ready = power.ready_days(tasks[site_first:], (f"{s}/fitout-0", *leads))
-                pplan = power.plan_site_power(site_spec, site, cat.region(site_spec.region), method=scn.rollout.method, ready_days=ready,
+                pplan = power.plan_site_power(site_spec, site, cat.region(site_spec.region), method=method.family, ready_days=ready,
                                               phases=phases, su_mw=su_mw, horizon_years=scn.finance.horizon_years)
                 tasks[site_first:site_first] = [Task(p.id, s, p.kind, _h(p.duration_days), ()) for p in pplan.tasks]
                 gates, install_gates = power.power_gates(pplan, phases, phase_of, su_mw)

@@ -168,12 +168,68 @@ class WorkloadSpec(_Section):
     price_output_usd_per_mtok: float | None = Field(None, ge=0, description="Price charged per million output tokens [USD].")
 
 
+#: the bundled build-method presets (rollout/presets.py PRESETS), in comparison order
+BUILT_IN_METHODS = ("stick-built", "fast-track", "gigafactory", "conversion", "powered-shell")
+#: (low, mode, high) of a triangular duration, each >= 0 and in that order
+Triangle = Annotated[list[float], Field(min_length=3, max_length=3)]
+
+
+def _triangle_ok(value: list[float] | None) -> list[float] | None:
+    if value is not None and not (0 <= value[0] <= value[1] <= value[2]):
+        raise PydanticCustomError("triangle", "expected [low, mode, high] with 0 <= low <= mode <= high, got {value}", {"value": value})
+    return value
+
+
+class BuildMethodSpec(_Section):
+    """A build method of the scenario's own: a bundled preset with some of its durations, crews or
+    urgency settings changed.  It is scheduled and financed beside the bundled methods in every plan's
+    comparison, and `rollout.method` may name it."""
+
+    name: str = Field(pattern=r"^[a-z][a-z0-9-]{1,39}$", description="Name (lower case, digits and '-'); not a bundled method's.")
+    based_on: Literal["stick-built", "fast-track", "gigafactory", "conversion", "powered-shell"] = Field(
+        description="Bundled preset it starts from; every field not set here is that preset's.")
+    description: str | None = Field(None, max_length=300, description="What the method does, in words (the comparison table shows it).")
+    site_civil_weeks: Triangle | None = Field(None, description="Site preparation and foundations, [low, mode, high] [weeks].")
+    shell_weeks: Triangle | None = Field(None, description="Shell of the first phase, [low, mode, high] [weeks].")
+    shell_next_phase_weeks: Triangle | None = Field(None, description="Shell of each further phase, [low, mode, high] [weeks].")
+    fitout_per_phase_weeks: Triangle | None = Field(None, description="Electrical and mechanical fit-out of a 200 MW phase, [low, mode, high] [weeks].")
+    commissioning_per_phase_weeks: Triangle | None = Field(None, description="L2-L5 commissioning of a phase, [low, mode, high] [weeks].")
+    lead_switchgear_weeks: Triangle | None = Field(None, description="Switchgear lead time from order, [low, mode, high] [weeks].")
+    lead_transformers_weeks: Triangle | None = Field(None, description="Transformer lead time from order, [low, mode, high] [weeks].")
+    lead_ups_weeks: Triangle | None = Field(None, description="UPS lead time from order, [low, mode, high] [weeks].")
+    lead_generators_weeks: Triangle | None = Field(None, description="Generator lead time from order, [low, mode, high] [weeks].")
+    lead_cooling_weeks: Triangle | None = Field(None, description="Chiller / CDU lead time from order, [low, mode, high] [weeks].")
+    software_first_deploy_days: Triangle | None = Field(None, description="Provisioning to the first token on the first SU, [low, mode, high] [days].")
+    onsite_crew_hours_per_rack: float | None = Field(None, ge=0, le=1_000, description="On-site crew-hours per rack before liquid hook-up [h].")
+    liquid_hookup_crew_hours_per_rack: float | None = Field(None, ge=0, le=1_000, description="Crew-hours per fully liquid-cooled rack for the hook-up [h].")
+    crews_per_100mw: float | None = Field(None, gt=0, le=1_000, description="Rack install crews per 100 MW of a phase [1/100 MW].")
+    shift_hours_per_day: float | None = Field(None, gt=0, le=24, description="Rack-install crew working hours per calendar day [h].")
+    integrator_racks_per_week: float | None = Field(None, gt=0, le=100_000, description="Programme share of rack-integrator capacity [racks/week].")
+    delivery_racks_per_day: float | None = Field(None, gt=0, le=10_000, description="Racks one building can receive and stage per day [racks/day].")
+    construction_hours_per_week: float | None = Field(None, ge=20, le=168, description="Site working hours a week for civil, shell and fit-out [h/week].")
+    procurement_head_start_days: float | None = Field(None, ge=0, le=1_500, description="Long-lead gear ordered this many days before notice to proceed [days].")
+    parallel_phases: bool | None = Field(None, description="Every phase's shell at once after site works.")
+
+    @field_validator("site_civil_weeks", "shell_weeks", "shell_next_phase_weeks", "fitout_per_phase_weeks", "commissioning_per_phase_weeks",
+                     "lead_switchgear_weeks", "lead_transformers_weeks", "lead_ups_weeks", "lead_generators_weeks", "lead_cooling_weeks",
+                     "software_first_deploy_days")
+    @classmethod
+    def _ordered(cls, value: list[float] | None) -> list[float] | None:
+        return _triangle_ok(value)
+
+
 class RolloutSpec(_Section):
     """How the programme is built; the rollout planner turns it into a schedule."""
 
-    method: Literal["gigafactory", "stick-built", "powered-shell"] = Field(
-        "gigafactory", description="Build method preset: pre-integrated racks and prefab skids, traditional stick-built, or a powered shell."
+    method: str = Field(
+        "gigafactory", description=("Build method: a bundled preset - gigafactory (pre-integrated racks and prefab skids), stick-built "
+                                    "(traditional), fast-track (stick-built around the clock, early orders, parallel buildings), conversion "
+                                    "(existing building, new power and cooling plant), powered-shell - or the name of one of `methods`."),
+        json_schema_extra={"examples": list(BUILT_IN_METHODS)},
     )
+    methods: list[BuildMethodSpec] = Field(
+        default_factory=list, max_length=8,
+        description="The scenario's own build methods (a bundled preset with changes), compared beside the bundled ones in every plan.")
     start_date: dt.date = Field(dt.date(2026, 3, 1), description="Notice to proceed (programme start).")
     monte_carlo_samples: int = Field(1000, ge=0, le=20_000, description="Risk samples over task durations and supply delays (the risk step holds tasks x samples durations in memory, hence the cap).")
     integrator_country: str = Field("US", min_length=2, max_length=2, description="Country (ISO code) of the rack-integration plant; sets shipping time to each site.")
@@ -189,6 +245,23 @@ class RolloutSpec(_Section):
         None, description="Build every energisation phase's shell at once after site works (one wave, one crew each) instead of one after another; the method preset's when absent.")
     install_crews_per_100mw: float | None = Field(
         None, gt=0, le=1_000, description="Rack install and commissioning crews per 100 MW of the phase being installed [1/100 MW]; the method preset's when absent.")
+    construction_hours_per_week: float | None = Field(
+        None, ge=20, le=168, description=(
+            "Site working hours a week for civil, shell and fit-out work (50: one 10-h day shift 5 days; 140: two 10-h shifts "
+            "7 days); the labour-bound share of their durations scales with it at shift-work productivity [h/week]; the method "
+            "preset's when absent."))
+
+    @model_validator(mode="after")
+    def _known_method(self) -> "RolloutSpec":
+        own = [m.name for m in self.methods]
+        clash = sorted({n for n in own if n in BUILT_IN_METHODS} | {n for n in own if own.count(n) > 1})
+        if clash:
+            raise PydanticCustomError("method_names", "methods: each name must be new and unique; {names} clash with a bundled method or "
+                                      "with each other", {"names": ", ".join(clash)})
+        if self.method not in (*BUILT_IN_METHODS, *own):
+            raise PydanticCustomError("method_unknown", "method '{method}' is neither a bundled method ({known}) nor one of rollout.methods",
+                                      {"method": self.method, "known": ", ".join(BUILT_IN_METHODS)})
+        return self
 
 
 def _price_decline(value: Any) -> Any:
