@@ -144,3 +144,17 @@ def test_a_scenarios_own_method_is_compared_and_selectable(cli, tmp_path, monkey
 def test_bad_build_methods_are_named_problems(cli, tmp_path, rollout, needle):
     code, out, err = cli("check", _solo(tmp_path, rollout))
     assert code == 2 and needle in err, err
+
+
+def test_fast_track_pays_for_its_extra_labour(pipe):
+    """Around the clock (140 h/week) the facility's labour share (45 %, Cortex Construct 2026)
+    costs 1 / 0.83 more hours (Hanna et al. 2008) and a 10 % shift premium on the 64 % of hours
+    beyond the day shift: facility capex x 1.127.  Methods at their own pattern pay nothing extra."""
+    from gigafactory.rollout import presets as P
+
+    ro = pipe.result("method_rollouts").rollouts
+    extra = (140 - 50) / 140
+    expected = 1 + 0.45 * ((1 + 0.10 * extra) / 0.83 - 1)
+    assert ro["fast-track"].facility_cost_factor == pytest.approx(expected) == pytest.approx(1.127, abs=5e-4)
+    assert ro["stick-built"].facility_cost_factor == 1.0 and pipe.result("rollout").facility_cost_factor == 1.0
+    assert P.construction_cost_factor(50.0) == 1.0 and P.construction_cost_factor(40.0) == 1.0

@@ -51,7 +51,8 @@ def build_inputs(cat: Catalog, scn: Scenario, design: DesignResult, rollout: Rol
     for site_spec, site in zip(scn.sites, design.sites):
         bd = site.capex_breakdown_usd
         it_capex = bd.get("gpu_systems", 0.0) + bd.get("network", 0.0) + bd.get("storage", 0.0)
-        fac_capex = sum(v for k, v in bd.items() if k in ("power", "cooling", "building", "soft_costs"))
+        # a site worked beyond the day shift pays for the extra labour (rollout facility_cost_factor; 1 for most methods)
+        fac_capex = sum(v for k, v in bd.items() if k in ("power", "cooling", "building", "soft_costs")) * rollout.facility_cost_factor
         net_share_num += bd.get("network", 0.0)
         net_share_den += it_capex
         tasks = [t for t in gantt if t.site == site_spec.name]

@@ -153,6 +153,10 @@ class RolloutResult(Result):
     peak_headcount: int = Field(description="Most on-site workers at once in the base plan [people].")
     labour_hours_by_trade: dict[str, float] = Field(description="On-site person-hours per trade at mode durations [h].")
     permanent_staff_fte: float = Field(description="Operating staff once built, from the cost profile's FTE per MW [FTE].")
+    facility_cost_factor: float = Field(
+        1.0, description=("Factor on the facility capex (power, cooling, building, soft costs) from the construction working pattern: "
+                          "extra labour at shift-work productivity and shift pay (rollout.presets.facility_cost_factor_for); 1 at the "
+                          "pattern the catalog's costs assume."))
     gantt: list[GanttTask] = Field(description="Every task of the base plan.")
     power: list[SitePower] = Field(default_factory=list, description="Per site: how it gets power (rollout.power), with lead time, capex, "
                                                                      "energy premium and whether it is on the critical path to first token.")

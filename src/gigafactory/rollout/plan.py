@@ -11,7 +11,7 @@ from gigafactory.catalog import Catalog
 from gigafactory.pipeline.streams import stream
 from gigafactory.results.design import DesignResult
 from gigafactory.results.rollout import RolloutResult
-from gigafactory.rollout.presets import method_presets
+from gigafactory.rollout.presets import facility_cost_factor_for, method_presets
 from gigafactory.rollout.risk import duration_tornado, simulate
 from gigafactory.rollout.listsched import schedule_fast
 from gigafactory.rollout.power import power_report
@@ -85,6 +85,7 @@ def plan_rollout(cat: Catalog, scn: Scenario, design: DesignResult, tok_s_per_gp
     return RolloutResult.model_validate({
         "method": scn.rollout.method,
         "preset": {"name": preset.name, "description": preset.description, "assumptions": list(preset.notes)},
+        "facility_cost_factor": facility_cost_factor_for(preset, scn.rollout.construction_hours_per_week),
         "start_date": start.isoformat(),
         "plan_ttft_days": plan.first_token_h / 24,
         "plan_full_capacity_days": plan.full_capacity_h / 24,

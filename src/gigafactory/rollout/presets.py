@@ -62,6 +62,30 @@ def construction_time_factor(hours_per_week: float, labour_share: float,
     return (1.0 - labour_share) + labour_share * base_hours_per_week / max(effective, 1e-9)
 
 
+#: labour's share of data-centre construction cost: "40-50 % of total cost" (Cortex Construct, "Data Center
+#: Construction Cost Breakdown", 2026-04; a contractor's guide, low confidence); the midpoint
+LABOUR_SHARE_OF_CONSTRUCTION_COST = 0.45
+#: pay premium on the hours beyond the day shift (night/weekend shift differential), ASSUMED 10 %
+SHIFT_PAY_PREMIUM = 0.10
+
+
+def construction_cost_factor(hours_per_week: float, base_hours_per_week: float = BASE_CONSTRUCTION_HOURS_PER_WEEK) -> float:
+    """Facility construction cost at ``hours_per_week`` over its cost at the day-shift pattern:
+    the labour share of it grows by the hours lost to shift-work productivity and by the shift pay
+    premium on the extra hours; materials and equipment do not change."""
+    extra = max(0.0, hours_per_week - base_hours_per_week) / max(hours_per_week, 1e-9)
+    labour = (1.0 + SHIFT_PAY_PREMIUM * extra) / shift_productivity(hours_per_week, base_hours_per_week)
+    return 1.0 + LABOUR_SHARE_OF_CONSTRUCTION_COST * (labour - 1.0)
+
+
+def facility_cost_factor_for(p: "MethodPreset", hours_per_week: float | None = None) -> float:
+    """Factor on the facility capex of ``p`` worked ``hours_per_week`` (its own pattern when None),
+    relative to the pattern its durations (and the catalog's facility costs) were set for; 1 for
+    the gigafactory and powered-shell presets at their own two-shift pattern."""
+    worked = p.construction_hours_per_week if hours_per_week is None else hours_per_week
+    return construction_cost_factor(worked) / construction_cost_factor(p.durations_at_hours_per_week)
+
+
 def construction_scale_for(p: "MethodPreset", hours_per_week: float | None = None) -> float:
     """Factor on ``p``'s civil, shell and fit-out durations when its site is worked
     ``hours_per_week`` (the preset's own pattern when None), relative to the pattern its
