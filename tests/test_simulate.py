@@ -455,3 +455,14 @@ def test_cli_simulate_bad_input(cli, args, needle):
     assert code == 2
     assert needle in (out + err)
     assert "Traceback" not in err
+
+
+def test_unlimited_kv_decode_runs():
+    """TokenLinearCost (unlimited KV) through decode (it used to fail: inf // x is NaN in Python).
+    Request 0 prefills 100 tokens (0.1 s, first token); request 1's 50-token prefill shares a step
+    with request 0's second token (0.05 + 0.01 s); then 10-ms decode steps: request 0 needs 18
+    more (0.34 s), request 1 29 more after its first token at 0.16 s (0.45 s)."""
+    req = Requests([0.0, 0.01], [100, 50], [20, 30], [0, 0])
+    sim, _ = _pool_sim(req, 10.0, [TokenLinearCost(s_per_decode_step=0.01)], EngineConfig(max_seqs=4))
+    sim.run()
+    assert req.first == pytest.approx([0.1, 0.16]) and req.finish == pytest.approx([0.34, 0.45])

@@ -292,7 +292,8 @@ class Replica:
             heapq.heappop(fin)
         k_run = max(1, end_k - self.k)
         free = self.cap - self.kv_used()
-        k_kv = int(free // (n * self.acc)) if self.acc > 0 else k_run
+        # unlimited KV (TokenLinearCost): inf // x is NaN in Python, so the cache never cuts the run short
+        k_kv = int(free // (n * self.acc)) if self.acc > 0 and free != float("inf") else k_run
         k_run = max(1, min(k_run, k_kv))
         a, b = self.cost.decode_affine(n, ctx_total / n)
         alpha = a + b * ctx_total
