@@ -199,3 +199,18 @@ def test_cancel_mid_sweep_leaves_no_ray_process(client, done_sweep):
     assert _alive(ray_pids) == [] and job_processes(job_id) == []
     assert not (client.app.state.jobs.outputs / job_id).exists()
     assert job_id not in {os.path.basename(s["folder"]) for s in list_sweeps(client.app.state.jobs.store)}
+
+
+def test_sweep_report_link_serves_the_page_without_a_key(client, done_sweep):
+    """A finished sweep's analysis page through a short-lived link (for the web app's frame): the
+    link needs no key, is the same page as the keyed endpoint, and another user cannot make one."""
+    _events, job = done_sweep
+    r = client.post(f"/api/jobs/{job['id']}/sweep/report-link", headers=A)
+    assert r.status_code == 200, r.text
+    url = r.json()["url"]
+    assert url.startswith("/reports/sweep/") and r.json()["expires_in_s"] > 0
+    page = client.get(url)
+    assert page.status_code == 200 and page.text == client.get(f"/api/jobs/{job['id']}/sweep/report", headers=A).text
+    assert "Content-Security-Policy" in page.headers
+    assert client.post(f"/api/jobs/{job['id']}/sweep/report-link", headers=B).status_code == 404
+    assert client.get("/reports/sweep/not-a-token").status_code == 404

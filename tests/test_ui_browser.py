@@ -159,3 +159,54 @@ def test_edit_validate_run_report_compare(server, tmp_path):
     assert console_errors == [], console_errors
     assert foreign == [], f"requests that left the server: {foreign}"
     assert first != second
+
+
+def test_sweep_page_runs_a_sweep_and_shows_its_points(server, tmp_path):
+    """The sweeps page: a spec with a problem is refused with the problem named (no job), the
+    example spec (three WACC values at the economics stage, on the bundled default) runs as a job
+    with point progress, and its page shows the three points, the Pareto set and the analysis page
+    in a sandboxed frame.  No script fails and nothing leaves the server."""
+    sync_playwright = _browser_or_fail()
+    shots = _shots(tmp_path)
+    errors: list[str] = []
+    foreign: list[str] = []
+    origin = server.split("/#")[0].rstrip("/")
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
+        try:
+            ctx = browser.new_context(viewport={"width": 1400, "height": 1000})
+            ctx.on("request", lambda r: foreign.append(r.url) if not r.url.startswith((origin, "data:", "blob:", "about:")) else None)
+            page = ctx.new_page()
+            page.on("console", lambda m: errors.append(m.text) if m.type == "error" and "status of 422" not in m.text else None)
+            page.on("pageerror", lambda e: errors.append(str(e)))
+            page.goto(server)
+            page.wait_for_selector("#validity", timeout=WAIT_MS)
+            page.click("#nav-sweeps")
+            page.wait_for_selector("#sweep-spec", timeout=WAIT_MS)
+            example = page.locator("#sweep-spec").input_value()
+            assert "finance.wacc" in example
+            page.fill("#sweep-spec", example.replace("finance.wacc", "finance.wac"))
+            page.click("#run-sweep")
+            page.wait_for_selector("#sweep-problems li", timeout=WAIT_MS)
+            assert "finance.wac" in page.locator("#sweep-problems").inner_text()
+            assert "#/sweeps" in page.url  # no job was started
+            page.fill("#sweep-spec", example)
+            page.click("#run-sweep")
+            page.wait_for_selector("#job-progress", timeout=WAIT_MS)
+            page.wait_for_function("document.querySelector('#job-kind')?.textContent === 'Sweep job' || location.hash.startsWith('#/sweep/')",
+                                   timeout=WAIT_MS)
+            page.wait_for_selector("#sweep-points tbody tr", timeout=WAIT_MS)  # the job page moves to the sweep when done
+            assert page.locator("#sweep-points tbody tr").count() == 3
+            assert "finance.wacc" in page.locator("#sweep-points thead").inner_text()
+            assert page.locator("#sweep-points tr.pareto").count() >= 1
+            page.screenshot(path=str(shots / "ui-sweep.png"), full_page=True)
+            page.click("#show-sweep-report")
+            frame = page.frame_locator("#sweep-report-frame")
+            frame.locator("h1").first.wait_for(timeout=WAIT_MS)
+            page.click("#nav-sweeps")
+            page.wait_for_selector("#sweeps-table tbody tr", timeout=WAIT_MS)
+            assert "done" in page.locator("#sweeps-table").inner_text()
+        finally:
+            browser.close()
+    assert errors == [], errors
+    assert foreign == [], f"requests that left the server: {foreign}"

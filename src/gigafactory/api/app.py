@@ -192,6 +192,7 @@ def create_app(store: str | Path | None = None, keys: Keys | None = None, max_pa
     app.state.jobs = jobs
     app.state.keys = keys
     links: dict[str, tuple[str, str, float]] = {}
+    sweep_links: dict[str, tuple[str, str, float]] = {}  # token -> (user, sweep job id, expiry)
 
     bearer = HTTPBearer(auto_error=False, description="API key as a bearer token")
     api_key = APIKeyHeader(name="X-API-Key", auto_error=False, description="API key")
@@ -354,6 +355,29 @@ def create_app(store: str | Path | None = None, keys: Keys | None = None, max_pa
     def job_sweep_report(job_id: str, user: User) -> Response:
         """A finished sweep job's self-contained analysis page (report.html)."""
         p = _sweep_folder(job_id, user) / "report.html"
+        if not p.is_file():
+            raise HTTPException(404, "the sweep's report.html is no longer in its folder")
+        return _report_response(p)
+
+    @app.post("/api/jobs/{job_id}/sweep/report-link", tags=["jobs"])
+    def job_sweep_report_link(job_id: str, user: User) -> dict[str, Any]:
+        """A short-lived URL of a finished sweep's analysis page that needs no header (for a browser frame or tab)."""
+        if not (_sweep_folder(job_id, user) / "report.html").is_file():
+            raise HTTPException(404, "the sweep's report.html is no longer in its folder")
+        now = time.monotonic()
+        for t in [t for t, (_u, _j, exp) in sweep_links.items() if exp < now]:
+            sweep_links.pop(t, None)
+        token = secrets.token_urlsafe(24)
+        sweep_links[token] = (user, job_id, now + REPORT_LINK_TTL_S)
+        return {"url": f"/reports/sweep/{token}", "expires_in_s": REPORT_LINK_TTL_S}
+
+    @app.get("/reports/sweep/{token}", tags=["jobs"], response_class=HTMLResponse)
+    def sweep_report_by_link(token: str) -> Response:
+        """A sweep's analysis page by the link from POST /api/jobs/{id}/sweep/report-link."""
+        hit = sweep_links.get(token)
+        if hit is None or hit[2] < time.monotonic():
+            raise HTTPException(404, "unknown or expired report link")
+        p = _sweep_folder(hit[1], hit[0]) / "report.html"
         if not p.is_file():
             raise HTTPException(404, "the sweep's report.html is no longer in its folder")
         return _report_response(p)

@@ -1,4 +1,4 @@
-// The web application: a hash router over five pages (editor, job, run, runs, compare).
+// The web application: a hash router over seven pages (editor, job, run, runs, compare, sweeps, sweep).
 import { api, ApiError, followEvents, getKey, setKey, takeKeyFromUrl } from "./api.js";
 import { SchemaForm } from "./form.js";
 
@@ -131,7 +131,7 @@ async function runPlan() {
 
 async function jobPage(id) {
   page().replaceChildren(h(`
-    <h1>Plan job <span class="muted">${esc(id)}</span></h1>
+    <h1><span id="job-kind">Job</span> <span class="muted">${esc(id)}</span></h1>
     <p>State: <b id="job-state">…</b> <span id="job-stage" class="muted"></span></p>
     <progress id="job-progress" max="1" value="0"></progress>
     <ol id="job-stages"></ol>
@@ -146,8 +146,10 @@ async function jobPage(id) {
 
 function paintJob(job) {
   if (!$("#job-state")) return;
+  $("#job-kind").textContent = `${job.kind[0].toUpperCase()}${job.kind.slice(1)} job`;
   $("#job-state").textContent = job.state;
-  $("#job-stage").textContent = job.stage && job.state === "running" ? `— ${job.stage} (${job.completed + 1} of ${job.total})` : "";
+  const points = job.points ? `, ${job.points.done} of ${job.points.total} points${job.points.failed ? ` (${job.points.failed} failed)` : ""}` : "";
+  $("#job-stage").textContent = job.stage && job.state === "running" ? `— ${job.stage} (${job.completed + 1} of ${job.total}${points})` : "";
   $("#job-progress").value = job.progress;
   $("#job-stages").replaceChildren(...job.stages.map((s, i) => {
     const li = document.createElement("li");
@@ -157,6 +159,10 @@ function paintJob(job) {
   }));
   const ended = ["done", "failed", "cancelled", "interrupted"].includes(job.state);
   $("#cancel-job").disabled = ended;
+  if (job.state === "done" && job.kind === "sweep") {
+    $("#job-after").innerHTML = `<a id="open-sweep" href="#/sweep/${esc(job.id)}">Open sweep ${esc(job.sweep_id || job.id)}</a>`;
+    setTimeout(() => { if (location.hash.startsWith("#/job/")) location.hash = `#/sweep/${job.id}`; }, 400);
+  }
   if (job.state === "done" && job.run_id) {
     $("#job-after").innerHTML = `<a id="open-run" href="#/run/${esc(job.run_id)}">Open run ${esc(job.run_id)}</a>`;
     setTimeout(() => { if (location.hash.startsWith("#/job/")) location.hash = `#/run/${job.run_id}`; }, 400);
@@ -208,6 +214,95 @@ async function runPage(id) {
     window.Plotly.newPlot(div, fig.data, fig.layout, { responsive: true, displaylogo: false });
   }
   if (!Object.keys(figs).length) box.innerHTML = `<p class="muted">This run's result.json is no longer in its folder; the headline above comes from the run store.</p>`;
+}
+
+// ------------------------------------------------------------------ sweeps
+
+// A small sweep that runs in about a minute on the scenario in the editor: the WACC at the economics stage.
+const EXAMPLE_SWEEP = `name: wacc
+description: NPV and cost per GPU-hour across the cost of capital (economics stage only)
+method: grid
+stages: [economics]
+options: {economics_samples: 0}
+parameters:
+  - path: finance.wacc
+    values: [0.06, 0.08, 0.10]
+objectives:
+  - {metric: npv_usd, direction: max}
+  - {metric: cost_per_gpu_hour_usd, direction: min}
+`;
+const sweepDraft = { text: EXAMPLE_SWEEP, workers: 1 };
+
+async function sweepsPage() {
+  page().replaceChildren(h(`
+    <h1>Sweeps</h1>
+    <p class="muted">A sweep runs the plan's stages over a grid or a sample of parameters (docs/sweeps.md) on the scenario in the
+      editor (the bundled default until you load or change one) and ranks the points by its objectives.</p>
+    <div class="editor">
+      <div><textarea id="sweep-spec" spellcheck="false"></textarea>
+        <div class="toolbar"><label>workers <input id="sweep-workers" type="number" min="1" max="64" value="1"></label>
+          <button id="run-sweep" class="primary" type="button">Run sweep</button> <span id="sweep-scenario" class="muted"></span></div></div>
+      <aside><div class="panel"><h3>Problems</h3><ul id="sweep-problems"></ul></div></aside>
+    </div>
+    <h2>Your sweeps</h2>
+    <table id="sweeps-table" class="data"><thead><tr><th>job</th><th>name</th><th>state</th><th>points</th></tr></thead><tbody></tbody></table>
+    <p id="sweeps-empty" class="muted" hidden>No sweeps yet.</p>`));
+  $("#sweep-spec").value = sweepDraft.text;
+  $("#sweep-workers").value = sweepDraft.workers;
+  $("#sweep-spec").addEventListener("input", (e) => { sweepDraft.text = e.target.value; });
+  $("#sweep-scenario").textContent = editor.data || editor.yaml ? "on the editor's scenario" : "on the bundled default scenario";
+  $("#run-sweep").onclick = async () => {
+    sweepDraft.workers = Number($("#sweep-workers").value) || 1;
+    $("#run-sweep").disabled = true;
+    const base = editor.yaml !== null && editor.yaml !== undefined ? { yaml: editor.yaml } : editor.data ? { scenario: editor.data } : {};
+    try {
+      const job = await api("/api/jobs", { method: "POST", body: { kind: "sweep", sweep: sweepDraft.text, ...base, options: { workers: sweepDraft.workers } } });
+      location.hash = `#/job/${job.id}`;
+    } catch (e) {
+      $("#run-sweep").disabled = false;
+      if (!(e instanceof ApiError) || e.status !== 422) throw e;
+      $("#sweep-problems").replaceChildren(...(e.body.problems || [{ message: e.message }]).map((p) => {
+        const li = document.createElement("li");
+        li.innerHTML = `${p.line ? `<span class="muted">line ${p.line}</span> ` : ""}<b>${esc(p.field || "sweep")}</b>: ${esc(p.message)}` +
+          (p.fix ? `<br>fix: ${esc(p.fix)}` : "");
+        return li;
+      }));
+    }
+  };
+  const jobs = (await api("/api/jobs")).filter((j) => j.kind === "sweep");
+  const tb = $("#sweeps-table tbody");
+  if (!tb) return;
+  tb.replaceChildren(...jobs.map((j) => h(`<tr><td><a href="#/${j.state === "done" ? "sweep" : "job"}/${esc(j.id)}">${esc(j.id)}</a></td>
+    <td>${esc(j.scenario_name || j.name || "")}</td><td>${esc(j.state)}</td>
+    <td class="num">${j.points ? `${j.points.done} / ${j.points.total}` : "—"}</td></tr>`)));
+  $("#sweeps-empty").hidden = jobs.length > 0;
+}
+
+async function sweepPage(id) {
+  const sw = await api(`/api/jobs/${encodeURIComponent(id)}/sweep`);
+  // parameters: result column -> dotted scenario path (the header shows the path)
+  const shown = [...Object.entries(sw.parameters), ...sw.objectives.map((o) => [o.metric, `${o.metric} (${o.direction})`])];
+  page().replaceChildren(h(`
+    <h1>Sweep ${esc(sw.name)} <span class="muted">${esc(sw.sweep_id)} · job ${esc(id)}</span></h1>
+    <div class="cards" id="sweep-summary">
+      <div class="card"><div class="label">points run</div><div class="value">${sw.recorded} of ${sw.points}</div></div>
+      <div class="card"><div class="label">failed</div><div class="value">${sw.failed}</div></div>
+      <div class="card"><div class="label">feasible (meet the constraints)</div><div class="value">${sw.feasible}</div></div>
+      <div class="card"><div class="label">Pareto-optimal</div><div class="value">${sw.pareto.length}</div></div>
+    </div>
+    <div class="toolbar"><button id="show-sweep-report" type="button" class="primary">Analysis page</button></div>
+    <table id="sweep-points" class="data"><thead><tr><th>point</th>${shown.map(([, label]) => `<th>${esc(label)}</th>`).join("")}<th>feasible</th><th>Pareto</th><th>status</th></tr></thead>
+      <tbody>${sw.rows.map((r) => `<tr data-point="${esc(r.point)}"${r.pareto ? ' class="pareto"' : ""}><td class="num">${esc(r.point)}</td>` +
+        shown.map(([col]) => `<td class="num">${esc(fmt(r[col]))}</td>`).join("") +
+        `<td>${r.feasible ? "yes" : "no"}</td><td>${r.pareto ? "★" : ""}</td><td>${esc(r.status)}</td></tr>`).join("")}</tbody></table>
+    <section id="sweep-report-section" hidden><h2>Analysis</h2><iframe id="sweep-report-frame" sandbox="allow-scripts allow-popups" title="sweep analysis"></iframe></section>`));
+  $("#show-sweep-report").onclick = async () => {
+    // a short-lived link: the frame cannot send the key, and the page's own CSP lets its inline plotly run
+    const link = await api(`/api/jobs/${encodeURIComponent(id)}/sweep/report-link`, { method: "POST" });
+    $("#sweep-report-section").hidden = false;
+    $("#sweep-report-frame").src = link.url;
+    $("#sweep-report-section").scrollIntoView();
+  };
 }
 
 // ------------------------------------------------------------------ runs
@@ -298,6 +393,8 @@ async function route() {
     else if (name === "run") await runPage(decodeURIComponent(arg || ""));
     else if (name === "runs") await runsPage();
     else if (name === "compare") await comparePage(decodeURIComponent(arg || ""));
+    else if (name === "sweeps") await sweepsPage();
+    else if (name === "sweep") await sweepPage(decodeURIComponent(arg || ""));
     else await editorPage();
   } catch (e) {
     page().replaceChildren(h(`<p class="error" id="page-error">${esc(e.message || e)}</p>`));
