@@ -39,7 +39,7 @@ def schedule_methods(cat: Catalog, scn: Scenario, design: DesignResult, serving:
     for method in method_presets(scn.rollout):
         if method != scn.rollout.method:
             variant = scn.model_copy(update={"rollout": scn.rollout.model_copy(update={"method": method})})
-            out[method] = plan_rollout(cat, variant, design, mix, samples=rollout_samples, exact=exact)
+            out[method] = plan_rollout(cat, variant, design, mix, samples=rollout_samples, exact=exact, sensitivity=False)
     return MethodRollouts(rollouts=out)
 
 

@@ -148,7 +148,8 @@ class RolloutResult(Result):
     critical_path: list[CriticalPathShare] = Field(description="To first token: the 12 most frequent critical tasks, most frequent first.")
     critical_path_full_capacity: list[CriticalPathShare] = Field(description="To full capacity: the 12 most frequent critical tasks.")
     first_token_sensitivity: list[DurationSwing] = Field(
-        description="Tornado on durations: the 12 task groups that move the first token most, on the base plan's order (largest swing first).")
+        description=("Tornado on durations: the 12 task groups that move the first token most, on the base plan's order (largest swing "
+                     "first); empty for the other build methods of the comparison (methods stage), which do not compute it."))
     ramp: list[RampWeek] = Field(description="Capacity online per week of the base plan, to the week after the last acceptance.")
     peak_headcount: int = Field(description="Most on-site workers at once in the base plan [people].")
     labour_hours_by_trade: dict[str, float] = Field(description="On-site person-hours per trade at mode durations [h].")

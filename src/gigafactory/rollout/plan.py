@@ -61,7 +61,8 @@ def labour(tasks, plan) -> dict[str, Any]:
 
 
 def plan_rollout(cat: Catalog, scn: Scenario, design: DesignResult, tok_s_per_gpu: dict[str, float] | None = None,
-                 samples: int | None = None, exact: bool = False, max_deterministic_time: float = 30.0) -> RolloutResult:
+                 samples: int | None = None, exact: bool = False, max_deterministic_time: float = 30.0,
+                 sensitivity: bool = True) -> RolloutResult:
     """The rollout stage.  The base plan comes from the list scheduler (``exact=False``, about a
     second for 1 GW) or from CP-SAT (``exact=True``, proven gap, tens of seconds); see
     docs/rollout.md for the gap between them."""
@@ -101,7 +102,8 @@ def plan_rollout(cat: Catalog, scn: Scenario, design: DesignResult, tok_s_per_gp
         "monte_carlo_samples": n,
         "critical_path": [{"task": k, "share": v} for k, v in crit_ft],
         "critical_path_full_capacity": [{"task": k, "share": v} for k, v in crit_fc],
-        "first_token_sensitivity": duration_tornado(tasks, plan)[:12],
+        # the tornado re-times the base plan ~40 times: the method comparison, which shows percentiles only, skips it
+        "first_token_sensitivity": duration_tornado(tasks, plan)[:12] if sensitivity else [],
         "ramp": ramp,
         "peak_headcount": lab["peak_headcount"],
         "labour_hours_by_trade": lab["labour_hours_by_trade"],
