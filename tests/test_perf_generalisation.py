@@ -42,14 +42,16 @@ def test_busiest_rank_factor_against_monte_carlo():
 def test_expert_parallel_waits_for_the_busiest_rank(catalog):
     """At small batch the ranks of an expert-parallel group hit different numbers of experts and
     the step waits for the busiest; TP-sharded experts (ep = 1) are balanced by construction.
-    At large batch every rank's experts are hit and the two read the same bytes."""
+    At large batch every rank's experts are hit and the two read the same weight bytes, but
+    TP-sharded experts move every routed pair's hidden vector on every GPU (permute, finalize),
+    so whole experts on 8 ranks are faster there."""
     m = catalog.model("deepseek-r1")
     pc = param_counts(m)
     hw = hardware_from_catalog(catalog, "h200-sxm")
     small = [step_time(m, pc, hw, EFF, Layout(tp=8, ep=ep), "fp8", n_decode=4, ctx_decode=1024).experts_s for ep in (1, 8)]
     assert small[1] > 1.3 * small[0]
     big = [step_time(m, pc, hw, EFF, Layout(tp=8, ep=ep), "fp8", n_decode=2048, ctx_decode=1024) for ep in (1, 8)]
-    assert big[1].experts_s == pytest.approx(big[0].experts_s, rel=0.05)
+    assert big[1].experts_s < big[0].experts_s
 
 
 def test_unsupported_precision_is_predicted_under_the_nearest_supported_one(catalog):
@@ -109,7 +111,7 @@ def test_shrunk_fit_recovers_parameters_the_rows_determine(catalog):
     fitted = fit_efficiency(rows, catalog, x0=wrong, prior=wrong).efficiency
     for name in ("compute", "memory", "collective_latency_s", "step_overhead_s", "expert"):
         lo, hi = sorted((getattr(truth, name), getattr(wrong, name)))
-        assert lo * (1 - 1e-6) <= getattr(fitted, name) <= hi * (1 + 1e-6), name
+        assert lo * (1 - 1e-2) <= getattr(fitted, name) <= hi * (1 + 1e-2), name  # 1 %: the fit's finite-difference step
     assert fitted.memory == pytest.approx(truth.memory, rel=0.1)
     assert fitted.step_overhead_s == pytest.approx(truth.step_overhead_s, rel=0.15)
 
@@ -140,3 +142,61 @@ def test_pooled_fit_recovers_one_truth_shared_by_two_generations(catalog):
         assert r.efficiency.compute == pytest.approx(truth.compute, rel=0.1)
         assert r.efficiency.memory == pytest.approx(truth.memory, rel=0.1)
         assert r.efficiency.step_overhead_s == pytest.approx(truth.step_overhead_s, rel=0.2)
+
+
+# --- MoE and MLA costs from the architecture (issue 21 item 1, physics before fitting) ---------
+
+
+def test_kernel_count_of_a_layer_follows_the_architecture(catalog):
+    """A dense GQA layer (Llama) launches 10 kernels a decode step, the unit the step overhead is
+    calibrated per; a DeepSeek-R1 layer (MLA attention, 256 routed + 1 shared expert) 22 and
+    its three dense layers 15, so its step costs 1,321 / 800 of Llama-3.3-70B's overhead."""
+    from gigafactory.perf.architecture import KERNELS_REFERENCE_LAYER, kernels_per_step
+
+    assert KERNELS_REFERENCE_LAYER == 10
+    assert kernels_per_step(catalog.model("llama-3.3-70b")) == 80 * 10
+    assert kernels_per_step(catalog.model("deepseek-r1")) == 3 * 15 + 58 * 22
+    assert kernels_per_step(catalog.model("gpt-oss-120b")) == 36 * 14  # GQA + routed experts, no shared expert
+    eff = Efficiency(compute=0.5, memory=0.8, collective_latency_s=1e-5, step_overhead_s=8e-3, expert=1.0)
+    over = {}
+    for name in ("llama-3.3-70b", "deepseek-r1"):
+        m = catalog.model(name)
+        over[name] = step_time(m, param_counts(m), hardware_from_catalog(catalog, "b200"), eff, Layout(tp=8), "fp8", 4, 1024).overhead_s
+    assert over["llama-3.3-70b"] == pytest.approx(8e-3)
+    assert over["deepseek-r1"] == pytest.approx(8e-3 * 1321 / 800)
+
+
+def test_routed_pair_bytes_count_the_moe_pipeline_by_hand():
+    """Permute, FC1, SwiGLU, FC2 and finalize move 7 h + 10 I bytes per routed pair with FP8
+    activations (h = 7168, I = 2048 for DeepSeek-R1: 70,656 B), 5.19 h + 9.13 I with NVFP4."""
+    from gigafactory.perf.step import MLP_ACT_BYTES, routed_pair_bytes
+
+    assert routed_pair_bytes(7168, 2048, MLP_ACT_BYTES["fp8"]) == pytest.approx(7 * 7168 + 10 * 2048)
+    a = 0.5 + 1 / 16
+    assert routed_pair_bytes(7168, 2048, MLP_ACT_BYTES["fp4"]) == pytest.approx(7168 * (3 * a + 4) + 2048 * (8 + 2 * a))
+
+
+def test_routing_traffic_grows_with_routed_tokens_not_with_weights(catalog):
+    """At large batch every expert is read once however many tokens it gets, so expert time per
+    token falls with the batch; the routing traffic is per routed pair and keeps a floor under
+    it: past the batch where all experts are hit, the expert time grows in proportion."""
+    m = catalog.model("deepseek-r1")
+    pc = param_counts(m)
+    hw = hardware_from_catalog(catalog, "b200")
+    eff = Efficiency(compute=0.5, memory=0.8, collective_latency_s=1e-5, step_overhead_s=0.0, expert=1.0)
+    t = {n: step_time(m, pc, hw, eff, Layout(tp=8, ep=8, dp_attention=True), "fp4", n, 1024).experts_s for n in (1024, 16384, 32768)}
+    assert t[1024] / 1024 > 4 * t[16384] / 16384  # weights shared by the batch
+    assert 1.6 < t[32768] / t[16384] < 2.05  # routed traffic and math grow with the tokens
+
+
+def test_pooled_fit_without_moe_rows_keeps_the_published_expert_efficiency(catalog):
+    """Leave-one-model-out with DeepSeek-R1 held out leaves no row that exercises routed experts:
+    the pooled fit (the shrinkage target of every group) keeps the expert efficiency at PRIOR's
+    0.84, the grouped-over-dense GEMM ratio of DeepGEMM's published table, not at 1.0."""
+    from gigafactory.perf.calibrate import calibrate
+    from gigafactory.perf.efficiency import PRIOR
+
+    assert PRIOR.expert == pytest.approx(0.84)
+    truth = Efficiency(compute=0.42, memory=0.7, collective_latency_s=2e-5, step_overhead_s=3e-3, expert=0.5)
+    reports = calibrate(_rows(catalog, truth, DENSE_CASES + DENSE_CASES[:4], "h200-sxm", "d"), catalog, "synthetic")
+    assert reports and all(r.efficiency.expert == pytest.approx(PRIOR.expert, rel=1e-3) for r in reports)

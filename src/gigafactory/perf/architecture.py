@@ -93,3 +93,33 @@ def kv_cache_bytes_per_token(m: Any, bytes_per_element: float, context_tokens: i
         frac = 1.0 if context_tokens is None else min(1.0, (m.sliding_window_tokens or 0) / max(context_tokens, 1))
         total += window_layers * per_layer * frac
     return float(total)
+
+
+#: Kernels one decoder layer launches in a decode step, counted from the operator graph of the
+#: published architecture as TensorRT-LLM's and SGLang's PyTorch back-ends run it (one kernel
+#: per GEMM, normalisation, activation, routing or permutation step, attention and collective;
+#: a norm fused into the preceding all-reduce counted once).
+#: GQA/MHA attention block: input norm, QKV GEMM, RoPE + KV-cache append, attention, O GEMM.
+#: MLA (weight-absorbed decode, DeepSeek-V3 report sec. 2.1): input norm, fused q_a/kv_a GEMM,
+#: q_a norm, kv_a norm, q_b GEMM, K-absorb BMM, RoPE + latent-cache append, attention, V-absorb
+#: BMM, O GEMM.
+KERNELS_ATTENTION = {"gqa": 5, "mha": 5, "mla": 10}
+#: dense MLP block: post-attention norm (+ all-reduce), gate/up GEMM, SwiGLU, down GEMM, all-reduce.
+KERNELS_DENSE_MLP = 5
+#: routed-expert block: post-attention norm (+ all-reduce), router GEMM, top-k, permute/expand,
+#: FC1 grouped GEMM, SwiGLU, FC2 grouped GEMM, finalize/unpermute, all-reduce or combine;
+#: each shared expert adds gate/up GEMM, SwiGLU and down GEMM.
+KERNELS_MOE_MLP = 9
+KERNELS_PER_SHARED_EXPERT = 3
+#: a dense GQA layer (Llama): the unit the step overhead is calibrated per (80 of them).
+KERNELS_REFERENCE_LAYER = KERNELS_ATTENTION["gqa"] + KERNELS_DENSE_MLP
+
+
+def kernels_per_step(m: Any) -> float:
+    """Kernels of one decode step over all decoder layers [count] (see KERNELS_ATTENTION)."""
+    attn = KERNELS_ATTENTION.get(m.attention, KERNELS_ATTENTION["gqa"])
+    if m.architecture != "moe":
+        return float(m.num_layers * (attn + KERNELS_DENSE_MLP))
+    dense_layers = m.num_dense_layers or 0
+    moe = KERNELS_MOE_MLP + KERNELS_PER_SHARED_EXPERT * (m.num_shared_experts or 0)
+    return float(dense_layers * (attn + KERNELS_DENSE_MLP) + (m.num_layers - dense_layers) * (attn + moe))

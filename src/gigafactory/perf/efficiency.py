@@ -1,6 +1,6 @@
 """Efficiency parameters of the roofline, per hardware generation and serving framework.
 
-Four physically meaningful, bounded numbers; ``fit_efficiency`` in ``calibrate.py`` returns
+Five physically meaningful, bounded numbers; ``fit_efficiency`` in ``calibrate.py`` returns
 exactly this object.  Values come from ``perf/data/efficiency.yaml`` (written by
 `gigafactory calibrate`, with provenance); :data:`PRIOR` is used where no fit exists.
 """
@@ -24,7 +24,7 @@ class Efficiency:
     memory: float  # achieved / peak HBM bandwidth in weight and KV reads [1]
     collective_latency_s: float  # fixed cost of one collective (all-reduce, all-to-all) [s]
     step_overhead_s: float  # fixed cost of one forward step: launch, scheduling, sampling [s]
-    expert: float = 1.0  # routed-expert grouped GEMMs and dispatch relative to dense GEMMs (load imbalance, small per-expert batches) [1]
+    expert: float = 1.0  # routed-expert grouped GEMMs and all-to-all relative to dense GEMMs and link efficiency; routing traffic, tile padding of small batches and the busiest rank are modelled in step.py [1]
 
     def as_dict(self) -> dict[str, float]:
         return {f.name: getattr(self, f.name) for f in fields(self)}
@@ -40,7 +40,12 @@ BOUNDS: dict[str, tuple[float, float]] = {
 }
 #: before calibration: typical achieved fractions (cuBLAS GEMMs ~60 % of dense peak, HBM
 #: streaming ~80 %), NCCL small-message latency ~10 us, a few ms of per-step runtime overhead.
-PRIOR = Efficiency(compute=0.6, memory=0.8, collective_latency_s=10e-6, step_overhead_s=2e-3, expert=1.0)
+#: Expert efficiency 0.84: masked grouped GEMMs (MoE decode) over dense GEMMs of the same N and
+#: K in DeepGEMM's published H800 FP8 table (README, Feb 2025: 1233/1304, 925/1025, 1040/1304,
+#: 916/1025, 932/1304, 815/1025 TFLOPS at 1,024-256 tokens per expert; geometric mean 0.84),
+#: with the all-to-all at the link efficiency DeepEP reports (153 GB/s of ~160 GB/s NVLink on
+#: H800, README) no slower than COMM_EFFICIENCY.  A pooled fit without MoE rows keeps it here.
+PRIOR = Efficiency(compute=0.6, memory=0.8, collective_latency_s=10e-6, step_overhead_s=2e-3, expert=0.84)
 #: achieved / peak link bandwidth for large collectives (not fitted).
 COMM_EFFICIENCY = 0.75
 

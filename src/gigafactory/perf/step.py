@@ -13,7 +13,7 @@ from functools import lru_cache
 from statistics import NormalDist
 from typing import Any
 
-from gigafactory.perf.architecture import ParamCounts, kv_cache_bytes_per_token
+from gigafactory.perf.architecture import KERNELS_REFERENCE_LAYER, ParamCounts, kernels_per_step, kv_cache_bytes_per_token
 from gigafactory.perf.efficiency import COMM_EFFICIENCY, Efficiency
 from gigafactory.perf.hardware import Hardware
 from gigafactory.perf.layout import Layout
@@ -53,6 +53,25 @@ def busiest_rank_factor(mean: float, var: float, ranks: int, cap: float | None =
     if cap is not None:
         top = min(top, cap)
     return max(1.0, top / mean)
+
+
+#: bytes of an activation element fed to a routed-expert GEMM: quantised to the weights'
+#: precision (NVFP4: a 4-bit value plus one FP8 scale per 16 elements, NVIDIA's NVFP4 format)
+MLP_ACT_BYTES = {"bf16": 2.0, "fp8": 1.0, "fp4": 0.5 + 1.0 / 16}
+
+
+def routed_pair_bytes(hidden: float, intermediate: float, act_bytes: float) -> float:
+    """HBM bytes one routed (token, expert) pair moves outside the weight reads [B].
+
+    The MoE pipeline as TensorRT-LLM runs it (expandInputRows -> FC1 -> doActivation -> FC2 ->
+    finalizeMoeRouting, the auxiliary kernels named in NVIDIA's "Scaling Expert Parallelism in
+    TensorRT-LLM, part 2" blog, 2025; vLLM's and SGLang's fused MoE have the same stages): the
+    permute kernel reads and writes the quantised hidden vector (2 h a), FC1 reads it (h a) and writes gate and up in
+    16 bits (2 I 2), SwiGLU reads those and writes the quantised product (4 I + I a), FC2 reads
+    it (I a) and writes 16 bits (2 h), finalize reads that back (2 h).  ``intermediate`` is the
+    share of the expert's intermediate dimension one GPU holds [B].
+    """
+    return hidden * (3.0 * act_bytes + 4.0) + intermediate * (8.0 + 2.0 * act_bytes)
 
 
 @dataclass(frozen=True)
@@ -144,6 +163,12 @@ def step_time(
             pairs = tokens * k  # routed (token, expert) pairs of the whole EP group
             tok_imbalance = busiest_rank_factor(pairs / ep_ranks, pairs * (1 / ep_ranks) * (1 - 1 / ep_ranks), ep_ranks)
         expert_bytes_per_gpu = pc.experts_total * MLP_BYTES[precision] * p_hit * hit_imbalance / gpus
+        # Routing moves every routed (token, expert) pair's activations through HBM several
+        # times: permute copy, GEMM inputs, FC1 output, SwiGLU, FC2 output, finalize.
+        moe_layers = (layers - (m.num_dense_layers or 0)) / pp
+        pairs_rank = tokens * k / ep_ranks * tok_imbalance  # pairs the busiest rank processes
+        expert_tp = max(1.0, gpus / pp / ep_ranks)  # GPUs sharing one expert's intermediate dimension
+        expert_bytes_per_gpu += moe_layers * pairs_rank * routed_pair_bytes(m.hidden_size, m.moe_intermediate_size / expert_tp, MLP_ACT_BYTES[precision])
         expert_flops = 2.0 * pc.experts_active * tokens * tok_imbalance / gpus
         experts_s = roofline_s(expert_flops / (peak_mlp * eff.expert), expert_bytes_per_gpu / bw)
 
@@ -173,7 +198,9 @@ def step_time(
     if pp > 1:
         comm_s += tokens * m.hidden_size * ACT_BYTES / (hw.link_bw(gpus) * COMM_EFFICIENCY) + eff.collective_latency_s
 
-    # kernel launches and host work grow with the layers a stage runs (normalised to 80 layers)
-    overhead = eff.step_overhead_s * stage_layers / 80.0
+    # Kernel launches and host work grow with the kernels a stage runs: ``step_overhead_s`` is
+    # per 80 dense GQA layers (Llama-3 70B), and an MLA + routed-expert layer launches about
+    # twice a dense layer's kernels (architecture.KERNELS_*).
+    overhead = eff.step_overhead_s * kernels_per_step(m) / (pp * 80.0 * KERNELS_REFERENCE_LAYER)
     total = dense_s + experts_s + attention_s + comm_s + overhead
     return StepTime(total, dense_s, experts_s, attention_s, comm_s, overhead)

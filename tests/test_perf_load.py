@@ -1,0 +1,139 @@
+"""Latency under load (perf.load): queueing pieces against exact references, behaviour in the
+arrival rate, and agreement with the serving simulator.  It is not wired into validate or the search:
+measured there it predicted server rows worse than the fixed ratios (docs/accuracy.md)."""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from gigafactory.perf.layout import Layout
+from gigafactory.perf.load import (Lengths, aggregated_load, cv_within_max, halfin_whitt_wait_probability, latency_under_load,
+                                   lognormal_nodes, quantiles_from_cdf, ttft_distribution)
+
+
+def test_length_nodes_keep_the_mean_and_the_cap():
+    x = lognormal_nodes(1000.0, 1.0, None, 1024)
+    assert x.mean() == pytest.approx(1000.0, rel=1e-6)
+    assert x.std() / x.mean() == pytest.approx(1.0, abs=0.05)  # the top node sits at the 99.95th percentile
+    capped = lognormal_nodes(870.7, 1.0, 2540.0)
+    assert capped.mean() == pytest.approx(870.7, rel=1e-6) and capped.max() <= 2540.0
+    assert np.all(lognormal_nodes(129.0, 1.0, 128.0) == 128.0)  # a maximum below the mean: outputs truncated
+
+
+def test_cv_puts_a_published_maximum_at_a_high_quantile():
+    assert cv_within_max(100.0, 1.0, None) == 1.0
+    assert cv_within_max(100.0, 1.0, 1e6) == 1.0  # far maximum: the default CV
+    cv = cv_within_max(9428.6, 1.0, 19988.0)  # MLPerf llama3.1-405b prompts
+    s = math.sqrt(math.log1p(cv * cv))
+    q = 0.5 * math.erfc(-(math.log(19988.0 / 9428.6) + s * s / 2) / s / math.sqrt(2))
+    assert q == pytest.approx(0.999, abs=1e-6)
+
+
+def test_halfin_whitt_limits():
+    assert halfin_whitt_wait_probability(0.0) == 1.0
+    assert halfin_whitt_wait_probability(40.0) == 0.0
+    p = [halfin_whitt_wait_probability(b) for b in (0.1, 0.5, 1.0, 2.0, 3.0)]
+    assert all(a > b for a, b in zip(p, p[1:]))
+
+
+def test_prefill_wait_is_mm1_exact_for_exponential_service():
+    """M/M/1: P(W > t) = rho exp(-(mu - lambda) t), so the p99 wait is ln(100 rho) / (mu - lambda)."""
+    mean_s, rho = 0.2, 0.7
+    service = -mean_s * np.log1p(-(np.arange(4096) + 0.5) / 4096)  # exponential quantile nodes
+    grid, cdf = ttft_distribution(rho / mean_s, service, np.zeros_like(service), 0.0)
+    p99 = quantiles_from_cdf(grid, cdf, (0.99,))[0]
+    assert p99 == pytest.approx(math.log(100 * rho) / (1 / mean_s - rho / mean_s), rel=0.02)
+
+
+@pytest.mark.parametrize("rho", [0.3, 0.7])
+def test_prefill_wait_matches_a_lindley_recursion(rho):
+    """M/G/1 with lognormal (CV 1) service: the FFT Pollaczek-Khinchine wait against Lindley's
+    recursion over 200,000 customers.  Tolerance 15 % at p99: the 1,024 nodes stop at the 99.95th
+    percentile of the service, and the recursion's own p99 moves a few % with the seed."""
+    rng = np.random.default_rng(7)
+    n, s2 = 200_000, math.log(2.0)
+    s = np.exp(rng.normal(-s2 / 2, math.sqrt(s2), n))
+    a = rng.exponential(1 / rho, n)
+    w = np.empty(n)
+    acc = 0.0
+    for i in range(n):
+        w[i] = acc
+        acc = max(0.0, acc + s[i] - a[i])
+    nodes = lognormal_nodes(1000.0, 1.0, None, 1024) / 1000.0
+    grid, cdf = ttft_distribution(rho, nodes, np.zeros_like(nodes), 0.0)
+    p50, p99 = quantiles_from_cdf(grid, cdf)
+    assert p99 == pytest.approx(float(np.percentile(w, 99)), rel=0.15)
+    assert abs(p50 - float(np.percentile(w, 50))) < 0.1
+
+
+def _core(rate: float) -> object:
+    # a 70B-class instance: 30 ms decode step, 8,192-token budget taking 0.5 s when full
+    step_d, step_f, room = 0.030, 0.5, 8000.0
+    lengths = Lengths(1024.0, 256.0)
+    step = step_d / (1 - rate * 1024.0 * (step_f - step_d) / room)  # mean step with this prefill load
+    return latency_under_load(rate, lengths, 1.0, step, step_d, step_f, room, 2e6, 0.3)
+
+
+def test_latencies_grow_with_the_rate_and_p99_exceeds_p50():
+    pts = [_core(r) for r in (1.0, 4.0, 8.0, 12.0, 14.0)]
+    assert all(p.stable for p in pts)
+    for p in pts:
+        assert p.ttft_p99_s >= p.ttft_p50_s > 0 and p.tpot_p99_s >= p.tpot_p50_s > 0
+    for a, b in zip(pts, pts[1:]):
+        assert b.ttft_p99_s > a.ttft_p99_s and b.tpot_p99_s > a.tpot_p99_s
+    assert not _core(16.5).stable  # prefill budget full: the queue grows without bound
+    assert math.isinf(_core(16.5).ttft_p99_s)
+
+
+@pytest.fixture(scope="module")
+def row8b(catalog):
+    from gigafactory.simulate.replay import _row_setup
+    row = {"id": "t", "model": "meta-llama/Llama-3.1-8B-Instruct", "hardware": "h200-sxm", "precision": "fp8", "framework": "trtllm", "mtp": "0"}
+    return row, _row_setup(row, catalog)
+
+
+def _simulate(setup, layout, replicas, rate_rps, isl, osl, n_requests, seed=0):
+    from gigafactory.simulate import workload as wlmod
+    from gigafactory.simulate.cost import PerfStepCost
+    from gigafactory.simulate.engine import EngineConfig, Pool, Replica
+    from gigafactory.simulate.router import make_router
+    from gigafactory.simulate.sim import Requests, Simulation
+    rng = np.random.default_rng(seed)
+    dur = n_requests / rate_rps
+    wl = wlmod.synthetic(wlmod.poisson_arrivals(rate_rps, dur, rng), rng, isl=isl, osl=osl, cv_len=1.0, duration_s=dur)
+    req = Requests(wl.arrival_s.tolist(), wl.input_tokens.tolist(), wl.output_tokens.tolist(), [0] * len(wl))
+    sim = Simulation(req, dur, drain_s=10 * dur)
+    s = setup
+    cost = PerfStepCost(s["m"], s["pc"], s["hw"], s["eff"], layout, s["precision"], s["spec"])
+    pool = Pool(sim, "p", None, make_router("least-outstanding"))
+    pool.replicas = [Replica(sim, pool, i, cost, EngineConfig(max_seqs=1 << 20)) for i in range(replicas)]
+    sim.add_pool(pool, [0])
+    sim.run()
+    arr, first, fin, out = map(np.array, (req.arrival, req.first, req.finish, req.out))
+    scored = (np.arange(len(arr)) >= len(arr) // 10) & np.isfinite(fin)
+    multi = scored & (out > 1)
+    ttft = first[scored] - arr[scored]
+    tpot = (fin[multi] - first[multi]) / (out[multi] - 1)
+    return np.percentile(ttft, [50, 99]), np.percentile(tpot, [50, 99])
+
+
+@pytest.mark.parametrize("replicas, concurrency", [(1, 64), (1, 128), (4, 128)])
+def test_agrees_with_the_simulator(row8b, replicas, concurrency):
+    """Llama-3.1-8B on H200 (MLPerf interactive lengths, 871 / 129 tokens, lognormal CV 1):
+    the model's p99s against the discrete-event engine at the model's own rate, 12,000 requests.
+
+    Tolerances: the ranges measured over 25 configurations, 8B to 405B, one and four replicas
+    (docs/accuracy.md, "Latency under load"): the model's p99 TPOT is 0.51-1.85x the simulator's
+    and its p99 TTFT 0.60-1.18x (the simulator's router balances outstanding tokens, not prefill
+    work, so it queues prompts more than the M/G/c the model assumes).  The ranges are wide: that
+    is the model's measured accuracy, and why it is not wired into validate or the search."""
+    row, s = row8b
+    lay = Layout(tp=1)
+    lengths = Lengths(870.7, 129.0)
+    p, lp = aggregated_load(s["m"], s["pc"], s["hw"], s["eff"], lay, s["precision"], lengths, concurrency, s["spec"], instances=replicas)
+    assert lp.stable
+    (t50, t99), (o50, o99) = _simulate(s, lay, replicas, lp.rate_rps * replicas, 870.7, 129.0, 12000)
+    assert 0.5 < lp.tpot_p99_s / o99 < 1.9
+    assert 0.6 < lp.ttft_p99_s / t99 < 1.2
