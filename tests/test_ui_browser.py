@@ -64,6 +64,18 @@ def _run_plan_and_wait(page) -> str:
     return page.url.split("#/run/")[1]
 
 
+def _watched_page(browser, server: str, foreign: list[str], console_errors: list[str], page_errors: list[str]):
+    """A context and page that record requests leaving the server, console errors (a 422 from
+    the validation endpoint is the answer for an invalid input, not an error) and page errors."""
+    origin = server.split("/#")[0].rstrip("/")
+    ctx = browser.new_context(viewport={"width": 1400, "height": 1000})
+    ctx.on("request", lambda r: foreign.append(r.url) if not r.url.startswith((origin, "data:", "blob:", "about:")) else None)
+    page = ctx.new_page()
+    page.on("console", lambda m: console_errors.append(m.text) if m.type == "error" and "status of 422" not in m.text else None)
+    page.on("pageerror", lambda e: page_errors.append(str(e)))
+    return ctx, page
+
+
 def test_edit_validate_run_report_compare(server, tmp_path):
     sync_playwright = _browser_or_fail()
     shots = _shots(tmp_path)
@@ -74,12 +86,7 @@ def test_edit_validate_run_report_compare(server, tmp_path):
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
         try:
-            ctx = browser.new_context(viewport={"width": 1400, "height": 1000})
-            ctx.on("request", lambda r: foreign.append(r.url) if not r.url.startswith((origin, "data:", "blob:", "about:")) else None)
-            page = ctx.new_page()
-            # a 422 from the validation endpoint is the answer for an invalid scenario, not a page error
-            page.on("console", lambda m: console_errors.append(m.text) if m.type == "error" and "status of 422" not in m.text else None)
-            page.on("pageerror", lambda e: page_errors.append(str(e)))
+            ctx, page = _watched_page(browser, server, foreign, console_errors, page_errors)
 
             # 1. open the app (the URL carries the key) and load the default scenario
             page.goto(server)
@@ -170,15 +177,10 @@ def test_sweep_page_runs_a_sweep_and_shows_its_points(server, tmp_path):
     shots = _shots(tmp_path)
     errors: list[str] = []
     foreign: list[str] = []
-    origin = server.split("/#")[0].rstrip("/")
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
         try:
-            ctx = browser.new_context(viewport={"width": 1400, "height": 1000})
-            ctx.on("request", lambda r: foreign.append(r.url) if not r.url.startswith((origin, "data:", "blob:", "about:")) else None)
-            page = ctx.new_page()
-            page.on("console", lambda m: errors.append(m.text) if m.type == "error" and "status of 422" not in m.text else None)
-            page.on("pageerror", lambda e: errors.append(str(e)))
+            _ctx, page = _watched_page(browser, server, foreign, errors, errors)
             page.goto(server)
             page.wait_for_selector("#validity", timeout=WAIT_MS)
             page.click("#nav-sweeps")

@@ -364,20 +364,13 @@ def create_app(store: str | Path | None = None, keys: Keys | None = None, max_pa
         """A short-lived URL of a finished sweep's analysis page that needs no header (for a browser frame or tab)."""
         if not (_sweep_folder(job_id, user) / "report.html").is_file():
             raise HTTPException(404, "the sweep's report.html is no longer in its folder")
-        now = time.monotonic()
-        for t in [t for t, (_u, _j, exp) in sweep_links.items() if exp < now]:
-            sweep_links.pop(t, None)
-        token = secrets.token_urlsafe(24)
-        sweep_links[token] = (user, job_id, now + REPORT_LINK_TTL_S)
-        return {"url": f"/reports/sweep/{token}", "expires_in_s": REPORT_LINK_TTL_S}
+        return {"url": f"/reports/sweep/{_new_link(sweep_links, user, job_id)}", "expires_in_s": REPORT_LINK_TTL_S}
 
     @app.get("/reports/sweep/{token}", tags=["jobs"], response_class=HTMLResponse)
     def sweep_report_by_link(token: str) -> Response:
         """A sweep's analysis page by the link from POST /api/jobs/{id}/sweep/report-link."""
-        hit = sweep_links.get(token)
-        if hit is None or hit[2] < time.monotonic():
-            raise HTTPException(404, "unknown or expired report link")
-        p = _sweep_folder(hit[1], hit[0]) / "report.html"
+        user, job_id = _link_target(sweep_links, token)
+        p = _sweep_folder(job_id, user) / "report.html"
         if not p.is_file():
             raise HTTPException(404, "the sweep's report.html is no longer in its folder")
         return _report_response(p)
@@ -466,20 +459,12 @@ def create_app(store: str | Path | None = None, keys: Keys | None = None, max_pa
         run = apiruns.find(jobs, user, run_id)
         if apiruns.report_path(run) is None:
             raise HTTPException(404, "the run's report.html is no longer in its output folder")
-        now = time.monotonic()
-        for t in [t for t, (_u, _r, exp) in links.items() if exp < now]:
-            links.pop(t, None)
-        token = secrets.token_urlsafe(24)
-        links[token] = (user, run["id"], now + REPORT_LINK_TTL_S)
-        return {"url": f"/reports/{token}", "expires_in_s": REPORT_LINK_TTL_S}
+        return {"url": f"/reports/{_new_link(links, user, run['id'])}", "expires_in_s": REPORT_LINK_TTL_S}
 
     @app.get("/reports/{token}", tags=["runs"], response_class=HTMLResponse)
     def report_by_link(token: str) -> Response:
         """A report by the link from POST /api/runs/{id}/report-link."""
-        hit = links.get(token)
-        if hit is None or hit[2] < time.monotonic():
-            raise HTTPException(404, "unknown or expired report link")
-        run = apiruns.find(jobs, hit[0], hit[1])
+        run = apiruns.find(jobs, *_link_target(links, token))
         p = apiruns.report_path(run)
         if p is None:
             raise HTTPException(404, "the run's report.html is no longer in its output folder")
@@ -511,6 +496,24 @@ def create_app(store: str | Path | None = None, keys: Keys | None = None, max_pa
         return FileResponse(files[name], media_type=kind, headers={"Cache-Control": "no-cache"})
 
     return app
+
+
+def _new_link(table: dict[str, tuple[str, str, float]], user: str, ident: str) -> str:
+    """A fresh token for ``user``'s run or sweep ``ident`` in ``table`` (expired ones dropped)."""
+    now = time.monotonic()
+    for t in [t for t, (_u, _i, exp) in table.items() if exp < now]:
+        table.pop(t, None)
+    token = secrets.token_urlsafe(24)
+    table[token] = (user, ident, now + REPORT_LINK_TTL_S)
+    return token
+
+
+def _link_target(table: dict[str, tuple[str, str, float]], token: str) -> tuple[str, str]:
+    """(user, run or sweep id) of a live token, else 404."""
+    hit = table.get(token)
+    if hit is None or hit[2] < time.monotonic():
+        raise HTTPException(404, "unknown or expired report link")
+    return hit[0], hit[1]
 
 
 def _report_response(p: Path) -> Response:

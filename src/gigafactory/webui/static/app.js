@@ -218,15 +218,14 @@ async function runPage(id) {
 
 // ------------------------------------------------------------------ sweeps
 
-// A small sweep that runs in about a minute on the scenario in the editor: the WACC at the economics stage.
-const EXAMPLE_SWEEP = `name: wacc
-description: NPV and cost per GPU-hour across the cost of capital (economics stage only)
+// A small sweep that runs in about a minute on the scenario in the editor: the cost of capital at the economics stage.
+const EXAMPLE_SWEEP = `name: cost-of-capital
+description: NPV and cost per GPU-hour across the WACC (economics stage only, no Monte Carlo)
 method: grid
 stages: [economics]
 options: {economics_samples: 0}
 parameters:
-  - path: finance.wacc
-    values: [0.06, 0.08, 0.10]
+  - {path: finance.wacc, values: [0.07, 0.09, 0.11]}
 objectives:
   - {metric: npv_usd, direction: max}
   - {metric: cost_per_gpu_hour_usd, direction: min}
