@@ -42,11 +42,16 @@ SHIFT_LOSS_SLOPE = 0.07152
 SHIFT_LOSS_RANGE = (-0.11, 0.17)
 
 
+def _shift_share(hours_per_week: float, base_hours_per_week: float) -> float:
+    """Share of the hours worked beyond the day shift [1]."""
+    return max(0.0, hours_per_week - base_hours_per_week) / max(hours_per_week, 1e-9)
+
+
 def shift_productivity(hours_per_week: float, base_hours_per_week: float = BASE_CONSTRUCTION_HOURS_PER_WEEK) -> float:
     """Labour productivity [0-1+] of a site worked ``hours_per_week`` by adding shifts to a
     ``base_hours_per_week`` day shift: Hanna et al. (2008)'s loss for the shift-work share of the
     hours, kept inside the range their data cover (so a site worked around the clock loses 17 %)."""
-    extra = max(0.0, hours_per_week - base_hours_per_week) / max(hours_per_week, 1e-9)
+    extra = _shift_share(hours_per_week, base_hours_per_week)
     if extra <= 0.0:
         return 1.0
     lo, hi = SHIFT_LOSS_RANGE
@@ -73,24 +78,28 @@ def construction_cost_factor(hours_per_week: float, base_hours_per_week: float =
     """Facility construction cost at ``hours_per_week`` over its cost at the day-shift pattern:
     the labour share of it grows by the hours lost to shift-work productivity and by the shift pay
     premium on the extra hours; materials and equipment do not change."""
-    extra = max(0.0, hours_per_week - base_hours_per_week) / max(hours_per_week, 1e-9)
-    labour = (1.0 + SHIFT_PAY_PREMIUM * extra) / shift_productivity(hours_per_week, base_hours_per_week)
+    labour = (1.0 + SHIFT_PAY_PREMIUM * _shift_share(hours_per_week, base_hours_per_week)) / shift_productivity(hours_per_week, base_hours_per_week)
     return 1.0 + LABOUR_SHARE_OF_CONSTRUCTION_COST * (labour - 1.0)
+
+
+def worked_hours_per_week(p: "MethodPreset", hours_per_week: float | None = None) -> float:
+    """The site's working hours a week: ``hours_per_week`` (a scenario's
+    rollout.construction_hours_per_week) where given, else the preset's own pattern."""
+    return p.construction_hours_per_week if hours_per_week is None else hours_per_week
 
 
 def facility_cost_factor_for(p: "MethodPreset", hours_per_week: float | None = None) -> float:
     """Factor on the facility capex of ``p`` worked ``hours_per_week`` (its own pattern when None),
     relative to the pattern its durations (and the catalog's facility costs) were set for; 1 for
     the gigafactory and powered-shell presets at their own two-shift pattern."""
-    worked = p.construction_hours_per_week if hours_per_week is None else hours_per_week
-    return construction_cost_factor(worked) / construction_cost_factor(p.durations_at_hours_per_week)
+    return construction_cost_factor(worked_hours_per_week(p, hours_per_week)) / construction_cost_factor(p.durations_at_hours_per_week)
 
 
 def construction_scale_for(p: "MethodPreset", hours_per_week: float | None = None) -> float:
     """Factor on ``p``'s civil, shell and fit-out durations when its site is worked
     ``hours_per_week`` (the preset's own pattern when None), relative to the pattern its
     durations were set for."""
-    worked = p.construction_hours_per_week if hours_per_week is None else hours_per_week
+    worked = worked_hours_per_week(p, hours_per_week)
     return (construction_time_factor(worked, p.construction_labour_share)
             / construction_time_factor(p.durations_at_hours_per_week, p.construction_labour_share))
 
@@ -451,13 +460,12 @@ def custom_preset(spec: Any) -> MethodPreset:
     """A scenario's own build method (scenario.model.BuildMethodSpec): its bundled base with the
     fields it sets (durations in weeks become days; software_first_deploy_days stays in days)."""
     base = PRESETS[spec.based_on]
-    changes: dict[str, Any] = {f: weeks(*getattr(spec, k)) for k, f in _WEEK_FIELDS.items() if getattr(spec, k) is not None}
-    changes.update({f: getattr(spec, f) for f in _SAME_FIELDS if getattr(spec, f) is not None})
-    if spec.software_first_deploy_days is not None:
+    given = {k for k in (*_WEEK_FIELDS, *_SAME_FIELDS, "software_first_deploy_days") if getattr(spec, k) is not None}
+    changes: dict[str, Any] = {f: weeks(*getattr(spec, k)) for k, f in _WEEK_FIELDS.items() if k in given}
+    changes.update({f: getattr(spec, f) for f in _SAME_FIELDS if f in given})
+    if "software_first_deploy_days" in given:
         changes["software_first_deploy"] = tuple(spec.software_first_deploy_days)
-    changed = ", ".join(sorted((*(k for k in _WEEK_FIELDS if getattr(spec, k) is not None),
-                                *(f for f in _SAME_FIELDS if getattr(spec, f) is not None),
-                                *(["software_first_deploy_days"] if spec.software_first_deploy_days is not None else [])))) or "nothing"
+    changed = ", ".join(sorted(given)) or "nothing"
     return dataclasses.replace(
         base, **changes, name=spec.name, based_on=base.family,
         description=spec.description or f"{base.name} with the scenario's changes ({changed}).",

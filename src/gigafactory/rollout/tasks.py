@@ -16,7 +16,7 @@ from typing import Any
 from gigafactory.results.design import DesignResult
 from gigafactory.rollout import power
 from gigafactory.rollout.presets import (BASE_CONSTRUCTION_HOURS_PER_WEEK, PRESETS, MethodPreset, Tri, construction_scale_for,
-                                        method_presets, shipping_days)
+                                        method_presets, shipping_days, worked_hours_per_week)
 
 HOURS_PER_DAY = 24.0
 
@@ -73,12 +73,6 @@ def urgency(scn: Any, method: MethodPreset) -> tuple[float, bool, float]:
             method.crews_per_100mw if crews is None else float(crews))
 
 
-def construction_scale(scn: Any, site_method: MethodPreset) -> float:
-    """Factor on a site's civil, shell and fit-out durations from the working pattern: the
-    scenario's rollout.construction_hours_per_week where given, else the site preset's."""
-    return construction_scale_for(site_method, getattr(scn.rollout, "construction_hours_per_week", None))
-
-
 def site_preset(method: MethodPreset, powered_shell: bool) -> MethodPreset:
     """The preset a site is built with: a powered-shell site (or method) uses powered-shell's
     site works, whatever the programme's method."""
@@ -133,10 +127,11 @@ def build_tasks(scn: Any, design: DesignResult, cat: Any) -> list[Task]:
             tasks.append(Task(f"{s}/lead-{name}", s, "lead", _lead(tri, head_start), ()))
             leads.append(f"{s}/lead-{name}")
         prev: tuple[str, ...] = ()
-        pace = construction_scale(scn, sp)
-        # each construction worker's hours a day (10 at the day-shift pattern) follow the site's hours a week
-        worked = getattr(scn.rollout, "construction_hours_per_week", None) or sp.construction_hours_per_week
-        build_hours_per_day = 10.0 * worked / BASE_CONSTRUCTION_HOURS_PER_WEEK
+        # the working pattern: the scenario's rollout.construction_hours_per_week, else the site preset's; it scales
+        # civil, shell and fit-out durations, and each construction worker's hours a day (10 at the day shift)
+        hours_override = getattr(scn.rollout, "construction_hours_per_week", None)
+        pace = construction_scale_for(sp, hours_override)
+        build_hours_per_day = 10.0 * worked_hours_per_week(sp, hours_override) / BASE_CONSTRUCTION_HOURS_PER_WEEK
         if sp.site_civil:
             tasks.append(Task(f"{s}/civil", s, "civil", _h(sp.site_civil, pace), ()))
             prev = (f"{s}/civil",)

@@ -186,7 +186,7 @@ class BuildMethodSpec(_Section):
     comparison, and `rollout.method` may name it."""
 
     name: str = Field(pattern=r"^[a-z][a-z0-9-]{1,39}$", description="Name (lower case, digits and '-'); not a bundled method's.")
-    based_on: Literal["stick-built", "fast-track", "gigafactory", "conversion", "powered-shell"] = Field(
+    based_on: Literal[BUILT_IN_METHODS] = Field(  # type: ignore[valid-type]  (Literal of the tuple: its members)
         description="Bundled preset it starts from; every field not set here is that preset's.")
     description: str | None = Field(None, max_length=300, description="What the method does, in words (the comparison table shows it).")
     site_civil_weeks: Triangle | None = Field(None, description="Site preparation and foundations, [low, mode, high] [weeks].")
