@@ -150,8 +150,14 @@ def test_edit_validate_run_report_compare(server, tmp_path):
             page.wait_for_selector(f'#runs-table tr[data-run-id="{second}"]', timeout=WAIT_MS)
             page.fill("#run-search", "1gw-gb300")
             page.wait_for_function("document.querySelectorAll('#runs-table tbody tr').length === 2", timeout=WAIT_MS)
-            for run_id in (first, second):
-                page.check(f'#runs-table tr[data-run-id="{run_id}"] input[type=checkbox]')
+            # the search's debounced reload can redraw the table (unticking the boxes) after the count above already
+            # holds, so tick again until the compare button takes the selection
+            for _ in range(10):
+                for run_id in (first, second):
+                    page.check(f'#runs-table tr[data-run-id="{run_id}"] input[type=checkbox]')
+                if page.is_enabled("#compare-selected"):
+                    break
+                page.wait_for_timeout(500)
             page.screenshot(path=str(shots / "ui-runs.png"))
             page.click("#compare-selected")
             page.wait_for_selector("#compare-outputs", timeout=WAIT_MS)
