@@ -200,3 +200,147 @@ def test_pooled_fit_without_moe_rows_keeps_the_published_expert_efficiency(catal
     truth = Efficiency(compute=0.42, memory=0.7, collective_latency_s=2e-5, step_overhead_s=3e-3, expert=0.5)
     reports = calibrate(_rows(catalog, truth, DENSE_CASES + DENSE_CASES[:4], "h200-sxm", "d"), catalog, "synthetic")
     assert reports and all(r.efficiency.expert == pytest.approx(PRIOR.expert, rel=1e-3) for r in reports)
+
+
+# --- Length-biased decode context (issue 21 item 1, third round) -------------------------------
+
+
+def test_decode_context_is_length_biased_against_a_simulated_batch():
+    """A steady-state batch holds each request for as many steps as it has output tokens, so its
+    mean context is isl + E[o^2] / (2 E[o]): checked against a step-by-step count over 20,000
+    lognormal output lengths (CV 0.6), and isl + osl / 2 for fixed lengths."""
+    from gigafactory.perf.serving import decode_context
+
+    assert decode_context(800.0, 4000.0) == pytest.approx(2800.0)
+    rng = np.random.default_rng(np.random.SeedSequence(2103))
+    cv, mean = 0.6, 4000.0
+    s2 = np.log1p(cv * cv)
+    o = np.maximum(1, np.round(rng.lognormal(np.log(mean) - s2 / 2, np.sqrt(s2), 20_000)))
+    # every step a request spends in the batch at context isl + j, j = 0 .. o - 1
+    step_weighted = 800.0 + float(np.sum(o * (o - 1) / 2) / np.sum(o))
+    assert decode_context(800.0, float(o.mean()), float(o.std() / o.mean())) == pytest.approx(step_weighted, rel=0.01)
+
+
+@pytest.mark.parametrize("osl_mean, osl_max, expected", [
+    (128.0, 128.0, 0.0),  # MLPerf llama3.1-8b: every answer runs to the 128-token cap
+    (1024.0, None, 0.0),  # a blog's nominal length
+    (921.6, 1024.0, (0.0, 0.06)),  # InferenceMAX: uniform on [0.8 L, L], CV 0.064
+    (4043.0, 20000.0, (0.55, 0.7)),  # MLPerf DeepSeek-R1: mean 4,043, cap 20,000
+])
+def test_output_length_cv_of_a_row(osl_mean, osl_max, expected):
+    from gigafactory.perf.validate import output_length_cv
+
+    got = output_length_cv(osl_mean, osl_max)
+    if isinstance(expected, tuple):
+        assert expected[0] < got < expected[1]
+    else:
+        assert got == expected
+
+
+def test_varied_output_lengths_lower_the_predicted_throughput(catalog):
+    """The same MLPerf-like row predicts fewer tokens/s with a published 20,000-token cap (CV
+    ~0.6: longer contexts in the batch) than with fixed lengths."""
+    row = {"id": "len", "hardware": "b200", "num_gpus": "8", "model": "deepseek-r1", "precision": "fp4", "framework": "trtllm",
+           "scenario": "offline", "isl_mean": "804", "osl_mean": "4043", "tok_s_gpu": "5000", "tp": "8", "ep": "8", "dp_attention": "1"}
+    fixed = predict_row({**row, "osl_max": "4043"}, catalog)
+    varied = predict_row({**row, "osl_max": "20000"}, catalog)
+    assert fixed.status == varied.status == "ok"
+    assert varied.predicted_tok_s_gpu < 0.97 * fixed.predicted_tok_s_gpu
+
+
+# --- Software releases (issue 21 item 3) ------------------------------------------------------
+
+
+@pytest.mark.parametrize("row, expected", [
+    ({"id": "mlperf-v5.1-nvidia-b200x8-deepseek-r1-offline", "source_kind": "mlperf"}, "mlperf-v5.1"),
+    ({"id": "x", "source_kind": "mlperf", "source_url": "https://github.com/mlcommons/inference_results_v6.0/blob/main/closed/NVIDIA/x"}, "mlperf-v6.0"),
+    ({"id": "imax-2026-05-22-b200-fp4-sglang-1k1k-8gpu-c1", "source_kind": "inferencemax"}, None),
+    ({"id": "mlperf-v5.1-x", "source_kind": "mlperf", "release": "trtllm-1.2.0rc1"}, "trtllm-1.2.0rc1"),
+])
+def test_software_release_of_a_row(row, expected):
+    from gigafactory.perf.releases import software_release
+
+    assert software_release(row) == expected
+
+
+def test_release_factors_are_recovered_and_leave_the_base_curve_alone(catalog):
+    """Recovery: rows of one system generated from known parameters, and rows of a release
+    whose MoE back end runs at 0.7 x the base's expert efficiency (the rest unchanged).  The
+    release's routed-expert rate (compute x expert multipliers) moves from 1 most of the way to
+    0.7 (the shrinkage towards 1 weighs about two rows of these, whose tok/s move 0.5-0.6 % per
+    % of expert efficiency), never past it; its step-overhead multiplier stays within 5 % of 1; and the base
+    curve's expert efficiency stays within 12 % of the truth, less than 0.6 x as far from it as
+    a fit that forces both sets of rows onto one curve."""
+    from gigafactory.perf.calibrate import ReleaseReport, calibrate
+    from gigafactory.perf.releases import ReleaseFactors
+
+    truth = Efficiency(compute=0.42, memory=0.7, collective_latency_s=2e-5, step_overhead_s=3e-3, expert=0.25)
+    base_rows = _rows(catalog, truth, DENSE_CASES + MOE_CASES, prefix="base")
+    big_moe = [(model, scen, conc, 8, isl, osl) for isl, osl in ((1024, 1024), (2048, 512))
+               for model, scen, conc in (("deepseek-r1", "fixed-concurrency", 256), ("deepseek-r1", "fixed-concurrency", 1024),
+                                         ("deepseek-r1", "offline", None), ("qwen3-235b-a22b", "fixed-concurrency", 512),
+                                         ("qwen3-235b-a22b", "offline", None))]
+    rel_rows = [dict(r, release="r-test") for r in _rows(catalog, ReleaseFactors(expert=0.7).apply(truth), big_moe + DENSE_CASES[:4], prefix="rel")]
+    reports = calibrate(base_rows + rel_rows, catalog, "synthetic")
+    rel = [r for r in reports if isinstance(r, ReleaseReport)]
+    assert [(r.release, r.engine) for r in rel] == [("r-test", "trtllm")]
+    f = rel[0].efficiency
+    # routed-expert math runs at peak x compute x expert: the rows pin the product, and the
+    # shrinkage leaves most of the change on ``expert``, where the dense rows put it
+    assert 0.7 * 0.99 <= f.compute * f.expert <= 0.8
+    assert f.expert < 0.85 and 0.9 <= f.compute <= 1.0
+    assert f.step_overhead == pytest.approx(1.0, abs=0.05)
+    base = next(r for r in reports if not isinstance(r, ReleaseReport)).efficiency.expert
+    one_curve = calibrate(base_rows + [{**r, "release": ""} for r in rel_rows], catalog, "synthetic")[0].efficiency.expert
+    assert abs(base - truth.expert) < 0.6 * abs(one_curve - truth.expert)
+    assert base == pytest.approx(truth.expert, rel=0.12)
+    # a row of the release is predicted under its factors, the same row without one on the base curve
+    table = {(r.generation, r.engine): r.efficiency for r in reports}
+    p_rel, p_plain = (predict_row(r, catalog, table) for r in (rel_rows[1], {**rel_rows[1], "release": ""}))
+    assert p_rel.meta["release"] == "r-test" and p_plain.meta["release"] is None
+    assert p_rel.predicted_tok_s_gpu < 0.95 * p_plain.predicted_tok_s_gpu
+
+
+def test_efficiency_file_release_entries_are_checked(tmp_path):
+    """A release multiplier outside [0.5, 2] is refused with the file, entry and field named."""
+    from gigafactory.errors import InputError
+    from gigafactory.perf.efficiency import load_efficiencies
+    from gigafactory.perf.releases import ReleaseFactors, release_key
+
+    body = ("parameters:\n- {generation: hopper, engine: trtllm, compute: 0.5, memory: 0.7, collective_latency_s: 1.0e-5, step_overhead_s: 0.004}\n"
+            "releases:\n- {release: mlperf-v5.1, engine: trtllm, compute: 1.0, expert: 0.75, step_overhead: 1.0}\n")
+    good = tmp_path / "good.yaml"
+    good.write_text(body)
+    table = load_efficiencies(str(good))
+    assert table[release_key("mlperf-v5.1", "trtllm")] == ReleaseFactors(1.0, 0.75, 1.0)
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(body.replace("expert: 0.75", "expert: 3"))
+    with pytest.raises(InputError) as exc:
+        load_efficiencies(str(bad))
+    text = str(exc.value)
+    assert "releases[0].expert" in text and "bad.yaml" in text and "[0.5, 2]" in text
+
+
+def test_mla_decode_attention_is_compute_bound_at_the_bf16_peak(catalog):
+    """Weight-absorbed MLA decode does 2 h (576 + 512) FLOPs per cached latent of 576 bytes
+    (FP8): ~2 h FLOP/B, so with 128 heads it is compute-bound and a second query token per
+    sequence (MTP verification) nearly doubles its time, while GQA decode (Llama, ~16 FLOP/B)
+    stays memory-bound and barely moves (FlashMLA deep-dive, DeepSeek, 2025).  Its math runs at
+    the BF16 tensor-core peak even with an FP8 cache and FP4 weights."""
+    from gigafactory.perf.step import DECODE_ATTN_PRECISION
+
+    assert DECODE_ATTN_PRECISION == {"mla": "bf16"}
+    hw = hardware_from_catalog(catalog, "b200")
+    eff = Efficiency(compute=0.5, memory=0.8, collective_latency_s=1e-5, step_overhead_s=0.0, expert=0.5)
+    ratio = {}
+    for name, lay in (("deepseek-r1", Layout(tp=8, ep=8, dp_attention=True)), ("llama-3.3-70b", Layout(tp=8))):
+        m = catalog.model(name)
+        one, two = (step_time(m, param_counts(m), hw, eff, lay, "fp4", 2048, 4096, 0, 0, w).attention_s for w in (1, 2))
+        ratio[name] = two / one
+    assert ratio["deepseek-r1"] > 1.6
+    assert ratio["llama-3.3-70b"] < 1.1
+    m = catalog.model("deepseek-r1")
+    lay = Layout(tp=8, ep=8, dp_attention=True)
+    t = step_time(m, param_counts(m), hw, eff, lay, "fp4", 2048, 4096).attention_s
+    flops = m.num_layers * 2048 * 4096 * 2 * m.num_attention_heads * (2 * m.kv_lora_rank + m.qk_rope_head_dim) / 8
+    assert t >= flops / (hw.flop_per_s["bf16"] * eff.compute)  # not at the FP8 peak, half as long

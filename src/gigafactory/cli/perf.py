@@ -77,7 +77,7 @@ def calibrate(
     """Fit the roofline efficiency parameters per hardware generation and engine on measured rows."""
     from gigafactory.perf.calibrate import MIN_ROWS, MIN_ROWS_PARTIAL
     from gigafactory.perf.calibrate import calibrate as run_calibration
-    from gigafactory.perf.calibrate import report_rows, write_efficiency_file
+    from gigafactory.perf.calibrate import release_rows, report_rows, write_efficiency_file
     from gigafactory.perf.efficiency import efficiency_path, load_efficiencies
     from gigafactory.perf.validate import read_measured_csv
 
@@ -94,8 +94,9 @@ def calibrate(
     write_efficiency_file(reports, target, str(measured))
     load_efficiencies.cache_clear()
     table = report_rows(reports)
+    releases = release_rows(reports)
     if as_json:
-        print_json({"written": str(target), "groups": table})
+        print_json({"written": str(target), "groups": table, "releases": releases})
         return
     t = Table(title=f"Calibrated efficiency → {target}", title_justify="left")
     for col in ("generation", "engine", "rows", "compute", "memory", "collective µs", "step overhead ms", "expert", "median APE", "p90 APE"):
@@ -104,6 +105,14 @@ def calibrate(
         t.add_row(r["generation"], r["engine"], str(r["n_rows"]), f"{r['compute']:.3f}", f"{r['memory']:.3f}", f"{r['collective_latency_s'] * 1e6:.1f}",
                   f"{r['step_overhead_s'] * 1e3:.2f}", f"{r['expert']:.3f}", f"{r['median_ape']:.1%}", f"{r['p90_ape']:.1%}")
     out.print(t)
+    if releases:
+        t = Table(title="Software releases: multipliers on their engine's efficiencies (1 = the engine's public releases)", title_justify="left")
+        for col in ("release", "engine", "rows", "compute ×", "expert ×", "step overhead ×", "median APE", "p90 APE"):
+            t.add_column(col, justify="left" if col in ("release", "engine") else "right")
+        for r in releases:
+            t.add_row(r["release"], r["engine"], str(r["n_rows"]), f"{r['compute']:.3f}", f"{r['expert']:.3f}", f"{r['step_overhead']:.3f}",
+                      f"{r['median_ape']:.1%}", f"{r['p90_ape']:.1%}")
+        out.print(t)
     out.print("[dim]APE here is in-sample (the rows the fit saw); see `gigafactory validate` and docs/accuracy.md for held-out figures.[/]")
 
 

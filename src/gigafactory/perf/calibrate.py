@@ -20,8 +20,9 @@ import yaml
 from scipy.optimize import least_squares
 
 from gigafactory.catalog import Catalog
-from gigafactory.perf.efficiency import BOUNDS, ENGINE, PRIOR, Efficiency
+from gigafactory.perf.efficiency import BOUNDS, ENGINE, PRIOR, Efficiency, efficiency_for
 from gigafactory.perf.hardware import hardware_from_catalog
+from gigafactory.perf.releases import FACTOR_BOUNDS, FACTORS, ReleaseFactors, release_factors, release_key, software_release
 from gigafactory.perf.validate import RowPrediction, predict_row
 
 TRUST_WEIGHT = {"1": 1.0, "2": 0.8, "3": 0.5}
@@ -138,10 +139,7 @@ def fit_efficiency(
     )
 
 
-def calibrate(rows: list[dict[str, str]], cat: Catalog, source: str, progress: Callable[[str], None] | None = None) -> list[FitReport]:
-    """Fit every (generation, engine) group with at least MIN_ROWS usable rows, each shrunk
-    towards one pooled fit over all usable rows (smaller groups: towards their generation's
-    TensorRT-LLM fit)."""
+def _usable_groups(rows: list[dict[str, str]], cat: Catalog) -> dict[tuple[str, str], list[dict[str, str]]]:
     groups: dict[tuple[str, str], list[dict[str, str]]] = {}
     for r in rows:
         if not usable_for_fit(r):
@@ -153,19 +151,24 @@ def calibrate(rows: list[dict[str, str]], cat: Catalog, source: str, progress: C
         if predict_row(r, cat, eff=PRIOR).status != "ok":
             continue
         groups.setdefault(key, []).append(r)
+    return groups
+
+
+def _fit_groups(groups: dict[tuple[str, str], list[dict[str, str]]], cat: Catalog, progress: Callable[[str], None] | None,
+                predictor: Callable[[dict[str, str], Catalog, Efficiency], RowPrediction] | None = None) -> list[FitReport]:
     reports = []
     # One pooled fit over every usable row (all generations and engines) is the prior each
     # group's fit is shrunk towards: kernels, runtimes and their overheads are shared across
     # generations, so a group whose rows leave a parameter loose borrows it from the others.
     pooled_rows = [r for rows_ in groups.values() for r in rows_]
-    pooled = fit_efficiency(pooled_rows, cat).efficiency if pooled_rows else PRIOR
+    pooled = fit_efficiency(pooled_rows, cat, predictor=predictor).efficiency if pooled_rows else PRIOR
     # full fits first: a small group starts from its generation's full TensorRT-LLM fit
     for key in sorted(groups, key=lambda k: (len(groups[k]) < MIN_ROWS, k)):
         n = len(groups[key])
         if n >= MIN_ROWS:
             if progress:
                 progress(f"fitting {key[0]} / {key[1]} on {n} rows")
-            reports.append(fit_efficiency(groups[key], cat, x0=pooled, prior=pooled))
+            reports.append(fit_efficiency(groups[key], cat, x0=pooled, prior=pooled, predictor=predictor))
             continue
         base = next((r.efficiency for r in reports if (r.generation, r.engine) == (key[0], "trtllm")), None)
         if n < MIN_ROWS_PARTIAL or base is None:
@@ -174,12 +177,100 @@ def calibrate(rows: list[dict[str, str]], cat: Catalog, source: str, progress: C
             continue
         if progress:
             progress(f"fitting {', '.join(PARTIAL_PARAMS)} of {key[0]} / {key[1]} on {n} rows (rest from {key[0]} / trtllm)")
-        reports.append(fit_efficiency(groups[key], cat, x0=base, free=PARTIAL_PARAMS, prior=base))
+        reports.append(fit_efficiency(groups[key], cat, x0=base, free=PARTIAL_PARAMS, prior=base, predictor=predictor))
     return reports
 
 
-def write_efficiency_file(reports: list[FitReport], path: Path, source: str) -> None:
+@dataclass(frozen=True)
+class ReleaseReport:
+    """The fitted factors of one software release of one engine (perf/releases.py)."""
+    release: str
+    engine: str
+    efficiency: ReleaseFactors  # named like FitReport's, so {(generation, engine): efficiency} tables take both
+    rows: list[str]
+    median_ape: float
+    p90_ape: float
+    n_infeasible: int
+
+    @property
+    def generation(self) -> str:  # the table key's first part
+        return release_key(self.release, self.engine)[0]
+
+
+def _engine_of(row: dict[str, str]) -> str:
+    return ENGINE.get(row.get("framework") or "trtllm", "trtllm")
+
+
+def fit_release(rows: list[dict[str, str]], cat: Catalog, table: dict, release: str, engine: str) -> ReleaseReport:
+    """Fit one release's multipliers (releases.FACTORS) on its rows, each row predicted with its
+    own (generation, engine) efficiencies from ``table`` times the multipliers; each multiplier
+    is shrunk towards 1 with PRIOR_LOG_SD, like the groups' parameters towards the pooled fit."""
+    weights = np.sqrt([TRUST_WEIGHT.get(r.get("trust", "3"), 0.5) for r in rows])
+    bases = [efficiency_for((group_key(r, cat) or ("?", "?"))[0], r.get("framework") or "trtllm", table) for r in rows]
+    lo, hi = (math.log(b) for b in FACTOR_BOUNDS)
+
+    def predictions(x: np.ndarray) -> list[RowPrediction]:
+        f = ReleaseFactors(*np.exp(x))
+        return [predict_row(r, cat, eff=f.apply(b)) for r, b in zip(rows, bases)]
+
+    def residuals(x: np.ndarray) -> np.ndarray:
+        out = np.array([math.log(p.predicted_tok_s_gpu / p.measured_tok_s_gpu) if p.status == "ok" else INFEASIBLE_RESIDUAL for p in predictions(x)])
+        return np.concatenate([out * weights, x / PRIOR_LOG_SD])
+
+    res = least_squares(residuals, np.zeros(len(FACTORS)), bounds=(lo, hi), loss="soft_l1", f_scale=0.3, diff_step=0.05, max_nfev=40)
+    preds = predictions(res.x)
+    apes = np.array([p.ape for p in preds if p.status == "ok"])
+    return ReleaseReport(
+        release=release, engine=engine, efficiency=ReleaseFactors(*(float(f"{v:.6g}") for v in np.exp(res.x))), rows=[r["id"] for r in rows],
+        median_ape=float(np.median(apes)) if apes.size else float("nan"), p90_ape=float(np.percentile(apes, 90)) if apes.size else float("nan"),
+        n_infeasible=sum(p.status != "ok" for p in preds),
+    )
+
+
+def calibrate(rows: list[dict[str, str]], cat: Catalog, source: str, progress: Callable[[str], None] | None = None) -> list[FitReport | ReleaseReport]:
+    """Fit every (generation, engine) group with at least MIN_ROWS usable rows, each shrunk
+    towards one pooled fit over all usable rows (smaller groups: towards their generation's
+    TensorRT-LLM fit); then every software release with at least MIN_ROWS_PARTIAL rows
+    (releases.software_release), on top of those fits; then the groups again, each row
+    predicted under its release's factors, so a release's offset does not bend the base curve."""
+    groups = _usable_groups(rows, cat)
+    by_release: dict[tuple[str, str], list[dict[str, str]]] = {}
+    for rows_ in groups.values():
+        for r in rows_:
+            rel = software_release(r)
+            if rel is not None:
+                by_release.setdefault((rel, _engine_of(r)), []).append(r)
+    by_release = {k: v for k, v in by_release.items() if len(v) >= MIN_ROWS_PARTIAL}
+    if not by_release:
+        return list(_fit_groups(groups, cat, progress))
+    # The base curve is what the engine's public releases do: fitted first on the rows that
+    # name no release, so the releases' offsets are measured against it, not absorbed into it.
+    in_release = {id(r) for v in by_release.values() for r in v}
+    public = {k: [r for r in v if id(r) not in in_release] for k, v in groups.items()}
+    base_reports = _fit_groups({k: v for k, v in public.items() if v}, cat, progress)
+    if not base_reports:
+        return list(_fit_groups(groups, cat, progress))
+    table = {(r.generation, r.engine): r.efficiency for r in base_reports}
+    releases: list[ReleaseReport] = []
+    for (rel, eng) in sorted(by_release):
+        if progress:
+            progress(f"fitting release {rel} of {eng} on {len(by_release[(rel, eng)])} rows")
+        releases.append(fit_release(by_release[(rel, eng)], cat, table, rel, eng))
+    factors = {release_key(r.release, r.engine): r.efficiency for r in releases}
+
+    def under_release(r: dict[str, str], c: Catalog, e: Efficiency) -> RowPrediction:
+        f = release_factors(factors, _engine_of(r), software_release(r))
+        return predict_row(r, c, eff=f.apply(e) if f is not None else e)
+
+    if progress:
+        progress("refitting the groups with each row under its release")
+    return [*_fit_groups(groups, cat, None, predictor=under_release), *releases]
+
+
+def write_efficiency_file(reports: list[FitReport | ReleaseReport], path: Path, source: str) -> None:
     """Write the fitted parameters with provenance (rows used, date, fit error)."""
+    releases = [r for r in reports if isinstance(r, ReleaseReport)]
+    reports = [r for r in reports if isinstance(r, FitReport)]
     body = {
         "description": "Roofline efficiency parameters fitted by `gigafactory calibrate` (see perf/calibrate.py).",
         "fitted_on": dt.date.today().isoformat(),
@@ -201,16 +292,40 @@ def write_efficiency_file(reports: list[FitReport], path: Path, source: str) -> 
             for r in reports
         ],
     }
+    if releases:
+        body["releases"] = [
+            {
+                "release": r.release,
+                "engine": r.engine,
+                **r.efficiency.as_dict(),
+                "n_rows": len(r.rows),
+                "in_sample_median_ape": round(r.median_ape, 4),
+                "in_sample_p90_ape": round(r.p90_ape, 4),
+                "n_infeasible_after_fit": r.n_infeasible,
+                "shrunk_towards": {k: 1.0 for k in FACTORS},
+                "rows": r.rows,
+            }
+            for r in releases
+        ]
     tmp = path.with_suffix(".tmp")
     tmp.write_text(yaml.safe_dump(body, sort_keys=False, width=120), encoding="utf-8")
     tmp.replace(path)  # never leave a half-written file
 
 
-def report_rows(reports: list[FitReport]) -> list[dict[str, Any]]:
+def report_rows(reports: list[FitReport | ReleaseReport]) -> list[dict[str, Any]]:
+    """The (generation, engine) fits, one dict each (release factors: :func:`release_rows`)."""
     return [
         {"generation": r.generation, "engine": r.engine, "n_rows": len(r.rows), **r.efficiency.as_dict(),
          "median_ape": r.median_ape, "p90_ape": r.p90_ape, "n_infeasible": r.n_infeasible}
-        for r in reports
+        for r in reports if isinstance(r, FitReport)
+    ]
+
+
+def release_rows(reports: list[FitReport | ReleaseReport]) -> list[dict[str, Any]]:
+    return [
+        {"release": r.release, "engine": r.engine, "n_rows": len(r.rows), **r.efficiency.as_dict(),
+         "median_ape": r.median_ape, "p90_ape": r.p90_ape, "n_infeasible": r.n_infeasible}
+        for r in reports if isinstance(r, ReleaseReport)
     ]
 
 

@@ -159,9 +159,50 @@ def _parse_efficiency_file(p: Path, name: str) -> dict[tuple[str, str], Efficien
                                     expected="one entry per (generation, engine)", fix="remove the duplicate entry"))
             continue
         out[k] = Efficiency(**params)
+    _parse_releases(raw.get("releases"), _key_node(root, "releases"), name, out, problems)
     if problems:
         raise InputError(problems)
     return out
+
+
+def _parse_releases(items: Any, seq: Any, name: str, out: dict, problems: list[Problem]) -> None:
+    """The optional ``releases`` list: per (release, engine), multipliers on that engine's
+    efficiencies (perf/releases.py), each inside FACTOR_BOUNDS; added to ``out`` under
+    ``releases.release_key``."""
+    from gigafactory.perf.releases import FACTOR_BOUNDS, FACTORS, ReleaseFactors, check_factor, release_key
+
+    if items is None:
+        return
+    nodes = list(seq.value) if isinstance(seq, yaml.SequenceNode) else []
+    lo, hi = FACTOR_BOUNDS
+    if not isinstance(items, list):
+        problems.append(Problem("'releases' must be a list of release entries", file=name, line=_line(seq), field="releases", value=items,
+                                expected="entries with release, engine and the multipliers " + ", ".join(FACTORS), fix=_FIX_FILE))
+        return
+    for i, item in enumerate(items):
+        node = nodes[i] if i < len(nodes) else None
+        where = f"releases[{i}]"
+        if not isinstance(item, dict) or not all(isinstance(item.get(k), str) and item.get(k).strip() for k in ("release", "engine")):
+            problems.append(Problem("a release entry must be a mapping with non-empty 'release' and 'engine' names", file=name, line=_line(node),
+                                    field=where, value=item, expected="e.g. release: mlperf-v5.1, engine: trtllm", fix=_FIX_FILE))
+            continue
+        factors: dict[str, float] = {}
+        for k in FACTORS:
+            if k not in item:
+                continue
+            v = check_factor(k, item[k])
+            if v is None:
+                problems.append(Problem(f"'{k}' must be a multiplier inside its bounds", file=name, line=_line(_key_node(node, k) or node),
+                                        field=f"{where}.{k}", value=item[k], expected=f"a number in [{lo:g}, {hi:g}] (1 = no change)",
+                                        fix=f"set {k} to a number in [{lo:g}, {hi:g}], or refit with `gigafactory calibrate`"))
+                continue
+            factors[k] = v
+        key = release_key(item["release"].strip(), item["engine"].strip())
+        if key in out:
+            problems.append(Problem(f"release ({item['release']}, {item['engine']}) appears twice", file=name, line=_line(node), field=where,
+                                    expected="one entry per (release, engine)", fix="remove the duplicate entry"))
+            continue
+        out[key] = ReleaseFactors(**factors)
 
 
 def _number(v: Any) -> float | None:
@@ -199,7 +240,7 @@ def _parameter_nodes(root: Any) -> list[Any]:
 def engines(table: dict | None = None) -> list[str]:
     """Engines with at least one calibrated (generation, engine) entry in ``table``."""
     table = load_efficiencies() if table is None else table
-    return sorted({eng for _, eng in table})
+    return sorted({eng for gen, eng in table if not gen.startswith("@")})
 
 
 def calibrated_frameworks(table: dict | None = None) -> list[str]:
@@ -230,13 +271,19 @@ def _lookup(generation: str, engine: str, table: dict) -> tuple[Efficiency | Non
     return None, "prior (no calibration for this generation)"
 
 
-def efficiency_for(generation: str, framework: str = "trtllm", table: dict | None = None) -> Efficiency:
+def efficiency_for(generation: str, framework: str = "trtllm", table: dict | None = None, release: str | None = None) -> Efficiency:
     """Calibrated parameters for (generation, engine), falling back to TensorRT-LLM's fit on the
     same generation, then to the next older calibrated generation, then PRIOR;
-    ``efficiency_source`` says which applied."""
+    ``efficiency_source`` says which applied.  With a ``release`` that has calibrated factors
+    for the engine (perf/releases.py), they are applied; without one, the engine's base curve
+    (its public releases) is used."""
+    from gigafactory.perf.releases import release_factors
+
     table = load_efficiencies() if table is None else table
-    eff, _ = _lookup(generation, ENGINE.get(framework, framework), table)
-    return eff or PRIOR
+    engine = ENGINE.get(framework, framework)
+    eff = _lookup(generation, engine, table)[0] or PRIOR
+    factors = release_factors(table, engine, release)
+    return factors.apply(eff) if factors is not None else eff
 
 
 def efficiency_source(generation: str, framework: str = "trtllm", table: dict | None = None) -> str:

@@ -70,6 +70,17 @@ class ServingPoint:
         return out
 
 
+def decode_context(isl: float, osl: float, osl_cv: float = 0.0) -> float:
+    """Mean KV context of the sequences in a steady-state decode batch [tokens].
+
+    A request stays in the batch for as many steps as it has output tokens, so the batch
+    over-represents long outputs (length-biased sampling): a request of output length o spends
+    o steps there, at contexts isl .. isl + o, and the step-weighted mean context is
+    isl + E[o^2] / (2 E[o]) = isl + osl (1 + cv^2) / 2, with cv the coefficient of variation of
+    the output length (0 for fixed lengths, giving isl + osl / 2)."""
+    return isl + osl * (1.0 + osl_cv * osl_cv) / 2.0
+
+
 def _mtp_cost(m: Any, spec: Speculation) -> float:
     # The MTP / draft module is about one transformer layer per draft token.
     return 1.0 + spec.draft_tokens / m.num_layers
@@ -77,9 +88,10 @@ def _mtp_cost(m: Any, spec: Speculation) -> float:
 
 def aggregated_point(
     m: Any, pc: ParamCounts, hw: Hardware, eff: Efficiency, layout: Layout, precision: str,
-    isl: float, osl: float, concurrency: int, spec: Speculation = Speculation(),
+    isl: float, osl: float, concurrency: int, spec: Speculation = Speculation(), osl_cv: float = 0.0,
 ) -> ServingPoint | None:
-    """Steady state of one aggregated instance at ``concurrency`` sequences; None if it does not fit."""
+    """Steady state of one aggregated instance at ``concurrency`` sequences; None if it does not
+    fit.  ``osl_cv`` is the output length's coefficient of variation (see :func:`decode_context`)."""
     fit = memory_fit(m, pc, hw, layout, precision, int(isl + osl))
     if concurrency < 1 or concurrency > fit.max_concurrency(isl + osl):
         return None
@@ -93,7 +105,7 @@ def aggregated_point(
     prompt_tokens = per_mb * isl
     n_mixed = max(1, math.ceil(prompt_tokens / budget))
     dec_steps = max(osl / acc, float(n_mixed))
-    ctx = isl + osl / 2
+    ctx = decode_context(isl, osl, osl_cv)
     st_mixed = step_time(m, pc, hw, eff, layout, precision, per_mb, ctx, prompt_tokens / n_mixed, isl / 2, 1 + spec.draft_tokens)
     st = step_time(m, pc, hw, eff, layout, precision, per_mb, ctx, 0.0, 0.0, 1 + spec.draft_tokens)
     t_cycle = (n_mixed * st_mixed.total_s + (dec_steps - n_mixed) * st.total_s) * _mtp_cost(m, spec)
@@ -101,7 +113,7 @@ def aggregated_point(
     rate = concurrency * osl / (pp * t_cycle)  # output tokens/s of the instance
     chunks = math.ceil(isl / MAX_TOKENS_PER_STEP)
     chunk_tokens = isl / chunks
-    st_chunk = step_time(m, pc, hw, eff, layout, precision, per_mb, isl + osl / 2, chunk_tokens, chunk_tokens / 2, 1 + spec.draft_tokens)
+    st_chunk = step_time(m, pc, hw, eff, layout, precision, per_mb, ctx, chunk_tokens, chunk_tokens / 2, 1 + spec.draft_tokens)
     ttft = chunks * pp * st_chunk.total_s * _mtp_cost(m, spec)
     return ServingPoint(
         mode="aggregated", layout=layout, concurrency=concurrency, tok_s_gpu=rate / layout.gpus, tok_s_user=1.0 / tpot,
@@ -128,7 +140,7 @@ def kv_transfer_s(m: Any, hw: Hardware, precision: str, isl: float, same_domain:
 def disaggregated_point(
     m: Any, pc: ParamCounts, hw: Hardware, eff: Efficiency, prefill: Layout, decode: Layout, precision: str,
     isl: float, osl: float, concurrency: int, spec: Speculation = Speculation(),
-    prefill_instances: int | None = None, decode_instances: int | None = None, max_gpus: int = 512,
+    prefill_instances: int | None = None, decode_instances: int | None = None, max_gpus: int = 512, osl_cv: float = 0.0,
 ) -> ServingPoint | None:
     """A prefill pool and a decode pool; the pool sizes are given or chosen to balance rates."""
     if memory_fit(m, pc, hw, prefill, precision, int(isl)).max_concurrency(isl) < 1:
@@ -138,7 +150,7 @@ def disaggregated_point(
         return None
     acc = spec.tokens_per_step
     per_mb = concurrency / decode.pp
-    st = step_time(m, pc, hw, eff, decode, precision, per_mb, isl + osl / 2, 0, 0, 1 + spec.draft_tokens)
+    st = step_time(m, pc, hw, eff, decode, precision, per_mb, decode_context(isl, osl, osl_cv), 0, 0, 1 + spec.draft_tokens)
     t_stage = st.total_s * _mtp_cost(m, spec)
     tpot = decode.pp * t_stage / acc
     out_rate_d = concurrency * acc / (decode.pp * t_stage)  # tokens/s per decode instance

@@ -20,6 +20,13 @@ from gigafactory.perf.layout import Layout
 from gigafactory.perf.memory import ATTN_BYTES, ATTN_PRECISION, EMBED_BYTES, KV_BYTES, MLP_BYTES, attention_shards
 
 ACT_BYTES = 2.0  # activations exchanged in collectives are 16-bit
+#: Tensor-core precision of decode attention where it is compute-bound.  Weight-absorbed MLA
+#: decode does 2 h (d_k + d_v) FLOPs per cached latent (d_k = 576, d_v = 512): ~2 h FLOP/B,
+#: compute-bound from 64-128 query heads x tokens (FlashMLA deep-dive, DeepSeek, 2025-04).  Its
+#: kernels compute in BF16; an FP8 latent cache is dequantised to BF16 before the MMA (FlashMLA's
+#: FP8 decoding-kernel write-up, 2025-09).  GQA decode is memory-bound (~16 FLOP/B) and keeps the
+#: serving precision's attention peak (ATTN_PRECISION).
+DECODE_ATTN_PRECISION = {"mla": "bf16"}
 
 
 def roofline_s(compute_s: float, memory_s: float) -> float:
@@ -178,8 +185,10 @@ def step_time(
     ctx_d = _effective_ctx(m, ctx_decode)
     # every layer has the same KV width, so reading ctx_d keys per layer costs ctx_d x kv_tok
     kv_read = n_decode * share * ctx_d * kv_tok
-    attn_flops = layers * (t_dec * ctx_d * _attn_flops_per_key(m, True) + n_prefill * _effective_ctx(m, ctx_prefill) * _attn_flops_per_key(m, False)) / gpus
-    attention_s = roofline_s(attn_flops / peak_attn, kv_read / bw)
+    decode_flops = layers * t_dec * ctx_d * _attn_flops_per_key(m, True) / gpus
+    prefill_flops = layers * n_prefill * _effective_ctx(m, ctx_prefill) * _attn_flops_per_key(m, False) / gpus
+    attention_s = roofline_s(decode_flops / (hw.flop_per_s[DECODE_ATTN_PRECISION.get(m.attention, ATTN_PRECISION[precision])] * eff.compute)
+                             + prefill_flops / peak_attn, kv_read / bw)
 
     # Collectives over NVLink (or the scale-out fabric when the instance spans domains).
     link = hw.link_bw(gpus) * COMM_EFFICIENCY

@@ -24,7 +24,9 @@ from gigafactory.perf.architecture import param_counts
 from gigafactory.perf.efficiency import Efficiency, efficiency_for
 from gigafactory.perf.hardware import PRECISIONS, Hardware, hardware_from_catalog
 from gigafactory.perf.layout import Layout
+from gigafactory.perf.load import DEFAULT_LENGTH_CV, cv_within_max
 from gigafactory.perf.memory import memory_fit
+from gigafactory.perf.releases import software_release
 from gigafactory.perf.search import batch_sizes, candidate_layouts
 from gigafactory.perf.serving import ServingPoint, Speculation, aggregated_point, disaggregated_point
 
@@ -244,12 +246,22 @@ def _prefill_layout(m: Any, pc: Any, hw: Hardware, precision: str, prefill_gpus:
     return Layout(tp=g // 2 or 1)
 
 
+def output_length_cv(osl_mean: float | None, osl_max: float | None) -> float:
+    """The output-length CV a row implies: 0 where the lengths are fixed (mean = max, or no
+    maximum published: nominal lengths), else a lognormal of the row's mean whose stated maximum
+    sits at its 99.9th percentile, at most CV 1 (``load.cv_within_max``)."""
+    if not osl_mean or not osl_max or osl_max <= osl_mean:
+        return 0.0
+    return cv_within_max(osl_mean, DEFAULT_LENGTH_CV, osl_max)
+
+
 def predict_row(row: dict[str, str], cat: Catalog, table: dict | None = None, eff: Efficiency | None = None) -> RowPrediction:
     rid = row.get("id", "?")
     measured = _f(row, "tok_s_gpu")
     meta = {
         "source_kind": row.get("source_kind"), "trust": row.get("trust"), "hardware": row.get("hardware"),
         "model": row.get("model"), "scenario": row.get("scenario"), "framework": row.get("framework"), "precision": row.get("precision"),
+        "release": software_release(row),
     }
 
     def unsupported(reason: str) -> RowPrediction:
@@ -293,11 +305,12 @@ def predict_row(row: dict[str, str], cat: Catalog, table: dict | None = None, ef
     m = cat.model(model_id)
     pc = param_counts(m)
     if eff is None:
-        eff = efficiency_for(hw.generation, row.get("framework") or "trtllm", table)
+        eff = efficiency_for(hw.generation, row.get("framework") or "trtllm", table, release=software_release(row))
     isl, osl = _f(row, "isl_mean"), _f(row, "osl_mean")
     n_gpus = _i(row, "num_gpus")
     if not isl or not osl or not n_gpus:
         return unsupported("isl_mean, osl_mean or num_gpus missing")
+    osl_cv = output_length_cv(osl, _f(row, "osl_max"))
     spec = Speculation(draft_tokens=max(1, m.mtp_layers or 1)) if _i(row, "mtp") == 1 else Speculation()
     scenario = row.get("scenario", "")
     disagg = _i(row, "disaggregated") == 1
@@ -322,7 +335,7 @@ def predict_row(row: dict[str, str], cat: Catalog, table: dict | None = None, ef
                 n_p = max(1, pg // pl.gpus)
                 fit = memory_fit(m, pc, hw, lay, precision, int(isl + osl))
                 c_inst = min(max(1, round(conc / n_d)), fit.max_concurrency(isl + osl))
-                p = disaggregated_point(m, pc, hw, eff, pl, lay, precision, isl, osl, c_inst, spec, prefill_instances=n_p, decode_instances=n_d)
+                p = disaggregated_point(m, pc, hw, eff, pl, lay, precision, isl, osl, c_inst, spec, prefill_instances=n_p, decode_instances=n_d, osl_cv=osl_cv)
                 if usable(p) and (best is None or p.tok_s_gpu > best.tok_s_gpu):
                     best = p
         else:
@@ -330,7 +343,7 @@ def predict_row(row: dict[str, str], cat: Catalog, table: dict | None = None, ef
                 n_inst = max(1, n_gpus // lay.gpus)
                 fit = memory_fit(m, pc, hw, lay, precision, int(isl + osl))
                 c_inst = min(max(1, round(conc / n_inst)), fit.max_concurrency(isl + osl))
-                p = aggregated_point(m, pc, hw, eff, lay, precision, isl, osl, c_inst, spec)
+                p = aggregated_point(m, pc, hw, eff, lay, precision, isl, osl, c_inst, spec, osl_cv=osl_cv)
                 if usable(p) and (best is None or p.tok_s_gpu > best.tok_s_gpu):
                     best = p
     elif scenario in ("offline", "server", "interactive", "decode-only"):
@@ -345,24 +358,27 @@ def predict_row(row: dict[str, str], cat: Catalog, table: dict | None = None, ef
             # offline is the best batch, not always the largest: past some batch, attention
             # over every sequence's KV cache costs more than the batch brings
             sizes = [max_c] if scenario == "decode-only" else batch_sizes(max_c)
-            for c in sizes:
+
+            def at(c: int, lay: Layout = lay) -> ServingPoint | None:
                 if scenario == "decode-only":
-                    p = disaggregated_point(m, pc, hw, eff, lay, lay, precision, isl, osl, c, spec, prefill_instances=1, decode_instances=1)
+                    p = disaggregated_point(m, pc, hw, eff, lay, lay, precision, isl, osl, c, spec, prefill_instances=1, decode_instances=1, osl_cv=osl_cv)
                     if p is not None:  # decode GPUs only: the decode pool's own rate
                         p = ServingPoint("decode-only", lay, c, c / p.tpot_s / lay.gpus, p.tok_s_user, p.ttft_s, p.tpot_s, lay.gpus)
-                elif disagg and scenario != "offline":
+                    return p
+                if disagg and scenario != "offline":
                     pg, dg = _i(row, "prefill_gpus"), _i(row, "decode_gpus")
                     pl = _prefill_layout(m, pc, hw, precision, pg, row.get("notes", "")) if pg else lay
-                    p = disaggregated_point(m, pc, hw, eff, pl, lay, precision, isl, osl, c, spec,
-                                            prefill_instances=max(1, pg // pl.gpus) if pg else None,
-                                            decode_instances=max(1, dg // lay.gpus) if dg else None, max_gpus=n_gpus)
-                else:
-                    p = aggregated_point(m, pc, hw, eff, lay, precision, isl, osl, c, spec)
-                if not usable(p):
-                    continue
-                if limited and (p.ttft_s * P99_OVER_STEADY["ttft"] * 1e3 > ttft_lim or p.tpot_s * P99_OVER_STEADY["tpot"] * 1e3 > tpot_lim):
-                    continue
-                if best is None or p.tok_s_gpu > best.tok_s_gpu:
+                    return disaggregated_point(m, pc, hw, eff, pl, lay, precision, isl, osl, c, spec,
+                                               prefill_instances=max(1, pg // pl.gpus) if pg else None,
+                                               decode_instances=max(1, dg // lay.gpus) if dg else None, max_gpus=n_gpus, osl_cv=osl_cv)
+                return aggregated_point(m, pc, hw, eff, lay, precision, isl, osl, c, spec, osl_cv=osl_cv)
+
+            def meets(p: ServingPoint) -> bool:
+                return not limited or (p.ttft_s * P99_OVER_STEADY["ttft"] * 1e3 <= ttft_lim and p.tpot_s * P99_OVER_STEADY["tpot"] * 1e3 <= tpot_lim)
+
+            for c in sizes:
+                p = at(c)
+                if usable(p) and meets(p) and (best is None or p.tok_s_gpu > best.tok_s_gpu):
                     best = p
     else:
         return unsupported(f"unknown scenario '{scenario}'")
