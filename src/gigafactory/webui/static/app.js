@@ -43,6 +43,10 @@ async function editorPage() {
   $("#form").addEventListener("submit", (e) => e.preventDefault());
   if (!document.getElementById("dl-regions")) document.body.append(form.datalists());
   $("#load-default").onclick = async () => {
+    // not "valid" while the default loads: it replaces the form, and the old verdict is stale
+    $("#validity").textContent = "loading…";
+    $("#validity").className = "muted";
+    $("#run-plan").disabled = true;
     const d = await api("/api/scenario/default");
     editor.data = d.scenario; editor.yaml = d.yaml;
     show(); schedule(0);
