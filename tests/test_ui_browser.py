@@ -218,3 +218,37 @@ def test_sweep_page_runs_a_sweep_and_shows_its_points(server, tmp_path):
             browser.close()
     assert errors == [], errors
     assert foreign == [], f"requests that left the server: {foreign}"
+
+
+def test_leaving_a_page_while_it_loads_keeps_the_new_page(server):
+    """A page still loading when the user moves on must not paint over the page that replaced
+    it: the editor's schema request is held until the sweeps page is shown, then released; the
+    sweeps page stays, with no error page and no script error (a race the sweeps test hit under
+    load: the stale editor threw on its missing form and the router showed that error)."""
+    sync_playwright = _browser_or_fail()
+    errors: list[str] = []
+    foreign: list[str] = []
+    held = []
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
+        try:
+            _ctx, page = _watched_page(browser, server, foreign, errors, errors)
+            page.route("**/api/scenario/schema*", lambda route: held.append(route))
+            page.goto(server)
+            page.wait_for_selector("#validity", timeout=WAIT_MS)
+            page.click("#nav-sweeps")
+            page.wait_for_selector("#sweep-spec", timeout=WAIT_MS)
+            assert held, "the editor's schema request was not made"
+            with page.expect_response("**/api/scenario/schema*", timeout=WAIT_MS):
+                for route in held:
+                    route.continue_()
+            page.wait_for_timeout(1500)  # the stale editor's continuation runs on that answer
+            assert page.locator("#sweep-spec").is_visible()
+            assert page.locator("#page-error").count() == 0
+            # back in the editor, the schema (now loaded) and the default scenario are there
+            page.click("#nav-editor")
+            page.wait_for_selector("#validity.ok", timeout=WAIT_MS)
+        finally:
+            browser.close()
+    assert errors == [], errors
+    assert foreign == [], f"requests that left the server: {foreign}"

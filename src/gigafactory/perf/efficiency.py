@@ -60,7 +60,8 @@ def efficiency_path() -> Path:
 @lru_cache(maxsize=4)
 def load_efficiencies(path: str | None = None) -> dict[tuple[str, str], Efficiency]:
     """The (generation, engine) -> :class:`Efficiency` table of an efficiency file (default: the
-    package's calibrated file; a missing package file gives an empty table, so PRIOR applies).
+    package's calibrated file; a missing package file gives an empty table, so PRIOR applies),
+    with each software release's multipliers under ``releases.release_key(release, engine)``.
 
     A file named by the user is checked: it must exist, be UTF-8 YAML, hold a ``parameters``
     list of entries with ``generation``, ``engine`` and the efficiency numbers, each finite and

@@ -37,6 +37,7 @@ async function editorPage() {
     </div>`));
   if (!editor.schema) {
     [editor.schema, editor.choices] = await Promise.all([api("/api/scenario/schema"), api("/api/catalog/choices")]);
+    if (!$("#form")) return; // the user went to another page meanwhile
   }
   const form = new SchemaForm($("#form"), editor.schema, editor.choices, (data) => { editor.data = data; editor.yaml = null; schedule(); });
   editor.form = form;
@@ -49,6 +50,7 @@ async function editorPage() {
     $("#run-plan").disabled = true;
     const d = await api("/api/scenario/default");
     editor.data = d.scenario; editor.yaml = d.yaml;
+    if (!$("#form")) return; // loaded for when the editor is shown again
     show(); schedule(0);
   };
   $("#tab-form").onclick = () => { editor.mode = "form"; show(); };
@@ -379,11 +381,17 @@ function keyPage(message) {
   $("#keyform").onsubmit = (e) => { e.preventDefault(); setKey($("#key-input").value.trim()); route(); };
 }
 
+// Bumped by every navigation: a page still loading when the user moves on must not paint its
+// error over the page that replaced it.
+let routeGen = 0;
+
 async function route() {
+  const gen = ++routeGen;
   if (leave) { leave(); leave = null; }
   if (!getKey()) return keyPage("This server needs an API key.");
   try {
     const me = await api("/api/me");
+    if (gen !== routeGen) return;
     $("#who").textContent = `signed in as ${me.user}`;
   } catch (e) {
     if (e instanceof ApiError && e.status === 401) return keyPage("The stored key was refused.");
@@ -400,7 +408,7 @@ async function route() {
     else if (name === "sweep") await sweepPage(decodeURIComponent(arg || ""));
     else await editorPage();
   } catch (e) {
-    page().replaceChildren(h(`<p class="error" id="page-error">${esc(e.message || e)}</p>`));
+    if (gen === routeGen) page().replaceChildren(h(`<p class="error" id="page-error">${esc(e.message || e)}</p>`));
   }
 }
 
