@@ -319,6 +319,14 @@ def test_efficiency_file_release_entries_are_checked(tmp_path):
         load_efficiencies(str(bad))
     text = str(exc.value)
     assert "releases[0].expert" in text and "bad.yaml" in text and "[0.5, 2]" in text
+    bad.write_text(body.split("releases:")[0] + "releases: 5\n")
+    with pytest.raises(InputError, match="must be a list of release entries"):
+        load_efficiencies(str(bad))
+    # an invalid entry is reported once, not again as a duplicate of the next one
+    bad.write_text(body.replace("expert: 0.75", "expert: .nan") + "- {release: mlperf-v5.1, engine: trtllm}\n")
+    with pytest.raises(InputError) as exc:
+        load_efficiencies(str(bad))
+    assert "releases[0].expert" in str(exc.value) and "appears twice" not in str(exc.value)
 
 
 def test_mla_decode_attention_is_compute_bound_at_the_bf16_peak(catalog):

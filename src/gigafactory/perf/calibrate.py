@@ -1,5 +1,6 @@
 """Calibration: fit the roofline's efficiency parameters per (hardware generation, engine)
-on measured rows.  ``fit_efficiency`` returns the :class:`Efficiency` the model consumes.
+on measured rows, and per software release multipliers on them (perf/releases.py).
+``fit_efficiency`` returns the :class:`Efficiency` the model consumes.
 
 Residuals are log(predicted / measured) tok/s/GPU, weighted by the row's trust (1: 1.0,
 2: 0.8, 3: 0.5; trust-4 and AMBIGUOUS rows are not used), with a soft-L1 loss so a few
@@ -230,8 +231,9 @@ def fit_release(rows: list[dict[str, str]], cat: Catalog, table: dict, release: 
 def calibrate(rows: list[dict[str, str]], cat: Catalog, source: str, progress: Callable[[str], None] | None = None) -> list[FitReport | ReleaseReport]:
     """Fit every (generation, engine) group with at least MIN_ROWS usable rows, each shrunk
     towards one pooled fit over all usable rows (smaller groups: towards their generation's
-    TensorRT-LLM fit); then every software release with at least MIN_ROWS_PARTIAL rows
-    (releases.software_release), on top of those fits; then the groups again, each row
+    TensorRT-LLM fit).  With software releases (releases.software_release) of at least
+    MIN_ROWS_PARTIAL rows: the groups first on the rows that name no release (the base curve),
+    then each release's multipliers against it, then the groups again on all rows, each row
     predicted under its release's factors, so a release's offset does not bend the base curve."""
     groups = _usable_groups(rows, cat)
     by_release: dict[tuple[str, str], list[dict[str, str]]] = {}

@@ -188,16 +188,20 @@ def _parse_releases(items: Any, seq: Any, name: str, out: dict, problems: list[P
                                     field=where, value=item, expected="e.g. release: mlperf-v5.1, engine: trtllm", fix=_FIX_FILE))
             continue
         factors: dict[str, float] = {}
+        bad = False
         for k in FACTORS:
             if k not in item:
                 continue
             v = check_factor(k, item[k])
             if v is None:
+                bad = True
                 problems.append(Problem(f"'{k}' must be a multiplier inside its bounds", file=name, line=_line(_key_node(node, k) or node),
                                         field=f"{where}.{k}", value=item[k], expected=f"a number in [{lo:g}, {hi:g}] (1 = no change)",
                                         fix=f"set {k} to a number in [{lo:g}, {hi:g}], or refit with `gigafactory calibrate`"))
                 continue
             factors[k] = v
+        if bad:
+            continue
         key = release_key(item["release"].strip(), item["engine"].strip())
         if key in out:
             problems.append(Problem(f"release ({item['release']}, {item['engine']}) appears twice", file=name, line=_line(node), field=where,
