@@ -71,7 +71,11 @@ def group_key(row: dict[str, str], cat: Catalog) -> tuple[str, str] | None:
         hw = hardware_from_catalog(cat, row.get("hardware", ""))
     except Exception:  # noqa: BLE001 - unknown hardware: not fittable
         return None
-    return hw.generation, ENGINE.get(row.get("framework") or "trtllm", "trtllm")
+    return hw.generation, _engine_of(row)
+
+
+def _engine_of(row: dict[str, str]) -> str:
+    return ENGINE.get(row.get("framework") or "trtllm", "trtllm")
 
 
 @dataclass(frozen=True)
@@ -196,10 +200,6 @@ class ReleaseReport:
     @property
     def generation(self) -> str:  # the table key's first part
         return release_key(self.release, self.engine)[0]
-
-
-def _engine_of(row: dict[str, str]) -> str:
-    return ENGINE.get(row.get("framework") or "trtllm", "trtllm")
 
 
 def fit_release(rows: list[dict[str, str]], cat: Catalog, table: dict, release: str, engine: str) -> ReleaseReport:

@@ -49,6 +49,10 @@ PRIOR = Efficiency(compute=0.6, memory=0.8, collective_latency_s=10e-6, step_ove
 #: achieved / peak link bandwidth for large collectives (not fitted).
 COMM_EFFICIENCY = 0.75
 
+#: key prefix of software-release entries in an efficiency table (perf/releases.py); no
+#: generation name starts with it.
+RELEASE_PREFIX = "@"
+
 #: serving frameworks grouped by the engine that runs the kernels.
 ENGINE = {"trtllm": "trtllm", "dynamo-trtllm": "trtllm", "vllm": "vllm", "sglang": "sglang", "dynamo-sglang": "sglang", "other": "trtllm"}
 
@@ -170,7 +174,7 @@ def _parse_releases(items: Any, seq: Any, name: str, out: dict, problems: list[P
     """The optional ``releases`` list: per (release, engine), multipliers on that engine's
     efficiencies (perf/releases.py), each inside FACTOR_BOUNDS; added to ``out`` under
     ``releases.release_key``."""
-    from gigafactory.perf.releases import FACTOR_BOUNDS, FACTORS, ReleaseFactors, check_factor, release_key
+    from gigafactory.perf.releases import FACTOR_BOUNDS, FACTORS, ReleaseFactors, release_key
 
     if items is None:
         return
@@ -192,8 +196,8 @@ def _parse_releases(items: Any, seq: Any, name: str, out: dict, problems: list[P
         for k in FACTORS:
             if k not in item:
                 continue
-            v = check_factor(k, item[k])
-            if v is None:
+            v = _number(item[k])
+            if v is None or not math.isfinite(v) or not lo - 1e-9 <= v <= hi + 1e-9:
                 bad = True
                 problems.append(Problem(f"'{k}' must be a multiplier inside its bounds", file=name, line=_line(_key_node(node, k) or node),
                                         field=f"{where}.{k}", value=item[k], expected=f"a number in [{lo:g}, {hi:g}] (1 = no change)",
@@ -245,7 +249,7 @@ def _parameter_nodes(root: Any) -> list[Any]:
 def engines(table: dict | None = None) -> list[str]:
     """Engines with at least one calibrated (generation, engine) entry in ``table``."""
     table = load_efficiencies() if table is None else table
-    return sorted({eng for gen, eng in table if not gen.startswith("@")})
+    return sorted({eng for gen, eng in table if not gen.startswith(RELEASE_PREFIX)})
 
 
 def calibrated_frameworks(table: dict | None = None) -> list[str]:

@@ -18,18 +18,15 @@ rows, or rows that do not exercise a part (no MoE row: ``expert`` stays 1), move
 """
 from __future__ import annotations
 
-import math
 import re
 from dataclasses import dataclass, fields, replace
 from typing import Any, Mapping
 
-from gigafactory.perf.efficiency import BOUNDS, Efficiency
+from gigafactory.perf.efficiency import BOUNDS, RELEASE_PREFIX, Efficiency
 
 #: multipliers a release may apply, and their physical range (a software release does not
 #: halve or double a kernel's fraction of peak more than this between two rounds)
 FACTOR_BOUNDS = (0.5, 2.0)
-#: key prefix of release entries in an efficiency table (generations never start with it)
-RELEASE_PREFIX = "@"
 
 _MLPERF_ROUND = re.compile(r"inference_results_v(\d+\.\d+)|^mlperf-v(\d+\.\d+)-")
 
@@ -78,24 +75,8 @@ def release_key(release: str, engine: str) -> tuple[str, str]:
     return (RELEASE_PREFIX + release, engine)
 
 
-def is_release_key(key: tuple[str, str]) -> bool:
-    return key[0].startswith(RELEASE_PREFIX)
-
-
 def release_factors(table: Mapping | None, engine: str, release: str | None) -> ReleaseFactors | None:
     if not table or not release:
         return None
     f = table.get(release_key(release, engine))
     return f if isinstance(f, ReleaseFactors) else None
-
-
-def check_factor(name: str, value: Any) -> float | None:
-    """``value`` as a multiplier inside FACTOR_BOUNDS, or None."""
-    if isinstance(value, bool) or not isinstance(value, (int, float, str)):
-        return None
-    try:
-        v = float(value)
-    except ValueError:
-        return None
-    lo, hi = FACTOR_BOUNDS
-    return v if math.isfinite(v) and lo - 1e-9 <= v <= hi + 1e-9 else None

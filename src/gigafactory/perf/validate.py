@@ -258,10 +258,11 @@ def output_length_cv(osl_mean: float | None, osl_max: float | None) -> float:
 def predict_row(row: dict[str, str], cat: Catalog, table: dict | None = None, eff: Efficiency | None = None) -> RowPrediction:
     rid = row.get("id", "?")
     measured = _f(row, "tok_s_gpu")
+    release = software_release(row)
     meta = {
         "source_kind": row.get("source_kind"), "trust": row.get("trust"), "hardware": row.get("hardware"),
         "model": row.get("model"), "scenario": row.get("scenario"), "framework": row.get("framework"), "precision": row.get("precision"),
-        "release": software_release(row),
+        "release": release,
     }
 
     def unsupported(reason: str) -> RowPrediction:
@@ -305,7 +306,7 @@ def predict_row(row: dict[str, str], cat: Catalog, table: dict | None = None, ef
     m = cat.model(model_id)
     pc = param_counts(m)
     if eff is None:
-        eff = efficiency_for(hw.generation, row.get("framework") or "trtllm", table, release=software_release(row))
+        eff = efficiency_for(hw.generation, row.get("framework") or "trtllm", table, release=release)
     isl, osl = _f(row, "isl_mean"), _f(row, "osl_mean")
     n_gpus = _i(row, "num_gpus")
     if not isl or not osl or not n_gpus:
@@ -358,27 +359,24 @@ def predict_row(row: dict[str, str], cat: Catalog, table: dict | None = None, ef
             # offline is the best batch, not always the largest: past some batch, attention
             # over every sequence's KV cache costs more than the batch brings
             sizes = [max_c] if scenario == "decode-only" else batch_sizes(max_c)
-
-            def at(c: int, lay: Layout = lay) -> ServingPoint | None:
+            for c in sizes:
                 if scenario == "decode-only":
                     p = disaggregated_point(m, pc, hw, eff, lay, lay, precision, isl, osl, c, spec, prefill_instances=1, decode_instances=1, osl_cv=osl_cv)
                     if p is not None:  # decode GPUs only: the decode pool's own rate
                         p = ServingPoint("decode-only", lay, c, c / p.tpot_s / lay.gpus, p.tok_s_user, p.ttft_s, p.tpot_s, lay.gpus)
-                    return p
-                if disagg and scenario != "offline":
+                elif disagg and scenario != "offline":
                     pg, dg = _i(row, "prefill_gpus"), _i(row, "decode_gpus")
                     pl = _prefill_layout(m, pc, hw, precision, pg, row.get("notes", "")) if pg else lay
-                    return disaggregated_point(m, pc, hw, eff, pl, lay, precision, isl, osl, c, spec,
-                                               prefill_instances=max(1, pg // pl.gpus) if pg else None,
-                                               decode_instances=max(1, dg // lay.gpus) if dg else None, max_gpus=n_gpus, osl_cv=osl_cv)
-                return aggregated_point(m, pc, hw, eff, lay, precision, isl, osl, c, spec, osl_cv=osl_cv)
-
-            def meets(p: ServingPoint) -> bool:
-                return not limited or (p.ttft_s * P99_OVER_STEADY["ttft"] * 1e3 <= ttft_lim and p.tpot_s * P99_OVER_STEADY["tpot"] * 1e3 <= tpot_lim)
-
-            for c in sizes:
-                p = at(c)
-                if usable(p) and meets(p) and (best is None or p.tok_s_gpu > best.tok_s_gpu):
+                    p = disaggregated_point(m, pc, hw, eff, pl, lay, precision, isl, osl, c, spec,
+                                            prefill_instances=max(1, pg // pl.gpus) if pg else None,
+                                            decode_instances=max(1, dg // lay.gpus) if dg else None, max_gpus=n_gpus, osl_cv=osl_cv)
+                else:
+                    p = aggregated_point(m, pc, hw, eff, lay, precision, isl, osl, c, spec, osl_cv=osl_cv)
+                if not usable(p):
+                    continue
+                if limited and (p.ttft_s * P99_OVER_STEADY["ttft"] * 1e3 > ttft_lim or p.tpot_s * P99_OVER_STEADY["tpot"] * 1e3 > tpot_lim):
+                    continue
+                if best is None or p.tok_s_gpu > best.tok_s_gpu:
                     best = p
     else:
         return unsupported(f"unknown scenario '{scenario}'")
