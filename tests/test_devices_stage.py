@@ -121,6 +121,11 @@ def test_peak_hour_on_the_simulator_meets_the_slo_with_the_units_it_reports(cata
     pipe = Pipeline(catalog, scn, OPTS)
     static, aware, cross = peak_hour_check(catalog, scn, pipe.result("design"), pipe.result("serving"), res, duration_s=60.0)
     assert static.slo_attainment >= TARGET_ATTAINMENT and aware.slo_attainment >= TARGET_ATTAINMENT
-    assert aware.gpus <= static.gpus and cross.units == aware.units and cross.layout == aware.layout
+    # the fleet-aware peak needs no more units; its GPUs are fewer on the same configuration.  Each
+    # peak's configuration is the perf search's pick for that hour's length mix, so at one unit
+    # either way the GPU count is that pick's size, not a sizing result (docs/devices.md)
+    assert aware.units <= static.units and cross.units == aware.units and cross.layout == aware.layout
+    if aware.layout == static.layout:
+        assert aware.gpus <= static.gpus
     assert aware.rate_rps < static.rate_rps  # the devices absorb part of the peak
     assert 0 < static.device_share < 1 and static.requests_simulated > 0

@@ -2,6 +2,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
+from importlib import resources
+
+import yaml
 
 from gigafactory.catalog import Catalog
 
@@ -17,7 +21,7 @@ class Hardware:
     generation: str
     hbm_bytes: float  # [B]
     hbm_bw_bytes_per_s: float  # [B/s]
-    flop_per_s: dict[str, float]  # dense peak by precision [FLOP/s]
+    flop_per_s: dict[str, float]  # dense peak by precision, FP4 at the measured FP4 : FP8 ratio [FLOP/s]
     nvlink_bw_bytes_per_s: float  # one direction, per GPU [B/s]
     domain_gpus: int  # GPUs in one NVLink domain [count]
     scaleout_bw_bytes_per_s: float  # NIC line rate per GPU, one direction [B/s]
@@ -31,10 +35,50 @@ class Hardware:
         return self.nvlink_bw_bytes_per_s if gpus <= self.domain_gpus else self.scaleout_bw_bytes_per_s
 
 
+@lru_cache(maxsize=1)
+def sustained_gemm_rates() -> dict[str, dict[str, float]]:
+    """Sustained dense-GEMM rates measured on silicon, by accelerator and precision [FLOP/s]
+    (perf/data/gemm_rates.yaml, with its source)."""
+    doc = yaml.safe_load(resources.files("gigafactory.perf.data").joinpath("gemm_rates.yaml").read_text())
+    return {acc: {p: float(v) * 1e12 for p, v in rates.items()} for acc, rates in doc["accelerators"].items()}
+
+
+def fp4_derating(accelerator_id: str, datasheet: dict[str, float | None]) -> float:
+    """How far an FP4 datasheet peak overstates FP4 against FP8 [1]: the measured FP4 : FP8 ratio
+    of sustained GEMM rates over the datasheet's (0.57-0.74 on Blackwell); for an accelerator
+    without measured rates, the mean over those with them."""
+    rates = sustained_gemm_rates()
+
+    def derating(measured: dict[str, float], sheet_fp8: float, sheet_fp4: float) -> float:
+        return (measured["fp4"] / measured["fp8"]) / (sheet_fp4 / sheet_fp8)
+
+    mine = rates.get(accelerator_id)
+    if mine and "fp4" in mine and datasheet.get("fp8") and datasheet.get("fp4"):
+        return derating(mine, datasheet["fp8"], datasheet["fp4"])
+    return _mean_fp4_derating()
+
+
+@lru_cache(maxsize=1)
+def _mean_fp4_derating() -> float:
+    from gigafactory.catalog import load_catalog
+
+    cat = load_catalog()
+    values = []
+    for acc_id, measured in sustained_gemm_rates().items():
+        acc = cat.accelerator(acc_id)
+        if "fp4" in measured and acc.dense_fp4_flop_per_s and acc.dense_fp8_flop_per_s:
+            values.append((measured["fp4"] / measured["fp8"]) / (acc.dense_fp4_flop_per_s / acc.dense_fp8_flop_per_s))
+    return sum(values) / len(values)
+
+
 def hardware_from_catalog(cat: Catalog, system_or_hardware_id: str) -> Hardware:
     system = cat.resolve_hardware(system_or_hardware_id)
     acc = cat.accelerator(system.accelerator)
     flops = {p: getattr(acc, f"dense_{p}_flop_per_s") for p in PRECISIONS}
+    if flops.get("fp4"):
+        # NVFP4 GEMMs reach about half of the FP4 datasheet peak, FP8 GEMMs 70-77 % of theirs: one
+        # fitted compute efficiency serves every precision only with FP4 taken at the measured ratio
+        flops["fp4"] *= fp4_derating(acc.id, flops)
     return Hardware(
         system_id=system.id,
         accelerator_id=acc.id,
