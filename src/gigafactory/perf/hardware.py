@@ -7,7 +7,7 @@ from importlib import resources
 
 import yaml
 
-from gigafactory.catalog import Catalog
+from gigafactory.catalog import Catalog, load_catalog
 
 PRECISIONS = ("bf16", "fp8", "fp4")
 
@@ -43,31 +43,26 @@ def sustained_gemm_rates() -> dict[str, dict[str, float]]:
     return {acc: {p: float(v) * 1e12 for p, v in rates.items()} for acc, rates in doc["accelerators"].items()}
 
 
+def _derating(measured: dict[str, float], sheet_fp8: float, sheet_fp4: float) -> float:
+    return (measured["fp4"] / measured["fp8"]) / (sheet_fp4 / sheet_fp8)
+
+
 def fp4_derating(accelerator_id: str, datasheet: dict[str, float | None]) -> float:
     """How far an FP4 datasheet peak overstates FP4 against FP8 [1]: the measured FP4 : FP8 ratio
     of sustained GEMM rates over the datasheet's (0.57-0.74 on Blackwell); for an accelerator
     without measured rates, the mean over those with them."""
-    rates = sustained_gemm_rates()
-
-    def derating(measured: dict[str, float], sheet_fp8: float, sheet_fp4: float) -> float:
-        return (measured["fp4"] / measured["fp8"]) / (sheet_fp4 / sheet_fp8)
-
-    mine = rates.get(accelerator_id)
+    mine = sustained_gemm_rates().get(accelerator_id)
     if mine and "fp4" in mine and datasheet.get("fp8") and datasheet.get("fp4"):
-        return derating(mine, datasheet["fp8"], datasheet["fp4"])
+        return _derating(mine, datasheet["fp8"], datasheet["fp4"])
     return _mean_fp4_derating()
 
 
 @lru_cache(maxsize=1)
 def _mean_fp4_derating() -> float:
-    from gigafactory.catalog import load_catalog
-
-    cat = load_catalog()
-    values = []
-    for acc_id, measured in sustained_gemm_rates().items():
-        acc = cat.accelerator(acc_id)
-        if "fp4" in measured and acc.dense_fp4_flop_per_s and acc.dense_fp8_flop_per_s:
-            values.append((measured["fp4"] / measured["fp8"]) / (acc.dense_fp4_flop_per_s / acc.dense_fp8_flop_per_s))
+    cat = load_catalog()  # the measured accelerators are the bundled catalog's
+    values = [_derating(measured, acc.dense_fp8_flop_per_s, acc.dense_fp4_flop_per_s)
+              for acc_id, measured in sustained_gemm_rates().items()
+              if "fp4" in measured and (acc := cat.accelerator(acc_id)).dense_fp4_flop_per_s and acc.dense_fp8_flop_per_s]
     return sum(values) / len(values)
 
 

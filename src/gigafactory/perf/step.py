@@ -81,6 +81,33 @@ def routed_pair_bytes(hidden: float, intermediate: float, act_bytes: float) -> f
     return hidden * (3.0 * act_bytes + 4.0) + intermediate * (8.0 + 2.0 * act_bytes)
 
 
+def routed_expert_layer(hidden: float, intermediate: float, n_experts: int, top_k: int, tokens: float,
+                        ep_ranks: int, expert_tp: float, precision: str) -> tuple[float, float, float]:
+    """FLOPs and HBM bytes of one MoE layer on the busiest GPU, and the routed-token imbalance
+    (busiest rank's pairs / mean) [FLOP, B, 1].
+
+    Only experts that receive a token this step are read.  With experts placed whole on
+    ``ep_ranks`` ranks the step waits for the busiest rank, which holds more hit experts and
+    receives more routed tokens than the mean; computed for routing independent across tokens and
+    uniform over experts (the balanced ideal DeepSeek-V3's bias balancing aims at).  TP-sharded
+    experts (``expert_tp`` GPUs share one expert's intermediate dimension) are balanced by
+    construction.  Routing moves every routed (token, expert) pair's activations through HBM several
+    times (routed_pair_bytes).
+    """
+    p_hit = 1.0 - (1.0 - top_k / n_experts) ** tokens
+    hit_imbalance = tok_imbalance = 1.0
+    if ep_ranks > 1:
+        per_rank = n_experts / ep_ranks  # experts held by one rank
+        hit_imbalance = busiest_rank_factor(per_rank * p_hit, per_rank * p_hit * (1 - p_hit), ep_ranks, cap=per_rank)
+        pairs = tokens * top_k  # routed (token, expert) pairs of the whole EP group
+        tok_imbalance = busiest_rank_factor(pairs / ep_ranks, pairs * (1 / ep_ranks) * (1 - 1 / ep_ranks), ep_ranks)
+    pairs_rank = tokens * top_k / ep_ranks * tok_imbalance  # pairs the busiest rank processes
+    inter_gpu = intermediate / expert_tp
+    weight_bytes = n_experts / ep_ranks * 3.0 * hidden * inter_gpu * MLP_BYTES[precision] * p_hit * hit_imbalance
+    pair_bytes = pairs_rank * routed_pair_bytes(hidden, inter_gpu, MLP_ACT_BYTES[precision])
+    return 2.0 * 3.0 * hidden * inter_gpu * pairs_rank, weight_bytes + pair_bytes, tok_imbalance
+
+
 @dataclass(frozen=True)
 class StepTime:
     total_s: float
@@ -150,34 +177,19 @@ def step_time(
     dense_peak = attn_proj_share * peak_attn + (1 - attn_proj_share) * peak_mlp
     dense_s = roofline_s(dense_flops / dense_peak, dense_bytes / bw)
 
-    # Routed experts: only experts that receive a token this step are read.  Their weights
+    # Routed experts, on the busiest expert-parallel rank (routed_expert_layer).  Their weights
     # stream at the memory roof like any GEMM's; ``eff.expert`` derates only the math and the
-    # all-to-all (small per-expert batches, routing kernels, skew beyond random routing).
-    # With experts placed whole on ep ranks the step waits for the busiest rank, which holds
-    # more hit experts and receives more routed tokens than the mean; computed for routing
-    # independent across tokens and uniform over experts (the balanced ideal DeepSeek-V3's
-    # bias balancing aims at).  TP-sharded experts (ep = 1) are balanced by construction.
+    # all-to-all (grouped GEMMs over small per-expert batches, routing kernels, skew beyond
+    # random routing).
     experts_s = 0.0
     tok_imbalance = 1.0
     if pc.experts_total:
-        e, k = m.num_experts, m.experts_per_token
-        p_hit = 1.0 - (1.0 - k / e) ** tokens
         ep_ranks = max(layout.ep, tp if layout.dp_attention else 1)
-        hit_imbalance = 1.0
-        if ep_ranks > 1:
-            per_rank = e / ep_ranks  # experts held by one rank
-            hit_imbalance = busiest_rank_factor(per_rank * p_hit, per_rank * p_hit * (1 - p_hit), ep_ranks, cap=per_rank)
-            pairs = tokens * k  # routed (token, expert) pairs of the whole EP group
-            tok_imbalance = busiest_rank_factor(pairs / ep_ranks, pairs * (1 / ep_ranks) * (1 - 1 / ep_ranks), ep_ranks)
-        expert_bytes_per_gpu = pc.experts_total * MLP_BYTES[precision] * p_hit * hit_imbalance / gpus
-        # Routing moves every routed (token, expert) pair's activations through HBM several
-        # times: permute copy, GEMM inputs, FC1 output, SwiGLU, FC2 output, finalize.
-        moe_layers = (layers - (m.num_dense_layers or 0)) / pp
-        pairs_rank = tokens * k / ep_ranks * tok_imbalance  # pairs the busiest rank processes
         expert_tp = max(1.0, gpus / pp / ep_ranks)  # GPUs sharing one expert's intermediate dimension
-        expert_bytes_per_gpu += moe_layers * pairs_rank * routed_pair_bytes(m.hidden_size, m.moe_intermediate_size / expert_tp, MLP_ACT_BYTES[precision])
-        expert_flops = 2.0 * pc.experts_active * tokens * tok_imbalance / gpus
-        experts_s = roofline_s(expert_flops / (peak_mlp * eff.expert), expert_bytes_per_gpu / bw)
+        layer_flops, layer_bytes, tok_imbalance = routed_expert_layer(
+            m.hidden_size, m.moe_intermediate_size, m.num_experts, m.experts_per_token, tokens, ep_ranks, expert_tp, precision)
+        moe_layers = (layers - (m.num_dense_layers or 0)) / pp
+        experts_s = roofline_s(moe_layers * layer_flops / (peak_mlp * eff.expert), moe_layers * layer_bytes / bw)
 
     # Attention over the KV cache.
     kv_tok = kv_cache_bytes_per_token(m, KV_BYTES[precision]) / (pp * attention_shards(m, layout))
