@@ -308,10 +308,19 @@ def test_commit_run_keyboard_interrupt_in_render(tmp_path):
     assert n_runs(store) == 0
 
 
-def test_commit_run_real_sigint_in_render(tmp_path):
+@pytest.fixture
+def terminal_ctrl_c():
+    """SIGINT as at an interactive terminal (KeyboardInterrupt) for the test's duration: a test
+    runner started in the background (`cmd &`, nohup) inherits SIGINT ignored, where a real
+    SIGINT does nothing, and commit_run rightly leaves an ignored SIGINT ignored."""
+    inherited = signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    signal.signal(signal.SIGINT, inherited)
+
+
+def test_commit_run_real_sigint_in_render(tmp_path, terminal_ctrl_c):
     out, store = tmp_path / "plan", tmp_path / "runs.sqlite"
     seed_outputs(out)
-    before = signal.getsignal(signal.SIGINT)
 
     def slow(result):
         os.kill(os.getpid(), signal.SIGINT)
@@ -324,7 +333,7 @@ def test_commit_run_real_sigint_in_render(tmp_path):
     assert time.monotonic() - t0 < 4
     assert_old_outputs(out)
     assert n_runs(store) == 0
-    assert signal.getsignal(signal.SIGINT) is before
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
 
 
 def test_commit_run_text_store_fails_before_anything(tmp_path):
@@ -382,7 +391,7 @@ def test_commit_run_db_commit_failure_restores_outputs(tmp_path, monkeypatch):
     assert n_runs(store) == 0
 
 
-def test_commit_run_signal_during_renames_is_held_until_committed(tmp_path, monkeypatch):
+def test_commit_run_signal_during_renames_is_held_until_committed(tmp_path, monkeypatch, terminal_ctrl_c):
     out, store = tmp_path / "plan", tmp_path / "runs.sqlite"
     seed_outputs(out)
     real = os.replace
