@@ -321,17 +321,25 @@ async function runsPage() {
       <th>TTFT P50 [days]</th><th>NPV [USD]</th><th>USD / GPU-h</th></tr></thead><tbody></tbody></table>
     <p id="runs-empty" class="muted" hidden>No runs yet: run a plan from the scenario editor.</p>`));
   let timer = null;
+  // Ticked runs survive a redraw (a search's reload), and a reload answered after a newer one
+  // is dropped, so the table never shows an older list or loses the user's selection.
+  const picked = new Set();
+  let generation = 0;
   const load = async () => {
+    const mine = ++generation;
     const q = $("#run-search").value.trim();
     const runs = await api(`/api/runs${q ? `?q=${encodeURIComponent(q)}` : ""}`);
     const tb = $("#runs-table tbody");
-    if (!tb) return; // the user has moved on
-    tb.replaceChildren(...runs.map((r) => h(`<tr data-run-id="${esc(r.id)}"><td><input type="checkbox" value="${esc(r.id)}"></td>
+    if (!tb || mine !== generation) return; // the user has moved on, or a newer reload is coming
+    tb.replaceChildren(...runs.map((r) => h(`<tr data-run-id="${esc(r.id)}"><td><input type="checkbox" value="${esc(r.id)}"${picked.has(r.id) ? " checked" : ""}></td>
       <td><a href="#/run/${esc(r.id)}">${esc(r.id)}</a></td><td>${esc(r.created)}</td><td>${esc(r.scenario_name)}</td>
       <td class="num">${fmt(r.headline.gpus)}</td><td class="num">${fmt(r.headline.ttft_days)}</td><td class="num">${fmt(r.headline.npv_usd)}</td>
       <td class="num">${fmt(r.headline.cost_per_gpu_hour_usd)}</td></tr>`)));
     $("#runs-empty").hidden = runs.length > 0;
-    tb.querySelectorAll("input[type=checkbox]").forEach((c) => c.addEventListener("change", sel));
+    tb.querySelectorAll("input[type=checkbox]").forEach((c) => c.addEventListener("change", () => {
+      if (c.checked) picked.add(c.value); else picked.delete(c.value);
+      sel();
+    }));
     sel();
   };
   const sel = () => { $("#compare-selected").disabled = $("#runs-table").querySelectorAll("input:checked").length < 2; };
