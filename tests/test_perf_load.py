@@ -1,6 +1,7 @@
 """Latency under load (perf.load): queueing pieces against exact references, behaviour in the
-arrival rate, and agreement with the serving simulator.  It is not wired into validate or the search:
-measured there it predicted server rows worse than the fixed ratios (docs/accuracy.md)."""
+arrival rate, and agreement with the serving simulator.  The serving search judges p99 SLOs with
+it (tests/test_serving_p99.py); validate does not: measured there it predicted server rows worse
+than the fixed ratios (docs/accuracy.md)."""
 from __future__ import annotations
 
 import math
@@ -128,7 +129,7 @@ def test_agrees_with_the_simulator(row8b, replicas, concurrency):
     (docs/accuracy.md, "Latency under load"): the model's p99 TPOT is 0.51-1.85x the simulator's
     and its p99 TTFT 0.60-1.18x (the simulator's router balances outstanding tokens, not prefill
     work, so it queues prompts more than the M/G/c the model assumes).  The ranges are wide: that
-    is the model's measured accuracy, and why it is not wired into validate or the search."""
+    is the model's measured accuracy, and why it is not wired into validate."""
     row, s = row8b
     lay = Layout(tp=1)
     lengths = Lengths(870.7, 129.0)

@@ -130,7 +130,8 @@ def test_serving_rows_without_a_configuration(catalog):
     assert set(unsupported) == {"model", "share", "tok_s_gpu", "reason"}
     m = WorkloadServing.model_validate(unsupported)
     # the missing keys take their defaults: the JSON form has every key
-    assert m.model_dump(mode="json") == {**unsupported, "tok_s_user": None, "config": None, "efficiency": None, "frontier": []}
+    assert m.model_dump(mode="json") == {**unsupported, "tok_s_user": None, "config": None, "ttft_p99_s": None, "tpot_p99_s": None,
+                                           "efficiency": None, "frontier": []}
     assert m.tok_s_gpu == 0 and "not supported" in m.reason
     m = _round_trip(WorkloadServing, unmet)
     assert m.config is None and m.tok_s_user is None and m.reason and m.frontier

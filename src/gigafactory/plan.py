@@ -11,7 +11,6 @@ from typing import Any, Callable
 
 from gigafactory import __version__
 from gigafactory.catalog import Catalog
-from gigafactory.perf.validate import P99_OVER_STEADY
 from gigafactory.pipeline.cache import StageCache
 from gigafactory.pipeline.options import RunOptions
 from gigafactory.results.design import DesignResult
@@ -58,9 +57,9 @@ def _serving_section(scn: Scenario, serving: ServingResult, main_system: str, si
             "config": cfg.model_dump() if cfg else None,
             "tok_s_gpu": row.tok_s_gpu,
             "tok_s_user": row.tok_s_user,
-            # p99 from the steady-state estimate with the MLPerf p99/p50 ratios (perf.validate.P99_OVER_STEADY)
-            "ttft_p99_s": cfg.ttft_s * P99_OVER_STEADY["ttft"] if cfg else None,
-            "tpot_p99_s": cfg.tpot_s * P99_OVER_STEADY["tpot"] if cfg else None,
+            # p99s of the queueing model under Poisson arrivals at the configuration's rate (perf.load)
+            "ttft_p99_s": row.ttft_p99_s,
+            "tpot_p99_s": row.tpot_p99_s,
             "ttft_p99_sim_s": sim.ttft_s.p99 if sim else None,
             "tpot_p99_sim_s": sim.tpot_s.p99 if sim else None,
             "slo_attainment_sim": sim.slo_attainment if sim else None,

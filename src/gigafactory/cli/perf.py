@@ -21,8 +21,9 @@ def perf(
     isl: int = typer.Option(..., "--isl", min=1, max=10_000_000, help="Input (prompt) length [tokens]."),
     osl: int = typer.Option(..., "--osl", min=1, max=10_000_000, help="Output length [tokens]."),
     precision: str = typer.Option("fp8", "--precision", help="bf16, fp8 or fp4."),
-    ttft_slo_ms: Optional[float] = typer.Option(None, "--ttft-slo-ms", help="Limit on time to first token [ms]."),
-    tpot_slo_ms: Optional[float] = typer.Option(None, "--tpot-slo-ms", help="Limit on time per output token [ms]."),
+    ttft_slo_ms: Optional[float] = typer.Option(None, "--ttft-slo-ms", help="Limit on p99 time to first token under Poisson arrivals [ms]."),
+    tpot_slo_ms: Optional[float] = typer.Option(None, "--tpot-slo-ms", help="Limit on p99 time per output token under Poisson arrivals [ms]."),
+    length_cv: float = typer.Option(1.0, "--length-cv", help="Coefficient of variation of request lengths (lognormal) for the p99s; 0 = fixed lengths."),
     framework: str = typer.Option("trtllm", "--framework", help="Serving engine whose calibration to use (engines in the efficiency table, e.g. trtllm, sglang)."),
     draft_tokens: int = typer.Option(0, "--draft-tokens", min=0, max=8, help="Speculative / MTP draft tokens per step."),
     mode: str = typer.Option("both", "--mode", help="aggregated, disaggregated or both."),
@@ -39,7 +40,7 @@ def perf(
         from gigafactory.perf.plot import check_plot_path
 
         plot = check_plot_path(plot)  # before the search: a bad path fails at once
-    body, result = perf_query(load_catalog(), model, system, isl, osl, precision, ttft_slo_ms, tpot_slo_ms, framework, draft_tokens, modes[mode])
+    body, result = perf_query(load_catalog(), model, system, isl, osl, precision, ttft_slo_ms, tpot_slo_ms, framework, draft_tokens, modes[mode], length_cv)
     if plot is not None:
         from gigafactory.perf.plot import frontier_html
 
@@ -62,8 +63,11 @@ def perf(
     if ttft_slo_ms or tpot_slo_ms:
         if best is None:
             out.print("[bold red]No configuration meets the SLO.[/]")
-        elif best not in result.frontier:
-            out.print(f"Best under SLO: {best.mode} {best.layout.label()} at {best.concurrency} sequences: {best.tok_s_gpu:,.0f} tok/s/GPU, {best.tok_s_user:,.1f} tok/s/user")
+        else:
+            lp = result.best_load
+            pre = f"{best.prefill_instances}×{best.prefill_layout.label()} prefill + {best.decode_instances}× " if best.prefill_layout else ""
+            out.print(f"Best under SLO: {best.mode} {pre}{best.layout.label()} at {best.concurrency} sequences: {best.tok_s_gpu:,.0f} tok/s/GPU, "
+                      f"{best.tok_s_user:,.1f} tok/s/user; p99 under Poisson arrivals at its rate: TTFT {lp.ttft_p99_s * 1e3:,.0f} ms, TPOT {lp.tpot_p99_s * 1e3:,.1f} ms")
     if plot is not None:
         out.print(f"plot written to {plot}")
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
+import numpy as np
+
 from gigafactory.catalog import Catalog
 from gigafactory.errors import InputError
 from gigafactory.perf.architecture import param_counts
@@ -12,10 +14,44 @@ from gigafactory.perf.efficiency import efficiency_for, efficiency_source
 from gigafactory.perf.hardware import hardware_from_catalog
 from gigafactory.perf.search import search
 from gigafactory.perf.serving import Speculation
-from gigafactory.perf.validate import P99_OVER_STEADY
+from gigafactory.perf.load import DEFAULT_LENGTH_CV, Lengths
 from gigafactory.results.design import DesignChoice, DesignResult
 from gigafactory.results.serving import ServingResult
 from gigafactory.scenario.model import Scenario
+from gigafactory.simulate.run import traffic_kind
+from gigafactory.simulate.workload import DIURNAL_PEAK_TO_TROUGH, SYNTHETIC_LENGTH_CV, TRACES, load_lengths, load_trace, peak_rate_factor
+
+
+def workload_lengths(scn: Scenario, isl_tokens: float, osl_tokens: float) -> Lengths:
+    """The request lengths a workload's p99s are judged with: its means, with the spread of the
+    trace the serving simulation replays (which it rescales to these means, keeping the CV), or
+    the synthetic lengths' CV when it draws them."""
+    trace = scn.simulation.trace
+    if trace is None or trace in ("diurnal", "poisson") or trace.startswith("gamma"):
+        return Lengths(isl_tokens, osl_tokens, cv=SYNTHETIC_LENGTH_CV)
+    inp, out = load_lengths(trace)
+    return Lengths(isl_tokens, osl_tokens, cv=_cv(inp), osl_cv=_cv(out))
+
+
+def _cv(x: np.ndarray) -> float:
+    return float(np.std(x) / np.mean(x)) if len(x) and np.mean(x) > 0 else DEFAULT_LENGTH_CV
+
+
+def arrival_peak(scn: Scenario) -> float:
+    """How far above the scenario's mean load its serving pools' arrivals peak, as a share of the
+    configurations' sustainable rate [1]: ``finance.utilisation`` (the pools run at that share of
+    it) x the peak-to-mean rate of the arrivals the simulation replays (a recorded trace's
+    :func:`simulate.workload.peak_rate_factor`; the daily peak of ``diurnal``; 1 for stationary
+    synthetic arrivals, whose short-term bursts the Poisson queue already holds), at least 1."""
+    trace = scn.simulation.trace
+    kind = traffic_kind(trace)
+    if kind == "trace":
+        factor = peak_rate_factor(load_trace(trace).arrival_s)
+    elif kind == "non-stationary":  # diurnal: a daily cosine, peak / mean = 1 + a
+        factor = 1.0 + (DIURNAL_PEAK_TO_TROUGH - 1.0) / (DIURNAL_PEAK_TO_TROUGH + 1.0)
+    else:
+        factor = 1.0
+    return max(1.0, scn.finance.utilisation * factor)
 
 
 def serving_for_system(cat: Catalog, scn: Scenario, system_id: str) -> list[dict[str, Any]]:
@@ -23,20 +59,24 @@ def serving_for_system(cat: Catalog, scn: Scenario, system_id: str) -> list[dict
     hw = hardware_from_catalog(cat, system_id)
     eff = efficiency_for(hw.generation, "trtllm")
     out = []
+    peak = arrival_peak(scn)
     for wl in scn.workloads:
         m = cat.model(wl.model)
         if not hw.supports(wl.precision):
             out.append({"model": m.id, "share": wl.share, "tok_s_gpu": 0.0, "reason": f"{wl.precision} not supported"})
             continue
-        # the SLOs are p99s: the steady-state estimate must leave the p99/steady margin of
-        # MLPerf server runs (perf.validate.P99_OVER_STEADY)
+        # the SLOs are p99s, judged by the queueing model (Poisson arrivals, the lengths the
+        # serving simulation replays, at the peak of its arrival rate); tok_s_gpu is what the
+        # configuration sustains under them
         res = search(m, hw, eff, wl.precision, wl.isl_tokens, wl.osl_tokens,
-                     ttft_s=wl.slo.ttft_p99_ms / 1e3 / P99_OVER_STEADY["ttft"], tpot_s=wl.slo.tpot_p99_ms / 1e3 / P99_OVER_STEADY["tpot"],
-                     spec=Speculation(wl.speculative_tokens), pc=param_counts(m))
-        best = res.best
+                     ttft_s=wl.slo.ttft_p99_ms / 1e3, tpot_s=wl.slo.tpot_p99_ms / 1e3,
+                     spec=Speculation(wl.speculative_tokens), pc=param_counts(m), lengths=workload_lengths(scn, wl.isl_tokens, wl.osl_tokens),
+                     peak=peak)
+        best, load = res.best, res.best_load
         out.append({
             "model": m.id, "share": wl.share, "tok_s_gpu": best.tok_s_gpu if best else 0.0,
             "tok_s_user": best.tok_s_user if best else None, "config": best.as_dict() if best else None,
+            "ttft_p99_s": load.ttft_p99_s if load else None, "tpot_p99_s": load.tpot_p99_s if load else None,
             "reason": None if best else "no configuration meets the SLO", "efficiency": efficiency_source(hw.generation, "trtllm"),
             "frontier": [{"tok_s_user": p.tok_s_user, "tok_s_gpu": p.tok_s_gpu, "ttft_s": p.ttft_s, "tpot_s": p.tpot_s, "mode": p.mode,
                           "layout": p.layout.label(), "concurrency": p.concurrency} for p in res.frontier],

@@ -81,13 +81,19 @@ class Lengths:
     cv: float = DEFAULT_LENGTH_CV  # [1]
     isl_max: float | None = None  # [tokens]
     osl_max: float | None = None  # [tokens]
+    osl_cv: float | None = None  # output lengths' CV where it differs from the prompts' (None: cv) [1]
+
+    @property
+    def output_cv(self) -> float:
+        """CV of the output lengths, after the cap a stated maximum puts on it [1]."""
+        return cv_within_max(self.osl_mean, self.cv if self.osl_cv is None else self.osl_cv, self.osl_max)
 
     def nodes(self, n: int = LENGTH_NODES) -> tuple[np.ndarray, np.ndarray]:
         """(prompt, output) lengths at ``n`` equal-probability quantiles, with the stated means
         and at most the CV that puts a stated maximum at MAX_LENGTH_QUANTILE (see
         :func:`cv_within_max`, :func:`lognormal_nodes`) [tokens]."""
         return (lognormal_nodes(self.isl_mean, cv_within_max(self.isl_mean, self.cv, self.isl_max), self.isl_max, n),
-                lognormal_nodes(self.osl_mean, cv_within_max(self.osl_mean, self.cv, self.osl_max), self.osl_max, n))
+                lognormal_nodes(self.osl_mean, self.output_cv, self.osl_max, n))
 
 
 @dataclass(frozen=True)
@@ -407,10 +413,11 @@ def _elasticity(m: Any, pc: ParamCounts, hw: Hardware, eff: Efficiency, layout: 
 def aggregated_load(
     m: Any, pc: ParamCounts, hw: Hardware, eff: Efficiency, layout: Layout, precision: str, lengths: Lengths,
     concurrency: int, spec: Speculation = Speculation(), point: ServingPoint | None = None, instances: int = 1,
-    max_seqs: int | None = None,
+    max_seqs: int | None = None, rate_scale: float = 1.0,
 ) -> tuple[ServingPoint, LoadPoint] | None:
     """The steady point of one aggregated instance at ``concurrency`` sequences
-    (:func:`perf.serving.aggregated_point`) and the latencies at its arrival rate; None if it does not fit.
+    (:func:`perf.serving.aggregated_point`) and the latencies at ``rate_scale`` x its arrival rate
+    (the step times stay those of the point: conservative below 1); None if it does not fit.
     ``instances`` identical instances share the traffic behind one router; attention-data-parallel
     ranks are schedulers of their own, each with 1/tp of an instance's traffic."""
     isl, osl = lengths.isl_mean, lengths.osl_mean
@@ -428,7 +435,7 @@ def aggregated_load(
     st_d, e = _elasticity(m, pc, hw, eff, layout, precision, per_mb, ctx, width)
     st_f = step_time(m, pc, hw, eff, layout, precision, per_mb, ctx, room, isl / 2, width).total_s
     st_f2 = step_time(m, pc, hw, eff, layout, precision, per_mb, ctx, room, 1.5 * isl, width).total_s  # chunks attending to isl more
-    rate = p.tok_s_gpu * p.gpus / osl / ranks
+    rate = p.tok_s_gpu * p.gpus / osl / ranks * rate_scale
     fit = memory_fit(m, pc, hw, layout, precision, int(isl + osl))
     lp = latency_under_load(rate, lengths, acc, p.tpot_s * acc, st_d * cost, st_f * cost, pp * room / ranks, fit.kv_capacity_tokens / ranks, e,
                             max(1, instances) * ranks, max(1, max_seqs // ranks) if max_seqs else None, (st_f2 - st_f) * cost / isl)
@@ -437,7 +444,7 @@ def aggregated_load(
 
 def disaggregated_load(
     m: Any, pc: ParamCounts, hw: Hardware, eff: Efficiency, p: ServingPoint, precision: str, lengths: Lengths,
-    spec: Speculation = Speculation(), max_seqs: int | None = None,
+    spec: Speculation = Speculation(), max_seqs: int | None = None, rate_scale: float = 1.0,
 ) -> LoadPoint:
     """Latencies of a disaggregated point (:func:`perf.serving.disaggregated_point`): TTFT from
     each prefill instance's M/G/1 queue plus the KV transfer, TPOT and KV admission from the
@@ -450,7 +457,7 @@ def disaggregated_load(
     isl_f, osl_f = lengths.nodes(FINE_NODES)
     ranks = dec.tp if dec.dp_attention else 1
     width, acc = 1 + spec.draft_tokens, spec.tokens_per_step
-    rate_total = p.tok_s_gpu * p.gpus / osl_m
+    rate_total = p.tok_s_gpu * p.gpus / osl_m * rate_scale
     req_s_p, latency_p = prefill_rate(m, pc, hw, eff, pre, precision, isl_m)
     s_tok = 1.0 / (req_s_p * isl_m)
     rate_p = rate_total / p.prefill_instances
@@ -467,8 +474,10 @@ def disaggregated_load(
         return LoadPoint(rate_d, math.inf, math.inf, math.inf, math.inf, rho, pa, False)
     same = p.gpus <= hw.domain_gpus
     transfer_s_per_token = kv_transfer_s(m, hw, precision, 1.0, same)
-    # a prompt alone takes at least the batched prefill step scaled to its length
-    own = np.maximum(isl_f * s_tok, latency_p * isl_f / isl_m) + transfer_s_per_token * isl_f
+    # a prompt rides in a full prefill step (latency_p, the steps of every pipeline stage), and one
+    # longer than a step's token budget in as many steps as it fills
+    budget_tokens = latency_p / pre.pp / s_tok
+    own = latency_p * np.maximum(1.0, isl_f / budget_tokens) + transfer_s_per_token * isl_f
     pool = p.prefill_instances if PREFILL_ROUTING == "least-work" else 1
     t50, t99 = quantiles_from_cdf(*ttft_distribution(rate_p * pool, isl_f * s_tok, own, latency_p * rho, pa, ta, pool))
     step = p.tpot_s * acc
@@ -479,11 +488,12 @@ def disaggregated_load(
 
 
 def load_at(p: ServingPoint, m: Any, pc: ParamCounts, hw: Hardware, eff: Efficiency, precision: str, lengths: Lengths,
-            spec: Speculation = Speculation(), instances: int = 1, max_seqs: int | None = None) -> LoadPoint:
-    """Latencies of a steady point at its own arrival rate: :func:`aggregated_load` or
-    :func:`disaggregated_load`; ``instances`` serving units share the traffic; ``max_seqs`` caps
+            spec: Speculation = Speculation(), instances: int = 1, max_seqs: int | None = None, rate_scale: float = 1.0) -> LoadPoint:
+    """Latencies of a steady point at ``rate_scale`` x its own arrival rate: :func:`aggregated_load`
+    or :func:`disaggregated_load`; ``instances`` serving units share the traffic; ``max_seqs`` caps
     the sequences an (decode) instance admits (None: only its KV cache does)."""
     if p.mode == "disaggregated":
-        return disaggregated_load(m, pc, hw, eff, p, precision, lengths, spec, max_seqs=max_seqs)
-    res = aggregated_load(m, pc, hw, eff, p.layout, precision, lengths, p.concurrency, spec, point=p, instances=instances, max_seqs=max_seqs)
+        return disaggregated_load(m, pc, hw, eff, p, precision, lengths, spec, max_seqs=max_seqs, rate_scale=rate_scale)
+    res = aggregated_load(m, pc, hw, eff, p.layout, precision, lengths, p.concurrency, spec, point=p, instances=instances, max_seqs=max_seqs,
+                          rate_scale=rate_scale)
     return res[1] if res else UNSTABLE

@@ -9,6 +9,7 @@ from gigafactory.errors import InputError
 from gigafactory.perf.architecture import param_counts
 from gigafactory.perf.efficiency import calibrated_frameworks, efficiency_for, efficiency_source, load_efficiencies
 from gigafactory.perf.hardware import PRECISIONS, Hardware, hardware_from_catalog
+from gigafactory.perf.load import DEFAULT_LENGTH_CV, Lengths
 from gigafactory.perf.memory import memory_fit
 from gigafactory.perf.search import SearchResult, candidate_layouts, search
 from gigafactory.perf.serving import Speculation
@@ -17,8 +18,12 @@ from gigafactory.perf.serving import Speculation
 def perf_query(
     cat: Catalog, model_id: str, system_id: str, isl: int, osl: int, precision: str = "fp8",
     ttft_slo_ms: float | None = None, tpot_slo_ms: float | None = None, framework: str = "trtllm",
-    draft_tokens: int = 0, modes: tuple[str, ...] = ("aggregated", "disaggregated"),
+    draft_tokens: int = 0, modes: tuple[str, ...] = ("aggregated", "disaggregated"), length_cv: float = DEFAULT_LENGTH_CV,
 ) -> tuple[dict[str, Any], SearchResult]:
+    """Search ``model`` on ``system``.  The SLOs are p99s, judged by the queueing model
+    (``perf.load``) under Poisson arrivals at each point's own rate, with lognormal request
+    lengths of coefficient of variation ``length_cv``; without SLOs the best point is the
+    frontier's highest tok/s/GPU."""
     model = cat.get("models", model_id, field_name="--model")
     hw = hardware_from_catalog(cat, system_id)
     if precision not in PRECISIONS:
@@ -42,6 +47,9 @@ def perf_query(
                 "a latency limit must be a finite, positive number of milliseconds", field=name, value=v,
                 expected="milliseconds > 0 (finite)", fix=f"e.g. {name} {50 if name == '--tpot-slo-ms' else 2000}; omit {name} for no limit",
             )
+    if isinstance(length_cv, bool) or not isinstance(length_cv, (int, float)) or not (0 <= length_cv <= 4):
+        raise InputError.single("the length CV must be a number from 0 to 4", field="--length-cv", value=length_cv,
+                                expected="0 (fixed lengths) to 4; 1 is the default, 0.5-1 is typical of chat traces", fix="--length-cv 1")
     known_modes = ("aggregated", "disaggregated")
     if not modes or any(m not in known_modes for m in modes):
         raise InputError.single("unknown serving mode", field="--mode", value=list(modes), expected="aggregated, disaggregated or both", fix="--mode both")
@@ -59,7 +67,7 @@ def perf_query(
     result = search(
         model, hw, eff, precision, isl, osl,
         ttft_s=ttft_slo_ms / 1e3 if ttft_slo_ms else None, tpot_s=tpot_slo_ms / 1e3 if tpot_slo_ms else None,
-        spec=spec, modes=modes, pc=param_counts(model),
+        spec=spec, modes=modes, pc=param_counts(model), lengths=Lengths(isl, osl, cv=float(length_cv)),
     )
     if not result.points:
         raise _nothing_fits(cat, model, hw, precision, isl, osl)
@@ -78,10 +86,14 @@ def perf_query(
         "n_evaluated": result.n_evaluated,
         "n_layouts_memory_infeasible": result.n_layouts_infeasible,
         "frontier": [p.as_dict() for p in result.frontier],
+        "length_cv": length_cv,
         "best": result.best.as_dict() if result.best else None,
+        "best_p99": ({"ttft_p99_s": result.best_load.ttft_p99_s, "tpot_p99_s": result.best_load.tpot_p99_s,
+                      "prefill_utilisation": result.best_load.prefill_utilisation} if result.best_load else None),
         "notes": [
             "tok_s_gpu counts output tokens over all GPUs (prefill pools included)",
             "ttft_s is the time to first token without queueing; tpot_s is the steady decode step per token",
+            "the SLOs are p99s under Poisson arrivals at the point's own rate (best_p99; gigafactory.perf.load)",
         ],
     }
     return body, result

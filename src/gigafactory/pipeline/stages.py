@@ -30,7 +30,8 @@ from gigafactory.results.simulation import SimulationResult
 # what the stages actually touch.
 DESIGN_READS = ("name", "sites", "systems", "fabric", "finance.cost_profile")
 SERVING_READS = ("workloads[*].model", "workloads[*].share", "workloads[*].precision", "workloads[*].isl_tokens",
-                 "workloads[*].osl_tokens", "workloads[*].slo", "workloads[*].speculative_tokens")
+                 "workloads[*].osl_tokens", "workloads[*].slo", "workloads[*].speculative_tokens",
+                 "simulation.trace", "finance.utilisation")  # p99s are judged on the traffic the simulation replays
 SIMULATION_READS = SERVING_READS + ("seed", "simulation", "finance.utilisation")
 ROLLOUT_READS = ("seed", "sites", "rollout", "finance.cost_profile", "finance.horizon_years")  # the horizon prices the power paths
 OPERATIONS_READS = ("finance.cost_profile", "finance.horizon_years", "finance.gpu_hour_price_usd", "demand.contracts", "operations")

@@ -3,7 +3,8 @@ configuration per workload under its SLO on every system the design builds (rows
 `gigafactory.design.choice.serving_for_system`, configurations from
 `gigafactory.perf.serving.ServingPoint.as_dict`).
 
-``tok_s_*`` are output tokens per second; ``_s`` are seconds of the steady state (no queueing)."""
+``tok_s_*`` are output tokens per second; ``_s`` are seconds of the steady state (no queueing),
+``_p99_s`` are p99s under Poisson arrivals (the queueing model, `gigafactory.perf.load`)."""
 from __future__ import annotations
 
 from collections.abc import Mapping
@@ -82,6 +83,10 @@ class WorkloadServing(Result):
     tok_s_gpu: float = Field(description="Output tokens/s per GPU at the best point; 0 when the SLO cannot be met or the precision is unsupported.")
     tok_s_user: float | None = Field(None, description="Output tokens/s per sequence at the best point; null when none meets the SLO.")
     config: ServingConfig | None = Field(None, description="The best configuration; null when none meets the SLO.")
+    ttft_p99_s: float | None = Field(None, description="p99 time to first token of the best configuration under Poisson arrivals at its rate "
+                                     "(`gigafactory.perf.load`) [s]; null when none meets the SLO.")
+    tpot_p99_s: float | None = Field(None, description="p99 time per output token of the best configuration under Poisson arrivals at its rate [s]; "
+                                     "null when none meets the SLO.")
     reason: str | None = Field(None, description="Why there is no configuration (SLO unmet, precision unsupported); null when there is one.")
     efficiency: str | None = Field(None, description="Which efficiency calibration the performance model applied; null when not searched.")
     frontier: list[FrontierPoint] = Field(default_factory=list, description="Pareto frontier found by the search (empty when not searched).")

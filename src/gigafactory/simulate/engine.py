@@ -507,6 +507,8 @@ class Pool:
         self.sim, self.name, self.router = sim, name, router
         self.replicas: list[Replica] = replicas or []
         self.decode_replicas: list[Replica] = decode_replicas or []
+        self._limits_key: tuple | None = None  # see _limits
+        self._limits_value: tuple[float, float] = (0.0, 0.0)
         self.decode_router = decode_router
         self.transfer_s_per_token = transfer_s_per_token
         self.central = bool(getattr(router, "central", False))
@@ -607,15 +609,24 @@ class Pool:
                     break
 
     def max_request_tokens(self) -> float:
-        if self.disaggregated:
-            return min(r.cap for r in self.decode_replicas) - self.decode_replicas[0].slack
-        return min(r.cap for r in self.replicas) - self.replicas[0].slack
+        return self._limits()[0]
+
+    def _limits(self) -> tuple[float, float]:
+        """(most tokens a request may need on its (decode) replica, most prompt tokens on a prefill
+        replica): the smallest KV capacity less the block slack, fixed per replica, so computed
+        once per set of replicas rather than per arrival."""
+        key = (id(self.replicas), len(self.replicas), id(self.decode_replicas), len(self.decode_replicas))
+        if self._limits_key != key:
+            first = min(r.cap for r in self.replicas) - self.replicas[0].slack
+            total = min(r.cap for r in self.decode_replicas) - self.decode_replicas[0].slack if self.disaggregated else first
+            self._limits_key, self._limits_value = key, (total, first)
+        return self._limits_value
 
     def arrive(self, rid: int, now: float) -> None:
         req = self.sim.req
         self.arrived += 1
-        if req.inp[rid] + req.out[rid] > self.max_request_tokens() or (
-                self.disaggregated and req.inp[rid] > min(r.cap for r in self.replicas) - self.replicas[0].slack):
+        total, prompt = self._limits()
+        if req.inp[rid] + req.out[rid] > total or (self.disaggregated and req.inp[rid] > prompt):
             req.dropped[rid] = True  # can never fit in this replica's KV cache
             self.dropped += 1
             self.sim.on_finish(rid, now, dropped=True)

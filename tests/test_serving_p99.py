@@ -1,0 +1,158 @@
+"""The serving search judges p99 SLOs with the queueing model (perf.load, issue 21 item 2): the
+configuration it picks, and the p99s it states for it, are checked against the discrete-event
+simulator under Poisson arrivals at nearly the configuration's full rate."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import yaml
+
+from gigafactory.design.choice import serving_rates, workload_lengths
+from gigafactory.design.factory import design_factory
+from gigafactory.perf.architecture import param_counts
+from gigafactory.perf.efficiency import efficiency_for
+from gigafactory.perf.hardware import hardware_from_catalog
+from gigafactory.perf.load import Lengths, load_at
+from gigafactory.perf.search import LOAD_BISECTIONS, MIN_LOAD_FRACTION, best_under_load, search, sustainable_fraction
+from gigafactory.scenario import default_scenario_path, parse_scenario_text
+from gigafactory.simulate.run import PoolSpec, _matched_group, simulate_fleet
+from gigafactory.simulate.workload import load_trace, peak_rate_factor
+from conftest import keep_demand_for_workloads
+
+SLO_S = (2.0, 0.050)  # p99 TTFT, p99 TPOT
+
+
+@pytest.fixture(scope="module")
+def llama(catalog):
+    hw = hardware_from_catalog(catalog, "gb300-nvl72")
+    m = catalog.model("llama-3.3-70b")
+    return m, param_counts(m), hw, efficiency_for(hw.generation, "trtllm")
+
+
+def test_the_search_meets_its_limits_as_p99s(llama):
+    m, pc, hw, eff = llama
+    lengths = Lengths(2048.0, 512.0, cv=0.5)
+    res = search(m, hw, eff, "fp8", 2048, 512, ttft_s=SLO_S[0], tpot_s=SLO_S[1], pc=pc, lengths=lengths)
+    best, lp = res.best, res.best_load
+    assert best is not None and lp is not None and lp.meets(*SLO_S)
+    assert lp.ttft_p99_s >= best.ttft_s and lp.tpot_p99_s >= best.tpot_s * 0.999
+    # judged as p99s the limits are stricter than on the steady state: never more tok/s/GPU
+    steady = search(m, hw, eff, "fp8", 2048, 512, ttft_s=SLO_S[0], tpot_s=SLO_S[1], pc=pc, lengths=None).best
+    assert best.tok_s_gpu <= steady.tok_s_gpu
+
+
+def test_a_disaggregated_prefill_pool_is_sized_for_its_queue(llama):
+    """The steady-state sizing balances the prefill pool against the decode pool, i.e. runs it at
+    full load, where Poisson prompts queue without bound; judged as a p99 the unit gets more prefill
+    instances or runs below its saturation rate (fewer tok/s/GPU either way), and the decode side
+    is left as it was."""
+    m, pc, hw, eff = llama
+    lengths = Lengths(2048.0, 512.0, cv=0.5)
+    steady = search(m, hw, eff, "fp8", 2048, 512, ttft_s=SLO_S[0] / 1.7, tpot_s=SLO_S[1] / 1.12, pc=pc, modes=("disaggregated",)).best
+    balanced = load_at(steady, m, pc, hw, eff, "fp8", lengths)
+    assert balanced.prefill_utilisation > 0.97 and not balanced.meets(*SLO_S)
+    sized, lp = best_under_load([steady], m, pc, hw, eff, "fp8", lengths, *SLO_S)
+    assert lp.meets(*SLO_S) and lp.prefill_utilisation < balanced.prefill_utilisation
+    assert sized.prefill_instances > steady.prefill_instances or sized.details["load_fraction"] < 1
+    assert (sized.layout, sized.concurrency, sized.decode_instances) == (steady.layout, steady.concurrency, steady.decode_instances)
+    assert sized.tok_s_gpu < steady.tok_s_gpu
+
+
+def test_a_point_serves_the_highest_rate_at_which_its_p99s_hold(llama):
+    """sustainable_fraction: the p99s meet the limits at the share found and not one bisection step above it, and
+    arrivals that peak higher leave a point less to sustain; the search's tok/s/GPU follows."""
+    m, pc, hw, eff = llama
+    lengths = Lengths(2048.0, 512.0, cv=0.5)
+    res = search(m, hw, eff, "fp8", 2048, 512, ttft_s=SLO_S[0], tpot_s=SLO_S[1], pc=pc, modes=("aggregated",))
+    judged = [(q, *sustainable_fraction(q, m, pc, hw, eff, "fp8", lengths, *SLO_S)) for q in res.points if q.layout.tp in (8, 64)]
+    assert any(f == 1 for _, f, _ in judged) and any(f == 0 for _, f, _ in judged)  # small batches meet at full rate, the largest not at all
+    p, f, lp = max(((q, f, lp) for q, f, lp in judged if 0 < f < 1), key=lambda x: x[0].tok_s_gpu)
+    assert MIN_LOAD_FRACTION <= f < 1 and lp.meets(*SLO_S)
+    assert not load_at(p, m, pc, hw, eff, "fp8", lengths, rate_scale=f + (1 - MIN_LOAD_FRACTION) / 2 ** LOAD_BISECTIONS).meets(*SLO_S)
+    f_peak, _ = sustainable_fraction(p, m, pc, hw, eff, "fp8", lengths, *SLO_S, peak=1.3)
+    assert f_peak < f
+    calm = search(m, hw, eff, "fp8", 2048, 512, ttft_s=SLO_S[0], tpot_s=SLO_S[1], pc=pc, lengths=lengths).best
+    bursty = search(m, hw, eff, "fp8", 2048, 512, ttft_s=SLO_S[0], tpot_s=SLO_S[1], pc=pc, lengths=lengths, peak=1.3).best
+    assert bursty.tok_s_gpu < calm.tok_s_gpu
+
+
+def test_the_peak_of_a_recorded_trace():
+    """peak_rate_factor is scale-free, 1 for Poisson-like arrivals within its noise, and sees a
+    trace whose second half runs at twice the rate of its first."""
+    rng = np.random.default_rng(3)
+    flat = np.cumsum(rng.exponential(1.0, 200_000))
+    assert 1.0 < peak_rate_factor(flat) < 1.1  # the ~7 % Poisson noise of 1,000-arrival windows
+    assert peak_rate_factor(flat * 37.0) == pytest.approx(peak_rate_factor(flat))
+    two = np.concatenate([np.cumsum(rng.exponential(1.0, 100_000)), 1e5 + np.cumsum(rng.exponential(0.5, 200_000))])
+    mean = len(two) / two[-1]
+    assert peak_rate_factor(two) == pytest.approx(2.0 / mean, rel=0.1)
+    assert peak_rate_factor(load_trace("azure-conv-2023").arrival_s) == pytest.approx(1.456, abs=0.01)
+
+
+def _poisson_scenario(catalog, utilisation: float):
+    data = yaml.safe_load(default_scenario_path().read_text())
+    data["sites"] = [{"name": "solo", "region": "us-virginia", "facility_power_mw": 30}]
+    data["workloads"] = [{"model": "llama-3.3-70b", "share": 1.0, "precision": "fp8", "isl_tokens": 2048, "osl_tokens": 512,
+                          "slo": {"ttft_p99_ms": SLO_S[0] * 1e3, "tpot_p99_ms": SLO_S[1] * 1e3}}]
+    keep_demand_for_workloads(data)
+    data["devices"] = {"fleets": []}
+    data["finance"]["utilisation"] = utilisation
+    data["simulation"] = {"trace": "poisson", "duration_s": 600, "router": "least-outstanding"}
+    scn = parse_scenario_text(yaml.safe_dump(data), "solo.yaml", catalog)
+    design = design_factory(catalog, scn)
+    return scn, design, serving_rates(catalog, scn, design)
+
+
+def test_the_chosen_configuration_meets_its_slo_in_the_simulator(catalog):
+    """At the chosen configuration's full rate, Poisson arrivals with the scenario's synthetic
+    lengths: the simulator finds the p99 SLOs met for >= 99 % of requests, and p99s within the
+    model's measured agreement (docs/accuracy.md, "Latency under load")."""
+    scn, design, serving = _poisson_scenario(catalog, 1.0)
+    row = next(iter(serving.systems.values()))[0]
+    assert workload_lengths(scn, 2048, 512).cv == pytest.approx(0.5)
+    assert row.config is not None and row.ttft_p99_s <= SLO_S[0] and row.tpot_p99_s <= SLO_S[1]
+    out = simulate_fleet(catalog, scn, design, serving, trace="poisson", duration_s=600, rate_rps=None)
+    pool = out["pools"][0]
+    assert pool["slo_attainment"] >= 0.99
+    # measured (model / simulator): 1.49 / 1.75 s and 34.2 / 31.7 ms, 99.99 % within both SLOs
+    assert 0.5 < row.ttft_p99_s / pool["ttft_s"]["p99"] < 2.0
+    assert 0.5 < row.tpot_p99_s / pool["tpot_s"]["p99"] < 1.9
+
+
+def test_the_fixed_ratio_choice_does_not_meet_it(catalog, monkeypatch):
+    """The rule the search used before: steady-state TTFT x 1.7 and TPOT x 1.12 within the limits.
+    It picks a disaggregated unit whose prefill pool is balanced at full load, which the simulator
+    shows queueing at the same rate (the test above is not one any choice would pass)."""
+    import gigafactory.design.choice as choice
+
+    plain = choice.search
+
+    def ratio_rule(*args, ttft_s=None, tpot_s=None, lengths=None, **kw):
+        return plain(*args, ttft_s=ttft_s / 1.7, tpot_s=tpot_s / 1.12, **kw)
+
+    monkeypatch.setattr(choice, "search", ratio_rule)
+    scn, design, serving = _poisson_scenario(catalog, 1.0)
+    out = simulate_fleet(catalog, scn, design, serving, trace="poisson", duration_s=200, rate_rps=None)
+    assert out["pools"][0]["slo_attainment"] < 0.99  # measured: 88.2 % (the target is 99 %)
+
+
+@pytest.mark.parametrize("decode, ratio, most", [(2, 20 / 27, 8), (2, 167 / 64, 8), (14, 18 / 448, 56), (2, 0.3015, 8), (1, 3.0, 1)])
+def test_a_simulated_disaggregated_group_keeps_the_designed_ratio(decode, ratio, most):
+    d, p = _matched_group(decode, ratio, most)
+    assert decode <= d <= max(decode, most) and p >= 1
+    best = min(abs(max(1, round(k * ratio)) / (k * ratio) - 1) for k in range(decode, max(decode, most) + 1))
+    err = abs(p / (d * ratio) - 1)
+    assert err <= 0.05 or err == pytest.approx(best)
+
+
+def test_the_group_carries_the_share_of_its_tighter_side():
+    """2 decode schedulers and 1 prefill replica for a design of 27 : 20 per unit: the prefill
+    replica is 1/20 of a unit's prefill, the decode pair 2/27 of its decode; the group carries
+    1/20 of a unit's traffic, so its prefill runs at the designed load and its decode cooler."""
+    spec = PoolSpec(name="p", model_id="m", system_id="s", precision="fp8", speculative_tokens=0, mode="disaggregated",
+                    layout={"tp": 1, "pp": 1, "ep": 1, "dp_attention": False, "gpus": 1}, prefill_layout={"tp": 2, "pp": 1, "ep": 1, "dp_attention": False, "gpus": 2},
+                    prefill_per_unit=20, decode_per_unit=27, max_seqs=192, units_total=10, gpus_per_unit=67, slo=None, rate_rps=1.0,
+                    isl=2048, osl=512, router="least-outstanding", seed=0, decode_sim=2, prefill_sim=1)
+    assert spec.share == pytest.approx(1 / 200)
+    spec.prefill_sim = 2
+    assert spec.share == pytest.approx(2 / 270)
