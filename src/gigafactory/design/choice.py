@@ -12,9 +12,9 @@ from gigafactory.errors import InputError
 from gigafactory.perf.architecture import param_counts
 from gigafactory.perf.efficiency import efficiency_for, efficiency_source
 from gigafactory.perf.hardware import hardware_from_catalog
+from gigafactory.perf.load import DEFAULT_LENGTH_CV, Lengths
 from gigafactory.perf.search import search
 from gigafactory.perf.serving import Speculation
-from gigafactory.perf.load import DEFAULT_LENGTH_CV, Lengths
 from gigafactory.results.design import DesignChoice, DesignResult
 from gigafactory.results.serving import ServingResult
 from gigafactory.scenario.model import Scenario
@@ -27,7 +27,7 @@ def workload_lengths(scn: Scenario, isl_tokens: float, osl_tokens: float) -> Len
     trace the serving simulation replays (which it rescales to these means, keeping the CV), or
     the synthetic lengths' CV when it draws them."""
     trace = scn.simulation.trace
-    if trace is None or trace in ("diurnal", "poisson") or trace.startswith("gamma"):
+    if traffic_kind(trace) != "trace" and trace not in TRACES:  # poisson, gamma-cv<X>, diurnal: drawn lengths
         return Lengths(isl_tokens, osl_tokens, cv=SYNTHETIC_LENGTH_CV)
     inp, out = load_lengths(trace)
     return Lengths(isl_tokens, osl_tokens, cv=_cv(inp), osl_cv=_cv(out))

@@ -34,6 +34,10 @@ class StepCost(Protocol):
     def decode_affine(self, n_decode: int, ctx_mean: float) -> tuple[float, float]: ...
 
 
+#: prefill-only step times a PerfStepCost remembers at most
+PREFILL_STEP_MEMO = 100_000
+
+
 @dataclass
 class PerfStepCost:
     """Step times of one engine instance from :func:`gigafactory.perf.step.step_time`.
@@ -64,9 +68,23 @@ class PerfStepCost:
         self._mtp = _mtp_cost(self.m, self.spec)
         self._pp = self.layout.pp
         self._affine: dict[tuple[int, int], tuple[float, float]] = {}
+        self._prefill_steps: dict[tuple[float, float], float] = {}
         self._full_attention = not (getattr(self.m, "sliding_window_layers", 0) or 0)
 
     def step_s(self, n_decode: int, ctx_decode_total: float, prefill_tokens: float, ctx_prefill_mean: float) -> float:
+        if n_decode == 0:
+            # a prefill replica's step: one prompt (or a few) of a trace whose lengths repeat, so the
+            # same step recurs; memoised on its exact arguments (same value, no rounding)
+            key = (prefill_tokens, ctx_prefill_mean)
+            hit = self._prefill_steps.get(key)
+            if hit is None:
+                if len(self._prefill_steps) >= PREFILL_STEP_MEMO:
+                    self._prefill_steps.clear()  # bound the memory of a long run
+                hit = self._prefill_steps[key] = self._step_s(0, 0.0, prefill_tokens, ctx_prefill_mean)
+            return hit
+        return self._step_s(n_decode, ctx_decode_total, prefill_tokens, ctx_prefill_mean)
+
+    def _step_s(self, n_decode: int, ctx_decode_total: float, prefill_tokens: float, ctx_prefill_mean: float) -> float:
         pp = self._pp
         ctx = ctx_decode_total / n_decode if n_decode else 0.0
         st = step_time(self.m, self.pc, self.hw, self.eff, self.layout, self.precision, n_decode / pp, ctx,
