@@ -22,35 +22,42 @@ from gigafactory.simulate.run import traffic_kind
 from gigafactory.simulate.workload import DIURNAL_PEAK_TO_TROUGH, SYNTHETIC_LENGTH_CV, TRACES, load_lengths, load_trace, peak_rate_factor
 
 
-def workload_lengths(scn: Scenario, isl_tokens: float, osl_tokens: float) -> Lengths:
-    """The request lengths a workload's p99s are judged with: its means, with the spread of the
-    trace the serving simulation replays (which it rescales to these means, keeping the CV), or
-    the synthetic lengths' CV when it draws them."""
+def replayed_traffic(scn: Scenario) -> tuple[float, float | None, float]:
+    """What the serving simulation will replay, as the p99 judge needs it: (prompt-length CV,
+    output-length CV or None for the same, peak-to-mean arrival rate) [1].  A recorded trace gives
+    all three (the simulation rescales its lengths to the workload's means, keeping the CVs; its
+    peak is :func:`simulate.workload.peak_rate_factor`); a length table its CVs with Poisson
+    arrivals; synthetic arrivals draw lengths at SYNTHETIC_LENGTH_CV, and peak only ``diurnal``'s
+    daily cosine does (peak / mean = 1 + a).  The trace is read once."""
     trace = scn.simulation.trace
-    if traffic_kind(trace) != "trace" and trace not in TRACES:  # poisson, gamma-cv<X>, diurnal: drawn lengths
-        return Lengths(isl_tokens, osl_tokens, cv=SYNTHETIC_LENGTH_CV)
-    inp, out = load_lengths(trace)
-    return Lengths(isl_tokens, osl_tokens, cv=_cv(inp), osl_cv=_cv(out))
+    kind = traffic_kind(trace)
+    if kind == "trace":
+        wl = load_trace(trace)
+        return _cv(wl.input_tokens), _cv(wl.output_tokens), peak_rate_factor(wl.arrival_s)
+    if trace in TRACES:
+        inp, out = load_lengths(trace)
+        return _cv(inp), _cv(out), 1.0
+    peak = 1.0 + (DIURNAL_PEAK_TO_TROUGH - 1.0) / (DIURNAL_PEAK_TO_TROUGH + 1.0) if kind == "non-stationary" else 1.0
+    return SYNTHETIC_LENGTH_CV, None, peak
 
 
 def _cv(x: np.ndarray) -> float:
     return float(np.std(x) / np.mean(x)) if len(x) and np.mean(x) > 0 else DEFAULT_LENGTH_CV
 
 
-def arrival_peak(scn: Scenario) -> float:
-    """How far above the scenario's mean load its serving pools' arrivals peak, as a share of the
-    configurations' sustainable rate [1]: ``finance.utilisation`` (the pools run at that share of
-    it) x the peak-to-mean rate of the arrivals the simulation replays (a recorded trace's
-    :func:`simulate.workload.peak_rate_factor`; the daily peak of ``diurnal``; 1 for stationary
-    synthetic arrivals, whose short-term bursts the Poisson queue already holds), at least 1."""
-    trace = scn.simulation.trace
-    kind = traffic_kind(trace)
-    if kind == "trace":
-        factor = peak_rate_factor(load_trace(trace).arrival_s)
-    elif kind == "non-stationary":  # diurnal: a daily cosine, peak / mean = 1 + a
-        factor = 1.0 + (DIURNAL_PEAK_TO_TROUGH - 1.0) / (DIURNAL_PEAK_TO_TROUGH + 1.0)
-    else:
-        factor = 1.0
+def workload_lengths(scn: Scenario, isl_tokens: float, osl_tokens: float) -> Lengths:
+    """The request lengths a workload's p99s are judged with: its means, with the spread of what
+    the simulation replays (:func:`replayed_traffic`)."""
+    cv, osl_cv, _ = replayed_traffic(scn)
+    return Lengths(isl_tokens, osl_tokens, cv=cv, osl_cv=osl_cv)
+
+
+def arrival_peak(scn: Scenario, factor: float | None = None) -> float:
+    """How far above the configurations' sustainable rate the serving pools' arrivals peak [1]:
+    ``finance.utilisation`` (the pools run at that share of it) x the replayed arrivals'
+    peak-to-mean rate (``factor``, from :func:`replayed_traffic` when not given), at least 1."""
+    if factor is None:
+        factor = replayed_traffic(scn)[2]
     return max(1.0, scn.finance.utilisation * factor)
 
 
@@ -59,7 +66,8 @@ def serving_for_system(cat: Catalog, scn: Scenario, system_id: str) -> list[dict
     hw = hardware_from_catalog(cat, system_id)
     eff = efficiency_for(hw.generation, "trtllm")
     out = []
-    peak = arrival_peak(scn)
+    cv, osl_cv, factor = replayed_traffic(scn)
+    peak = arrival_peak(scn, factor)
     for wl in scn.workloads:
         m = cat.model(wl.model)
         if not hw.supports(wl.precision):
@@ -70,7 +78,7 @@ def serving_for_system(cat: Catalog, scn: Scenario, system_id: str) -> list[dict
         # configuration sustains under them
         res = search(m, hw, eff, wl.precision, wl.isl_tokens, wl.osl_tokens,
                      ttft_s=wl.slo.ttft_p99_ms / 1e3, tpot_s=wl.slo.tpot_p99_ms / 1e3,
-                     spec=Speculation(wl.speculative_tokens), pc=param_counts(m), lengths=workload_lengths(scn, wl.isl_tokens, wl.osl_tokens),
+                     spec=Speculation(wl.speculative_tokens), pc=param_counts(m), lengths=Lengths(wl.isl_tokens, wl.osl_tokens, cv=cv, osl_cv=osl_cv),
                      peak=peak)
         best, load = res.best, res.best_load
         out.append({

@@ -20,8 +20,8 @@ at least ``MIN_PREFILL_POOL`` prefill replicas where its decode side fits in
 pool their router balances over), keeps the design's prefill : decode ratio within 5 % (growing
 the group up to 4x if it must) and carries the smaller of its two sides' shares of the traffic,
 so that neither side runs hotter than designed.  With fewer replicas to
-balance over, the router's choice is a little worse than in the full pool, so tail latencies
-are if anything overstated.  Pools are independent and can run in parallel processes.
+balance over, the router's choice is worse than in the full pool, so tail latencies are if
+anything overstated (near full load by far: hence the prefill pool's minimum).  Pools are independent and can run in parallel processes.
 
 Size (``target_ci``): how much arrival time each pool simulates is set by the precision its
 figures must reach.  An explicit duration is always simulated in full; otherwise the scenario's
@@ -554,9 +554,9 @@ def size_group(s: PoolSpec, duration_s: float, budget: int = REQUEST_BUDGET) -> 
 def _matched_group(decode: int, ratio: float, most: int) -> tuple[int, int]:
     """(decode, prefill) replicas of a disaggregated group: the smallest group of ``decode`` to
     ``most`` decode schedulers whose prefill : decode ratio is within PREFILL_RATIO_TOLERANCE of
-    the design's ``ratio``, or the nearest one there is.  The group carries its decode share of the
-    traffic, so a prefill side rounded down runs hotter than designed (a pool balanced near full
-    load then queues without bound) and one rounded up cooler."""
+    the design's ``ratio``, or the nearest one there is.  The group carries the smaller of its
+    two sides' traffic shares (:attr:`PoolSpec.share`), so the side rounded up runs up to that
+    much cooler than designed and neither runs hotter."""
     best = (math.inf, decode, max(1, round(decode * ratio)))
     for d in range(decode, max(decode, most) + 1):
         p = max(1, round(d * ratio))
