@@ -236,13 +236,18 @@ def test_fuzz_bodies_never_5xx(server, body, path):
 
 # ----- fidelity -----------------------------------------------------------------------------------------------------
 def test_client_latencies_agree_with_the_simulator():
-    """Poisson arrivals at 10 req/s (simulated) on one TP2 replica: TTFT/TPOT measured by a streaming
-    client x speedup against ``build_pool_sim`` + ``Simulation.run`` on the same arrivals and lengths.
+    """Poisson arrivals at 10 req/s (simulated) on one TP2 replica, sent by a streaming client at
+    speedup 2, against ``build_pool_sim`` + ``Simulation.run`` on the same arrivals and lengths.
 
-    Tolerance: TPOT p50/p90 within 10 %; TTFT p50/p90 within 25 % plus 0.1 s of simulated time,
-    the allowance for the HTTP path (parse, submit, SSE write, client read: a few ms of wall time
-    on a loaded 2-core machine, times the speedup of 2).  Measured on the dev machine: TPOT within
-    3 %, TTFT p50 +20-40 ms, p90 +40-80 ms (docs/emulator.md, Fidelity)."""
+    Two quantities, two tolerances:
+    - the engine's: TTFT from a request's arrival at the server to its first token (simulated
+      time, read from the driver's observer), p50/p90 within 15 % + 20 ms of the prediction, and
+      the client's TPOT x speedup p50/p90 within 10 % (a difference of two token times, so the
+      HTTP path cancels);
+    - the HTTP path's (parse, submit, SSE write, client read): the client's TTFT x speedup minus
+      the engine's, at the median, under 0.1 s of simulated time.  Its tail is the machine's, not
+      the model's: a loaded 2-core CI runner once added ~95 ms of wall time at p90, so the client's
+      p90 is measured (docs/emulator.md, Fidelity) but not asserted."""
     from gigafactory.simulate import workload as wl
     from gigafactory.simulate.metrics import latencies, request_arrays
     from gigafactory.simulate.run import build_pool_sim
@@ -258,15 +263,27 @@ def test_client_latencies_agree_with_the_simulator():
     work = wl.Workload("fidelity", arr, isl.astype(np.int64), osl.astype(np.int64), np.zeros(n, dtype=np.int16), duration_s=float(arr[-1] + 1))
     sim, _ = build_pool_sim(cat, spec, work, float(arr[-1] + 1))
     pred = latencies(request_arrays(sim.run()), np.ones(n, bool))
-    with ThreadedServer(create_app([build_pool(cat, spec)], Settings(speedup=speedup))) as srv:
+    app = create_app([build_pool(cat, spec)], Settings(speedup=speedup))
+    observer, engine_ttft = app.state.driver.observer, []
+    first_token = observer.first_token
+
+    def record(lp, s):  # the engine's own TTFT, then the metrics' hook as before
+        engine_ttft.append(s.first_s - s.arrival_s)
+        first_token(lp, s)
+
+    observer.first_token = record
+    with ThreadedServer(app) as srv:
         res = asyncio.run(open_loop(srv.host, srv.port, arr / speedup, bodies))
     assert [r.error for r in res if r.error] == []
     assert [r.completion_tokens for r in res] == osl.tolist() and [r.prompt_tokens for r in res] == isl.tolist()
+    assert len(engine_ttft) == n
     ttft = np.array([r.ttft_s for r in res]) * speedup
     tpot = np.array([r.tpot_s for r in res]) * speedup
     for q in (50, 90):
         assert np.percentile(tpot, q) == pytest.approx(np.percentile(pred["tpot"], q), rel=0.10)
-        assert abs(np.percentile(ttft, q) - np.percentile(pred["ttft"], q)) <= 0.25 * np.percentile(pred["ttft"], q) + 0.1
+        want = np.percentile(pred["ttft"], q)
+        assert abs(np.percentile(engine_ttft, q) - want) <= 0.15 * want + 0.02
+    assert 0 <= np.percentile(ttft, 50) - np.percentile(engine_ttft, 50) <= 0.1
 
 
 # ----- the CLI verb ---------------------------------------------------------------------------------------------------
