@@ -35,6 +35,16 @@ def cli(capsys):
     return run
 
 
+def bench_module(name: str):
+    """A script of bench/ imported as a module (tests reuse a bench's functions, not its output)."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(name, REPO / "bench" / f"{name}.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
 def keep_demand_for_workloads(data: dict) -> dict:
     """A scenario dict whose workloads were replaced keeps only the demand segments of models it
     still serves (the demand-segments check refuses the others)."""

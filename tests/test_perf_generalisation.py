@@ -6,6 +6,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import bench_module
 
 from gigafactory.perf.architecture import param_counts
 from gigafactory.perf.efficiency import Efficiency
@@ -356,16 +357,6 @@ def test_mla_decode_attention_is_compute_bound_at_the_bf16_peak(catalog):
     assert t >= flops / (hw.flop_per_s["bf16"] * eff.compute)  # not at the FP8 peak, half as long
 
 
-def _bench_module(name: str):
-    import importlib.util
-    from pathlib import Path
-
-    spec = importlib.util.spec_from_file_location(name, Path(__file__).resolve().parents[1] / "bench" / f"{name}.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
-
-
 def test_a_model_never_fitted_is_predicted_across_gpus_and_engines(catalog):
     """gpt-oss-120b has no row in calibration.csv, so the committed calibration never saw it.
     Against its 30 MLPerf Inference v6.0 results (bench/data/mlperf_v6_gpt_oss_120b.csv: NVIDIA,
@@ -376,7 +367,7 @@ def test_a_model_never_fitted_is_predicted_across_gpus_and_engines(catalog):
     from gigafactory.perf.efficiency import load_efficiencies
     from gigafactory.perf.validate import read_measured_csv
 
-    b = _bench_module("bench_gpt_oss_heldout")
+    b = bench_module("bench_gpt_oss_heldout")
     rows = read_measured_csv(b.ROWS)
     assert len(rows) == 30 and {r["model"] for r in rows} == {"openai/gpt-oss-120b"}
     table = load_efficiencies()
@@ -444,7 +435,7 @@ def test_the_moe_kernel_fit_recovers_known_values(catalog):
     MoE-layer latencies; on latencies made from known values it returns them."""
     from gigafactory.perf.step import routed_expert_layer
 
-    fit_one = _bench_module("extract_moe_kernel_rates").fit_one
+    fit_one = bench_module("extract_moe_kernel_rates").fit_one
     hw = hardware_from_catalog(catalog, "gb200-nvl72")
     dense = 5.0e15
     truth = {"t0": 40e-6, "ratio": 0.4, "memory": 0.7}

@@ -8,6 +8,7 @@ import math
 
 import numpy as np
 import pytest
+from conftest import bench_module
 
 from gigafactory.perf.layout import Layout
 from gigafactory.perf.load import (Lengths, aggregated_load, cv_within_max, halfin_whitt_wait_probability, latency_under_load,
@@ -138,3 +139,22 @@ def test_agrees_with_the_simulator(row8b, replicas, concurrency):
     (t50, t99), (o50, o99) = _simulate(s, lay, replicas, lp.rate_rps * replicas, 870.7, 129.0, 12000)
     assert 0.5 < lp.tpot_p99_s / o99 < 1.9
     assert 0.6 < lp.ttft_p99_s / t99 < 1.2
+
+
+def test_tpot_under_load_matches_mlperf_servers_at_their_operating_point(catalog):
+    """The queue against measured reality (bench/bench_load_vs_measured.py; LoadGen's own p50/p99
+    of 27 trust 1-2 MLPerf Server / Interactive rows, v4.1-v6.0, H100 to GB300, 8B to 671B).  At
+    each row's operating point (sequences in flight by Little's law: rate x p50 TPOT) and its
+    measured arrival rate, the model's p50 and p99 TPOT are a median 1.02x and 1.04x the
+    measured, within a factor 1.12 and 1.14 (docs/accuracy.md, seventh round).  Its TTFTs are
+    0.64x (p50) and 0.37x (p99) the measured: real servers' TTFT carries delays the queue does
+    not have, so this test holds the TPOT only, and the TTFT's sign."""
+    from gigafactory.perf.validate import read_measured_csv
+
+    b = bench_module("bench_load_vs_measured")
+    recs = b.evaluate(read_measured_csv(b.MEASURED), catalog)
+    s = b.summary(recs, "at_real_point")
+    assert s["n"] >= 25
+    for key in ("tpot_p50_ms", "tpot_p99_ms"):
+        assert 0.9 < s["median_ratio"][key] < 1.1 and s["error_factor"][key] < 1.2
+    assert s["median_ratio"]["ttft_p99_ms"] < 1  # under-predicted: the known gap, stated
