@@ -1,7 +1,9 @@
 """Shared fixtures.  Tests run against the installed package and the bundled data."""
 from __future__ import annotations
 
+import os
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import settings
@@ -16,6 +18,32 @@ SHARED = REPO.parent / "shared"
 # wall-clock deadlines, which a loaded 2-core CI machine would trip.
 settings.register_profile("gigafactory", derandomize=True, deadline=None)
 settings.load_profile("gigafactory")
+
+
+#: aiperf's installation (gigafactory.emulator.clients.ensure_aiperf: a venv of ~1.2 GB, 2-3 minutes of
+#: pip on a 2-core machine) started when the session begins, so it runs beside the tests before
+#: tests/test_emulator_aiperf.py, which waits for it (``aiperf_install``).
+_AIPERF: dict[str, Any] = {}
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    wanted = any(item.nodeid.startswith("tests/test_emulator_aiperf.py") for item in session.items)
+    if wanted and os.environ.get("GIGAFACTORY_SKIP_AIPERF") != "1" and not os.environ.get("AIPERF_BIN"):
+        from concurrent.futures import ThreadPoolExecutor
+
+        from gigafactory.emulator.clients import ensure_aiperf
+
+        pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="aiperf-install")
+        _AIPERF["future"] = pool.submit(ensure_aiperf)
+        pool.shutdown(wait=False)
+
+
+def aiperf_install() -> Path:
+    """The aiperf executable: the installation the session started, else one made now."""
+    from gigafactory.emulator.clients import ensure_aiperf
+
+    future = _AIPERF.get("future")
+    return future.result() if future is not None else ensure_aiperf()
 
 
 @pytest.fixture(scope="session")

@@ -1,7 +1,7 @@
 """A benchmark client from the package registry, offline, against the emulator: NVIDIA AIPerf
 with the emulator's shipped GPT-2 tokenizer folder (no hub access).  aiperf is installed by the
 project itself in its own venv the first time (`gigafactory.emulator.clients.ensure_aiperf`, a few
-minutes); AIPERF_BIN may point at an existing one; GIGAFACTORY_SKIP_AIPERF=1 skips the test."""
+minutes, started in the background when the test session begins: tests/conftest.py); AIPERF_BIN may point at an existing one; GIGAFACTORY_SKIP_AIPERF=1 skips the test."""
 from __future__ import annotations
 
 import json
@@ -9,6 +9,7 @@ import os
 import subprocess
 
 import pytest
+from conftest import aiperf_install
 
 pytest.importorskip("fastapi")
 pytestmark = pytest.mark.skipif(os.environ.get("GIGAFACTORY_SKIP_AIPERF") == "1", reason="GIGAFACTORY_SKIP_AIPERF=1")
@@ -16,9 +17,7 @@ pytestmark = pytest.mark.skipif(os.environ.get("GIGAFACTORY_SKIP_AIPERF") == "1"
 
 @pytest.fixture(scope="module")
 def aiperf() -> str:
-    from gigafactory.emulator.clients import ensure_aiperf
-
-    return str(ensure_aiperf())
+    return str(aiperf_install())  # installing started with the session (conftest)
 
 
 def test_aiperf_profiles_the_emulator_offline(tmp_path, aiperf):
