@@ -53,14 +53,15 @@ def test_order_is_topological_and_fixed():
 
     g = Graph(None, None, STAGES)  # type: ignore[arg-type]  # ordering needs no catalog or scenario
     order = g.order(["plan"])
-    assert order == ["design", "serving", "simulation", "rollout", "operations", "devices", "demand", "economics", "method_rollouts", "methods", "plan"]
+    assert order == ["design", "serving", "simulation", "rollout", "operations", "devices", "successor", "demand", "economics", "method_rollouts",
+                     "methods", "plan"]
     for i, name in enumerate(order):
         assert all(order.index(d) < i for d in STAGES[name].needs)
-    assert g.order(["economics"]) == ["design", "serving", "rollout", "operations", "devices", "demand", "economics"]
+    assert g.order(["economics"]) == ["design", "serving", "rollout", "operations", "successor", "devices", "demand", "economics"]
 
 
 def test_every_stage_result_is_typed_and_frozen(small_results):
-    for name in ("design", "serving", "simulation", "rollout", "demand", "economics", "method_rollouts", "methods", "plan"):
+    for name in ("design", "serving", "successor", "simulation", "rollout", "demand", "economics", "method_rollouts", "methods", "plan"):
         res = small_results.result(name)
         assert isinstance(res, Result) and isinstance(res, STAGES[name].result), name
         assert res.model_config.get("frozen") and res.model_config.get("extra") == "forbid", name
@@ -91,7 +92,7 @@ def _no_untyped_dicts(model: type[BaseModel], seen: set[type] | None = None) -> 
     return bad
 
 
-@pytest.mark.parametrize("stage", ["design", "serving", "simulation", "rollout", "demand", "economics", "method_rollouts", "methods"])
+@pytest.mark.parametrize("stage", ["design", "serving", "successor", "simulation", "rollout", "demand", "economics", "method_rollouts", "methods"])
 def test_no_untyped_values_cross_a_stage_boundary(stage):
     assert _no_untyped_dicts(STAGES[stage].result) == []
 
@@ -138,7 +139,7 @@ def _covered(path: str, declared: tuple[str, ...]) -> bool:
     return any(path == d or path.startswith(d + ".") or path.startswith(d + "[") for d in declared)
 
 
-@pytest.mark.parametrize("stage", ["design", "serving", "simulation", "rollout", "demand", "economics", "method_rollouts", "methods"])
+@pytest.mark.parametrize("stage", ["design", "serving", "successor", "simulation", "rollout", "demand", "economics", "method_rollouts", "methods"])
 def test_stages_read_only_what_they_declare(catalog, small, small_results, stage):
     """A stage's cache key hashes the scenario paths it declares; reading anything else would
     make a stale cache hit possible.  Each stage runs on a scenario that records its reads."""
@@ -172,14 +173,32 @@ def test_price_change_reruns_economics_only(catalog, tmp_path):
     assert not any(r.cached for r in first.runs)
     again = Pipeline(catalog, a, OPTS, cache=cache)
     res_again = again.result("plan")
-    assert {r.name for r in again.runs if r.cached} == {"design", "serving", "simulation", "rollout", "operations", "devices", "demand",
-                                                        "economics", "method_rollouts", "methods", "plan"}
+    assert {r.name for r in again.runs if r.cached} == {"design", "serving", "successor", "simulation", "rollout", "operations", "devices",
+                                                        "demand", "economics", "method_rollouts", "methods", "plan"}
     assert res_again == first.result("plan")  # a hit is the result a fresh run computes
     price = Pipeline(catalog, b, OPTS, cache=cache)
     price.result("plan")
     recomputed = {r.name for r in price.runs if not r.cached}
-    assert recomputed == {"demand", "economics", "methods", "plan"}  # the demand stage reads finance (prices decline)
+    # the demand stage reads finance (prices decline); the successor stage reads the decline (a number: it serves nothing)
+    assert recomputed == {"successor", "demand", "economics", "methods", "plan"}
     assert price.result("economics").npv_usd != first.result("economics").npv_usd
+
+
+def test_token_price_change_reuses_the_successor_search(catalog, tmp_path):
+    """With the decline priced from the next generation, the successor system's serving search
+    (~3 s on 2 cores) is a stage of its own: a change of token price finds it in the cache, and
+    the demand stage prices the decline from the same rows."""
+    cache = StageCache(tmp_path / "cache")
+    base = yaml.safe_load(_small_text(price_decline_per_year="next-generation"))
+    first = Pipeline(catalog, parse_scenario_text(yaml.safe_dump(base, sort_keys=False), "a.yaml", catalog), OPTS, cache=cache)
+    first.result("demand")
+    succ = first.result("successor")
+    assert len(succ.systems) == 1 and all(r.tok_s_gpu > 0 for rows in succ.systems.values() for r in rows)
+    base["workloads"][0]["price_output_usd_per_mtok"] = 0.50
+    again = Pipeline(catalog, parse_scenario_text(yaml.safe_dump(base, sort_keys=False), "b.yaml", catalog), OPTS, cache=cache)
+    again.result("demand")
+    assert {r.name for r in again.runs if not r.cached} == {"demand"}
+    assert again.result("demand").price_decline_per_year == first.result("demand").price_decline_per_year
 
 
 def test_option_change_misses_and_corrupt_entry_is_a_miss(catalog, small, tmp_path):

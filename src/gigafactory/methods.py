@@ -45,7 +45,8 @@ def schedule_methods(cat: Catalog, scn: Scenario, design: DesignResult, serving:
 
 def compare_methods(cat: Catalog, scn: Scenario, design: DesignResult, serving: ServingResult, rollout: RolloutResult,
                     econ: EconomicsResult, others: MethodRollouts, demand: DemandResult | None = None,
-                    devices: DevicesResult | None = None, operations: OperationsResult | None = None) -> MethodComparison:
+                    devices: DevicesResult | None = None, operations: OperationsResult | None = None,
+                    successor: ServingResult | None = None) -> MethodComparison:
     """Every preset on the scenario's design, financed (base case) with its own sales; the scenario's
     own method reuses its rollout and economics results (the same computation)."""
     runs: dict[str, tuple[RolloutResult, EconomicsResult]] = {}
@@ -57,7 +58,7 @@ def compare_methods(cat: Catalog, scn: Scenario, design: DesignResult, serving: 
         variant = scn.model_copy(update={"rollout": scn.rollout.model_copy(update={"method": method})})
         ro = others.rollouts[method]
         # capacity comes online later or sooner; availability as the scenario's own build (early life shifts with it: a second-order effect)
-        dem = run_demand(cat, variant, design, serving, ro, devices, operations) if demand is not None else None
+        dem = run_demand(cat, variant, design, serving, ro, devices, operations, successor) if demand is not None else None
         runs[method] = (ro, run_economics(cat, variant, design, ro, serving, mc_samples=0, demand=dem, sensitivity=False, operations=operations))
     base_ro, base_econ = runs[BASELINE]
     fast_ro = runs[FAST_TRACK][0] if FAST_TRACK in runs else None

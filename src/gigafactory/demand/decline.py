@@ -232,8 +232,8 @@ def energy_usd_per_it_mwh(cat: Catalog, design: DesignResult) -> float:
     return num / den if den > 0 else 0.0
 
 
-#: the successor's serving rates per (catalog, system, workloads): the methods stage re-runs the
-#: demand stage once per build method with the same workloads, and each search costs ~0.2 s
+#: the successor's serving rates per (catalog, system, workloads), for callers without the
+#: pipeline's successor stage (``resolve_price_decline`` with ``successor=None``)
 _SUCCESSOR_RATES: dict[tuple[int, str, str, str], dict[str, float]] = {}
 
 
@@ -248,18 +248,35 @@ def _successor_rates(cat: Catalog, scn: Scenario, system_id: str) -> dict[str, f
     return _SUCCESSOR_RATES[key]
 
 
-def resolve_price_decline(cat: Catalog, scn: Scenario, design: DesignResult, serving: ServingResult) -> PriceDecline:
+def main_system(design: DesignResult) -> str:
+    """The system of the site with the most GPUs: the one whose successor prices the decline."""
+    return max(design.sites, key=lambda s: s.gpus).system
+
+
+def successor_system(cat: Catalog, design: DesignResult) -> str | None:
+    """Catalog id of the main system's successor (demand/data/generations.yaml); None if it has none."""
+    return load_generations().systems.get(cat.system(main_system(design)).id, (None, None))[1]
+
+
+def resolve_price_decline(cat: Catalog, scn: Scenario, design: DesignResult, serving: ServingResult,
+                          successor: ServingResult | None = None) -> PriceDecline:
     """The decline a run uses: the scenario's number, or with ``"next-generation"`` the decline
     from the main system's successor (the system of the site with the most GPUs), served with
-    the scenario's workloads by the perf search (~0.1 s per model)."""
+    the scenario's workloads: the rows of the pipeline's successor stage (``successor``), else a
+    perf search now (~1 s per model)."""
     value = scn.finance.price_decline_per_year
     if not isinstance(value, str):
         return PriceDecline(float(value), SCENARIO_SOURCE)
-    main = max(design.sites, key=lambda s: s.gpus).system
+    main = main_system(design)
     gens = load_generations()
-    succ = gens.systems.get(cat.system(main).id, (None, None))[1]
+    succ = successor_system(cat, design)
     rates_now = {r.model: r.tok_s_gpu for r in serving.systems[main]}
-    rates_next = _successor_rates(cat, scn, succ) if succ else {}
+    if not succ:
+        rates_next: dict[str, float] = {}
+    elif successor is not None and succ in successor.systems:
+        rates_next = {r.model: r.tok_s_gpu for r in successor.systems[succ]}
+    else:
+        rates_next = _successor_rates(cat, scn, succ)
     shares = {cat.model(w.model).id: w.share for w in scn.workloads}
     cost = cat.get("costs", scn.finance.cost_profile)
     return next_generation_decline(cat, cost, main, rates_now, rates_next, shares, energy_usd_per_it_mwh(cat, design), gens)

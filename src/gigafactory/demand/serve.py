@@ -128,7 +128,8 @@ def token_revenue_usd(output_tokens, input_per_output: float, price_in, price_ou
 
 
 def run_demand(cat: Catalog, scn: Scenario, design: DesignResult, serving: ServingResult, rollout: RolloutResult,
-               devices: DevicesResult | None = None, operations: OperationsResult | None = None) -> DemandResult:
+               devices: DevicesResult | None = None, operations: OperationsResult | None = None,
+               successor: ServingResult | None = None) -> DemandResult:
     """The demand stage (see the module docstring).  The device fleets' offloaded requests, when
     there are any, are one more segment of the offload model: their tokens per day, growth and
     hour-of-week shape from the devices stage, priced at the model's list price less the device
@@ -139,7 +140,7 @@ def run_demand(cat: Catalog, scn: Scenario, design: DesignResult, serving: Servi
     hours = int(round(months * HOURS_PER_MONTH))
     from gigafactory.demand.decline import resolve_price_decline
 
-    price_decline = resolve_price_decline(cat, scn, design, serving)  # the scenario's rate, or the next generation's
+    price_decline = resolve_price_decline(cat, scn, design, serving, successor)  # the scenario's rate, or the next generation's
     decline = price_decline.per_year
     installed = online_gpus(design, rollout, hours)
     total_online = sum(installed.values()) if installed else np.zeros(hours)

@@ -98,6 +98,16 @@ def serving_rates(cat: Catalog, scn: Scenario, design: DesignResult) -> ServingR
     return ServingResult(systems={sid: serving_for_system(cat, scn, sid) for sid in systems})
 
 
+def successor_serving(cat: Catalog, scn: Scenario, design: DesignResult) -> ServingResult:
+    """The successor stage: with ``finance.price_decline_per_year: next-generation``, the main
+    system's successor serving the scenario's workloads (what the price decline is priced from);
+    empty otherwise.  A stage of its own so that a change of prices finds it in the cache."""
+    from gigafactory.demand.decline import successor_system
+
+    succ = successor_system(cat, design) if scn.finance.price_decline_per_year == "next-generation" else None
+    return ServingResult(systems={succ: serving_for_system(cat, scn, succ)} if succ else {})
+
+
 def mix_tok_s_per_gpu(design: DesignResult, serving: ServingResult) -> dict[str, float]:
     """Per site: output tokens/s per GPU of the workload mix (share-weighted best points)."""
     return {s.name: sum(w.share * w.tok_s_gpu for w in serving.systems[s.system]) for s in design.sites}

@@ -2,14 +2,16 @@
 
     scenario ─> design ─> serving ─┬─> simulation ─────────────────────────┐
                                    └─> rollout ─> demand ─> economics ─> methods ┴─> plan
+                design ─> successor ────────────────^
     scenario ─> design_choice (on demand: `gigafactory design --compare`)
 
 Each stage is a thin wrapper over its module's orchestrator, declaring what it reads.  The
 design stage reads the sites, systems, fabric and cost profile; serving reads the workloads'
 models, lengths and SLOs (not their prices); the simulation reads the simulation section and
 the utilisation; the rollout reads the rollout section and the sites; economics reads the
-finance section and the prices.  So a change of price re-runs economics (and the plan's
-assembly) only.
+finance section and the prices; the successor (the next system generation serving the same
+workloads, when the price decline is priced from it) reads what serving reads and the price
+decline.  So a change of price re-runs demand, economics (and the plan's assembly) only.
 """
 from __future__ import annotations
 
@@ -32,6 +34,7 @@ DESIGN_READS = ("name", "sites", "systems", "fabric", "finance.cost_profile")
 SERVING_READS = ("workloads[*].model", "workloads[*].share", "workloads[*].precision", "workloads[*].isl_tokens",
                  "workloads[*].osl_tokens", "workloads[*].slo", "workloads[*].speculative_tokens",
                  "simulation.trace", "finance.utilisation")  # p99s are judged on the traffic the simulation replays
+SUCCESSOR_READS = SERVING_READS + ("finance.price_decline_per_year",)  # 'next-generation' serves the successor system
 SIMULATION_READS = SERVING_READS + ("seed", "simulation", "finance.utilisation")
 ROLLOUT_READS = ("seed", "sites", "rollout", "finance.cost_profile", "finance.horizon_years")  # the horizon prices the power paths
 OPERATIONS_READS = ("finance.cost_profile", "finance.horizon_years", "finance.gpu_hour_price_usd", "demand.contracts", "operations")
@@ -61,6 +64,12 @@ def _serving(i: Inputs) -> ServingResult:
     from gigafactory.design.choice import serving_rates
 
     return serving_rates(i.cat, i.scn, i["design"])
+
+
+def _successor(i: Inputs) -> ServingResult:
+    from gigafactory.design.choice import successor_serving
+
+    return successor_serving(i.cat, i.scn, i["design"])
 
 
 def _simulation(i: Inputs) -> SimulationResult:
@@ -94,7 +103,7 @@ def _devices(i: Inputs) -> DevicesResult:
 def _demand(i: Inputs) -> DemandResult:
     from gigafactory.demand.serve import run_demand
 
-    return run_demand(i.cat, i.scn, i["design"], i["serving"], i["rollout"], i["devices"], i["operations"])
+    return run_demand(i.cat, i.scn, i["design"], i["serving"], i["rollout"], i["devices"], i["operations"], i["successor"])
 
 
 def _economics(i: Inputs) -> EconomicsResult:
@@ -114,7 +123,7 @@ def _methods(i: Inputs) -> MethodComparison:
     from gigafactory.methods import compare_methods
 
     return compare_methods(i.cat, i.scn, i["design"], i["serving"], i["rollout"], i["economics"], i["method_rollouts"], i["demand"],
-                           i["devices"], i["operations"])
+                           i["devices"], i["operations"], i["successor"])
 
 
 def _plan(i: Inputs) -> PlanResult:
@@ -131,6 +140,8 @@ STAGES: dict[str, Stage] = {s.name: s for s in (
           "the whole programme designed with each candidate system, ranked by tokens/s per MW and per capex dollar"),
     Stage("serving", ("design",), SERVING_READS, (), ServingResult, _serving,
           "best serving configuration per (system, model) under the model's SLO"),
+    Stage("successor", ("design",), SUCCESSOR_READS, (), ServingResult, _successor,
+          "the main system's successor serving the same workloads, when the price decline is priced from it"),
     Stage("simulation", ("design", "serving"), SIMULATION_READS, ("trace", "rate_rps", "duration_s", "router", "sim_target_ci"), SimulationResult, _simulation,
           "discrete-event serving simulation of the fleet"),
     Stage("rollout", ("design", "serving"), ROLLOUT_READS, ("rollout_samples", "rollout_exact"), RolloutResult, _rollout,
@@ -139,13 +150,13 @@ STAGES: dict[str, Stage] = {s.name: s for s in (
           "failures, blast radius, spares and technicians, availability per site and month"),
     Stage("devices", ("design", "serving"), DEVICES_READS, (), DevicesResult, _devices,
           "device fleets: requests routed between device and factory, latency, energy, the offloaded load and what it needs"),
-    Stage("demand", ("design", "serving", "rollout", "operations", "devices"), DEMAND_READS, (), DemandResult, _demand,
+    Stage("demand", ("design", "serving", "successor", "rollout", "operations", "devices"), DEMAND_READS, (), DemandResult, _demand,
           "demand against capacity under SLO hour by hour: served tokens, contracts, utilisation, revenue"),
     Stage("economics", ("design", "serving", "rollout", "operations", "demand"), ECONOMICS_READS, ("economics_samples",), EconomicsResult, _economics,
           "cash flows, levelised costs, NPV/IRR, tornado, Monte Carlo"),
     Stage("method_rollouts", ("design", "serving"), ROLLOUT_READS, ("rollout_samples", "rollout_exact"), MethodRollouts, _method_rollouts,
           "the design scheduled under every other build method"),
-    Stage("methods", ("design", "serving", "rollout", "operations", "devices", "demand", "economics", "method_rollouts"),
+    Stage("methods", ("design", "serving", "successor", "rollout", "operations", "devices", "demand", "economics", "method_rollouts"),
           tuple(dict.fromkeys(ROLLOUT_READS + DEMAND_READS + ECONOMICS_READS)), (), MethodComparison, _methods,
           "the same design under every build method: first token, NPV, weeks sooner than stick-built and their worth"),
     Stage("plan", ("design", "serving", "simulation", "rollout", "operations", "devices", "demand", "economics", "methods"), PLAN_READS, (), PlanResult, _plan,
