@@ -21,29 +21,41 @@ settings.load_profile("gigafactory")
 
 
 #: aiperf's installation (gigafactory.emulator.clients.ensure_aiperf: a venv of ~1.2 GB, 2-3 minutes of
-#: pip on a 2-core machine) started when the session begins, so it runs beside the tests before
-#: tests/test_emulator_aiperf.py, which waits for it (``aiperf_install``).
+#: pip on a 2-core machine), started in a process of its own when the session begins, so it runs
+#: beside the tests before tests/test_emulator_aiperf.py, which waits for it (``aiperf_install``).
+#: A process, not a thread: fork/exec from a second thread failed once in CI (EFAULT).
 _AIPERF: dict[str, Any] = {}
 
 
 def pytest_collection_finish(session: pytest.Session) -> None:
     wanted = any(item.nodeid.startswith("tests/test_emulator_aiperf.py") for item in session.items)
     if wanted and os.environ.get("GIGAFACTORY_SKIP_AIPERF") != "1" and not os.environ.get("AIPERF_BIN"):
-        from concurrent.futures import ThreadPoolExecutor
+        import subprocess
+        import sys
 
-        from gigafactory.emulator.clients import ensure_aiperf
+        code = "from gigafactory.emulator.clients import ensure_aiperf; ensure_aiperf()"
+        _AIPERF["proc"] = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                           start_new_session=True)  # its own process group: pip goes with it
 
-        pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="aiperf-install")
-        _AIPERF["future"] = pool.submit(ensure_aiperf)
-        pool.shutdown(wait=False)
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    proc = _AIPERF.pop("proc", None)
+    if proc is not None and proc.poll() is None:  # the session ended first (-x, -k): a half-made venv is redone next time
+        import signal
+
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(timeout=60)
 
 
 def aiperf_install() -> Path:
-    """The aiperf executable: the installation the session started, else one made now."""
+    """The aiperf executable, once the installation the session started has ended (if it failed,
+    ``ensure_aiperf`` tries again here and raises with pip's output)."""
     from gigafactory.emulator.clients import ensure_aiperf
 
-    future = _AIPERF.get("future")
-    return future.result() if future is not None else ensure_aiperf()
+    proc = _AIPERF.pop("proc", None)
+    if proc is not None:
+        proc.wait(timeout=1800)
+    return ensure_aiperf()
 
 
 @pytest.fixture(scope="session")
