@@ -20,7 +20,6 @@ from gigafactory.results.economics import EconomicsResult
 from gigafactory.results.methods import MethodComparison, MethodRollouts, MethodRow
 from gigafactory.results.rollout import RolloutResult
 from gigafactory.results.serving import ServingResult
-from gigafactory.rollout.plan import plan_rollout
 from gigafactory.rollout.presets import method_presets
 from gigafactory.scenario.model import Scenario
 
@@ -34,6 +33,8 @@ WEEK_DAYS = 7.0
 def schedule_methods(cat: Catalog, scn: Scenario, design: DesignResult, serving: ServingResult, rollout_samples: int | None = None,
                      exact: bool = False) -> MethodRollouts:
     """The design under every preset but the scenario's own (its rollout stage has that one)."""
+    from gigafactory.rollout.plan import plan_rollout  # CP-SAT and pandas: not loaded when a price re-run reuses this stage
+
     mix = mix_tok_s_per_gpu(design, serving)
     out = {}
     for method in method_presets(scn.rollout):

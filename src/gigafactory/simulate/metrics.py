@@ -47,7 +47,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from scipy import stats
+from scipy.special import ndtri, stdtrit  # the t and normal quantiles; scipy.stats takes ~2.5 s to import
 
 from gigafactory.simulate.power import PowerModel
 from gigafactory.simulate.sim import Simulation
@@ -269,7 +269,7 @@ def quantile_ci(x: np.ndarray, batch: np.ndarray, p: float = 0.99, confidence: f
     q = float(xs[min(max(math.ceil(n * p) - 1, 0), n - 1)])
     var, b = _batch_variance((x <= q).astype(float), batch, batches)
     var = max(var, p * (1 - p) / n)
-    t = float(stats.t.ppf(0.5 + confidence / 2, b - 1)) if b >= 2 else float(stats.norm.ppf(0.5 + confidence / 2))
+    t = float(stdtrit(b - 1, 0.5 + confidence / 2)) if b >= 2 else float(ndtri(0.5 + confidence / 2))
     h = t * math.sqrt(var)
     lo_rank = math.floor(n * (p - h))  # 1-based order statistics X_(lo_rank) .. X_(hi_rank)
     hi_rank = math.ceil(n * (p + h)) + 1
@@ -285,7 +285,7 @@ def proportion_ci(y: np.ndarray, batch: np.ndarray, confidence: float = CONFIDEN
     a = float(y.mean())
     var, b = _batch_variance(y.astype(float), batch, batches)
     n_eff = float(n) if var <= 0 or a * (1 - a) == 0 else min(float(n), a * (1 - a) / var)
-    t = float(stats.t.ppf(0.5 + confidence / 2, b - 1)) if b >= 2 else float(stats.norm.ppf(0.5 + confidence / 2))
+    t = float(stdtrit(b - 1, 0.5 + confidence / 2)) if b >= 2 else float(ndtri(0.5 + confidence / 2))
     den = 1 + t * t / n_eff
     centre = (a + t * t / (2 * n_eff)) / den
     half = t * math.sqrt(a * (1 - a) / n_eff + t * t / (4 * n_eff * n_eff)) / den
