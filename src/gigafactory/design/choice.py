@@ -45,10 +45,11 @@ def _cv(x: np.ndarray) -> float:
     return float(np.std(x) / np.mean(x)) if len(x) and np.mean(x) > 0 else DEFAULT_LENGTH_CV
 
 
-def workload_lengths(scn: Scenario, isl_tokens: float, osl_tokens: float) -> Lengths:
+def workload_lengths(scn: Scenario, isl_tokens: float, osl_tokens: float,
+                     traffic: tuple[float, float | None, float] | None = None) -> Lengths:
     """The request lengths a workload's p99s are judged with: its means, with the spread of what
-    the simulation replays (:func:`replayed_traffic`)."""
-    cv, osl_cv, _ = replayed_traffic(scn)
+    the simulation replays (``traffic``, from :func:`replayed_traffic` when not given)."""
+    cv, osl_cv, _ = traffic if traffic is not None else replayed_traffic(scn)
     return Lengths(isl_tokens, osl_tokens, cv=cv, osl_cv=osl_cv)
 
 
@@ -66,8 +67,8 @@ def serving_for_system(cat: Catalog, scn: Scenario, system_id: str) -> list[dict
     hw = hardware_from_catalog(cat, system_id)
     eff = efficiency_for(hw.generation, "trtllm")
     out = []
-    cv, osl_cv, factor = replayed_traffic(scn)
-    peak = arrival_peak(scn, factor)
+    traffic = replayed_traffic(scn)  # read once for every workload
+    peak = arrival_peak(scn, traffic[2])
     for wl in scn.workloads:
         m = cat.model(wl.model)
         if not hw.supports(wl.precision):
@@ -78,7 +79,7 @@ def serving_for_system(cat: Catalog, scn: Scenario, system_id: str) -> list[dict
         # configuration sustains under them
         res = search(m, hw, eff, wl.precision, wl.isl_tokens, wl.osl_tokens,
                      ttft_s=wl.slo.ttft_p99_ms / 1e3, tpot_s=wl.slo.tpot_p99_ms / 1e3,
-                     spec=Speculation(wl.speculative_tokens), pc=param_counts(m), lengths=Lengths(wl.isl_tokens, wl.osl_tokens, cv=cv, osl_cv=osl_cv),
+                     spec=Speculation(wl.speculative_tokens), pc=param_counts(m), lengths=workload_lengths(scn, wl.isl_tokens, wl.osl_tokens, traffic),
                      peak=peak)
         best, load = res.best, res.best_load
         out.append({
