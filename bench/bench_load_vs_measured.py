@@ -35,6 +35,7 @@ from gigafactory.perf.hardware import hardware_from_catalog
 from gigafactory.perf.load import DEFAULT_LENGTH_CV, Lengths, load_at
 from gigafactory.perf.memory import memory_fit
 from gigafactory.perf.releases import software_release
+from gigafactory.perf.rows import cell_float, cell_int, output_length_cv, row_layouts, row_precision
 from gigafactory.perf.serving import Speculation, aggregated_point
 
 REPO = Path(__file__).resolve().parents[1]
@@ -52,21 +53,20 @@ def evaluate(rows: list[dict[str, str]], cat) -> list[dict]:
     for r in rows:
         if r["scenario"] not in ("server", "interactive") or r["trust"] not in ("1", "2") or not all(r.get(k) for k in KEYS):
             continue
-        if V._i(r, "disaggregated") == 1:
+        if cell_int(r, "disaggregated") == 1:
             continue  # the model's disaggregated TTFT is not separable from the row's pool split
         pred = V.predict_row(r, cat)
         if pred.status != "ok":
             continue
         m = cat.model(cat.resolve_id("models", r["model"]))
         pc, hw = param_counts(m), hardware_from_catalog(cat, r["hardware"])
-        sub = (pred.meta or {}).get("substitution")  # "fp4 -> fp8: ..." where the GPU lacks the precision
-        prec = sub.split(" -> ")[1].split(":")[0] if sub else r["precision"]
+        prec = row_precision(r["precision"], hw).precision  # predicted (and so here) in what the GPU computes
         eff = efficiency_for(hw.generation, r.get("framework") or "trtllm", None, release=software_release(r))
         isl, osl, n_gpus = float(r["isl_mean"]), float(r["osl_mean"]), int(r["num_gpus"])
         spec = Speculation(draft_tokens=max(1, m.mtp_layers or 1)) if r.get("mtp") == "1" else Speculation()
-        osl_cv = V.output_length_cv(osl, V._f(r, "osl_max"))
-        lengths = Lengths(isl, osl, DEFAULT_LENGTH_CV, V._f(r, "isl_max"), V._f(r, "osl_max"))
-        lay = next(x for x in V._row_layouts(r, m, hw) if x.label() == pred.config["layout"])
+        osl_cv = output_length_cv(osl, cell_float(r, "osl_max"))
+        lengths = Lengths(isl, osl, DEFAULT_LENGTH_CV, cell_float(r, "isl_max"), cell_float(r, "osl_max"))
+        lay = next(x for x in row_layouts(r, m, hw) if x.label() == pred.config["layout"])
         instances = max(1, n_gpus // lay.gpus)
         max_c = memory_fit(m, pc, hw, lay, prec, int(isl + osl)).max_concurrency(isl + osl)
         measured = float(r["tok_s_gpu"])

@@ -231,7 +231,7 @@ def test_decode_context_is_length_biased_against_a_simulated_batch():
     (4043.0, 20000.0, (0.55, 0.7)),  # MLPerf DeepSeek-R1: mean 4,043, cap 20,000
 ])
 def test_output_length_cv_of_a_row(osl_mean, osl_max, expected):
-    from gigafactory.perf.validate import output_length_cv
+    from gigafactory.perf.rows import output_length_cv
 
     got = output_length_cv(osl_mean, osl_max)
     if isinstance(expected, tuple):

@@ -385,7 +385,6 @@ def latency_under_load(
     n /= schedulers
     if max_seqs:
         pa, ta = _worse_wait((pa, ta), slot_wait(n * schedulers, tpot * float(osl_f.mean()), max_seqs * schedulers))
-    s_tok = step_full_s / prefill_tokens_per_step  # seconds per prompt token of a mean prompt, budget full
     # seconds per prompt token of each length node: chunks of a long prompt attend to more context
     s_node = np.maximum(step_full_s + full_step_s_per_context_token * (isl_f - lengths.isl_mean) / 2, 0.5 * step_full_s) / prefill_tokens_per_step
     service = isl_f * s_node

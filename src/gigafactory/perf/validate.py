@@ -11,7 +11,6 @@ from __future__ import annotations
 import csv
 import io
 import math
-import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable
@@ -22,12 +21,11 @@ from gigafactory.catalog import Catalog
 from gigafactory.errors import InputError, Problem
 from gigafactory.perf.architecture import param_counts
 from gigafactory.perf.efficiency import Efficiency, efficiency_for
-from gigafactory.perf.hardware import PRECISIONS, Hardware, hardware_from_catalog
-from gigafactory.perf.layout import Layout
-from gigafactory.perf.load import DEFAULT_LENGTH_CV, cv_within_max
+from gigafactory.perf.hardware import hardware_from_catalog
 from gigafactory.perf.memory import memory_fit
 from gigafactory.perf.releases import software_release
-from gigafactory.perf.search import batch_sizes, candidate_layouts
+from gigafactory.perf.rows import cell_float, cell_int, output_length_cv, prefill_layout, row_layouts, row_precision
+from gigafactory.perf.search import batch_sizes
 from gigafactory.perf.serving import ServingPoint, Speculation, aggregated_point, disaggregated_point
 
 REQUIRED_COLUMNS = ("id", "hardware", "num_gpus", "model", "precision", "framework", "scenario", "isl_mean", "osl_mean", "tok_s_gpu")
@@ -179,23 +177,6 @@ def check_rows(rows: list[dict[str, Any]], file: str | None = None, lines: list[
         raise InputError(problems)
 
 
-def _f(row: dict, key: str) -> float | None:
-    """The cell as a float; None when blank, not a number, or not finite."""
-    v = (row.get(key) or "").strip()
-    if not v:
-        return None
-    try:
-        x = float(v)
-    except ValueError:
-        return None
-    return x if math.isfinite(x) else None
-
-
-def _i(row: dict, key: str) -> int | None:
-    v = _f(row, key)
-    return None if v is None else int(v)
-
-
 def _finite_point(p: ServingPoint | None) -> bool:
     return p is not None and all(math.isfinite(x) for x in (p.tok_s_gpu, p.tok_s_user, p.ttft_s, p.tpot_s)) and p.tok_s_gpu > 0
 
@@ -213,51 +194,9 @@ def _json_safe(x: Any) -> Any:
     return x
 
 
-def _row_layouts(row: dict, m: Any, hw: Hardware) -> list[Layout]:
-    tp, ep, pp, dp = _i(row, "tp"), _i(row, "ep"), _i(row, "pp"), _i(row, "dp_attention")
-    if tp is None:
-        return candidate_layouts(m, hw, max_gpus=_i(row, "num_gpus"))
-    pp = pp or 1
-    if m.architecture != "moe":
-        return [Layout(tp=tp, pp=pp)]
-    if dp is None:
-        return [Layout(tp=tp, pp=pp, ep=ep or tp), Layout(tp=tp, pp=pp, ep=tp, dp_attention=True)]
-    return [Layout(tp=tp, pp=pp, ep=(ep or tp) if not dp else tp, dp_attention=bool(dp))]
-
-
-_PREFILL_NOTE = re.compile(r"prefill\s+\d+\s*GPU\s*=\s*(\d+)\s*x\s*TP(\d+)(?:/EP(\d+))?(\s*DPattn)?", re.IGNORECASE)
-
-
-def _prefill_layout(m: Any, pc: Any, hw: Hardware, precision: str, prefill_gpus: int, notes: str = "") -> Layout:
-    """The prefill instance layout: from the row's notes when they state it ("prefill 32 GPU =
-    2 x TP16/EP16 DPattn"), else the smallest power-of-two instance (up to 4 GPUs if memory
-    allows, the common TRT-LLM / Dynamo prefill worker size) whose weights fit."""
-    hit = _PREFILL_NOTE.search(notes or "")
-    if hit and int(hit.group(2)) >= 1 and int(hit.group(3) or 1) >= 1:  # a note with TP0 is ignored
-        tp = int(hit.group(2))
-        ep = int(hit.group(3)) if hit.group(3) else 1
-        return Layout(tp=tp, ep=ep, dp_attention=bool(hit.group(4)) and m.architecture == "moe")
-    g = 1
-    while g <= prefill_gpus:
-        lay = Layout(tp=g, ep=g, dp_attention=g > 1) if m.architecture == "moe" else Layout(tp=g)
-        if (g >= 4 or g * 2 > prefill_gpus) and memory_fit(m, pc, hw, lay, precision, 8192).fits:
-            return lay
-        g *= 2
-    return Layout(tp=g // 2 or 1)
-
-
-def output_length_cv(osl_mean: float | None, osl_max: float | None) -> float:
-    """The output-length CV a row implies: 0 where the lengths are fixed (mean = max, or no
-    maximum published: nominal lengths), else a lognormal of the row's mean whose stated maximum
-    sits at its 99.9th percentile, at most CV 1 (``load.cv_within_max``)."""
-    if not osl_mean or not osl_max or osl_max <= osl_mean:
-        return 0.0
-    return cv_within_max(osl_mean, DEFAULT_LENGTH_CV, osl_max)
-
-
 def predict_row(row: dict[str, str], cat: Catalog, table: dict | None = None, eff: Efficiency | None = None) -> RowPrediction:
     rid = row.get("id", "?")
-    measured = _f(row, "tok_s_gpu")
+    measured = cell_float(row, "tok_s_gpu")
     release = software_release(row)
     meta = {
         "source_kind": row.get("source_kind"), "trust": row.get("trust"), "hardware": row.get("hardware"),
@@ -266,7 +205,7 @@ def predict_row(row: dict[str, str], cat: Catalog, table: dict | None = None, ef
     }
 
     def unsupported(reason: str) -> RowPrediction:
-        return RowPrediction(rid, "unsupported", reason, measured, measured_tok_s_user=_f(row, "tok_s_user"), meta=meta)
+        return RowPrediction(rid, "unsupported", reason, measured, measured_tok_s_user=cell_float(row, "tok_s_user"), meta=meta)
 
     non_finite: list[ServingPoint] = []
 
@@ -290,49 +229,42 @@ def predict_row(row: dict[str, str], cat: Catalog, table: dict | None = None, ef
         hw = hardware_from_catalog(cat, row.get("hardware", ""))
     except InputError:
         return unsupported(f"hardware '{row.get('hardware')}' not in the catalog")
-    precision = (row.get("precision") or "").strip()
-    if precision not in PRECISIONS:
-        return unsupported(f"unknown precision '{precision}' (expected one of {', '.join(PRECISIONS)})")
-    if not hw.supports(precision):
-        # e.g. NVFP4 asked of Hopper, which has no FP4 tensor cores: predicted at the next wider
-        # precision the GPU computes natively, and the row says so.  An engine with a
-        # weight-only FP4 kernel would read fewer weight bytes: conservative when memory-bound.
-        wider = [p for p in reversed(PRECISIONS[:PRECISIONS.index(precision)]) if hw.supports(p)]
-        if not wider:
-            return unsupported(f"precision '{precision}' not supported on {hw.accelerator_id}, and no wider precision is")
-        meta["substitution"] = (f"{precision} -> {wider[0]}: {hw.accelerator_id} has no {precision.upper()} tensor cores; "
-                                f"predicted with {wider[0].upper()} weights and math")
-        precision = wider[0]
+    choice = row_precision(row.get("precision") or "", hw)
+    if choice.precision is None:
+        return unsupported(choice.reason)
+    if choice.substitution:
+        meta["substitution"] = choice.substitution
+    precision = choice.precision
     m = cat.model(model_id)
     pc = param_counts(m)
     if eff is None:
         eff = efficiency_for(hw.generation, row.get("framework") or "trtllm", table, release=release)
-    isl, osl = _f(row, "isl_mean"), _f(row, "osl_mean")
-    n_gpus = _i(row, "num_gpus")
+    isl, osl = cell_float(row, "isl_mean"), cell_float(row, "osl_mean")
+    n_gpus = cell_int(row, "num_gpus")
     if not isl or not osl or not n_gpus:
         return unsupported("isl_mean, osl_mean or num_gpus missing")
-    osl_cv = output_length_cv(osl, _f(row, "osl_max"))
-    spec = Speculation(draft_tokens=max(1, m.mtp_layers or 1)) if _i(row, "mtp") == 1 else Speculation()
+    osl_cv = output_length_cv(osl, cell_float(row, "osl_max"))
+    spec = Speculation(draft_tokens=max(1, m.mtp_layers or 1)) if cell_int(row, "mtp") == 1 else Speculation()
     scenario = row.get("scenario", "")
-    disagg = _i(row, "disaggregated") == 1
-    layouts = [lay for lay in _row_layouts(row, m, hw) if lay.gpus <= n_gpus]
+    disagg = cell_int(row, "disaggregated") == 1
+    layouts = [lay for lay in row_layouts(row, m, hw) if lay.gpus <= n_gpus]
     if not layouts:
         return unsupported("no layout fits the row's GPU count")
 
     best: ServingPoint | None = None
     if scenario == "fixed-concurrency":
-        conc = _i(row, "concurrency")
+        conc = cell_int(row, "concurrency")
         if not conc:
             return unsupported("fixed-concurrency row without concurrency")
         if disagg:
-            pg, dg = _i(row, "prefill_gpus"), _i(row, "decode_gpus")
+            pg, dg = cell_int(row, "prefill_gpus"), cell_int(row, "decode_gpus")
             if not pg or not dg:
                 return unsupported("disaggregated row without prefill/decode GPU counts")
             for lay in layouts:
                 n_d = dg // lay.gpus
                 if n_d < 1:
                     continue
-                pl = _prefill_layout(m, pc, hw, precision, pg, row.get("notes", ""))
+                pl = prefill_layout(m, pc, hw, precision, pg, row.get("notes", ""))
                 n_p = max(1, pg // pl.gpus)
                 fit = memory_fit(m, pc, hw, lay, precision, int(isl + osl))
                 c_inst = min(max(1, round(conc / n_d)), fit.max_concurrency(isl + osl))
@@ -348,8 +280,8 @@ def predict_row(row: dict[str, str], cat: Catalog, table: dict | None = None, ef
                 if usable(p) and (best is None or p.tok_s_gpu > best.tok_s_gpu):
                     best = p
     elif scenario in ("offline", "server", "interactive", "decode-only"):
-        ttft_lim = _f(row, "ttft_p99_limit_ms")
-        tpot_lim = _f(row, "tpot_p99_limit_ms")
+        ttft_lim = cell_float(row, "ttft_p99_limit_ms")
+        tpot_lim = cell_float(row, "tpot_p99_limit_ms")
         limited = scenario in ("server", "interactive")
         if limited and (ttft_lim is None or tpot_lim is None):
             return unsupported(f"{scenario} row without latency limits")
@@ -365,8 +297,8 @@ def predict_row(row: dict[str, str], cat: Catalog, table: dict | None = None, ef
                     if p is not None:  # decode GPUs only: the decode pool's own rate
                         p = ServingPoint("decode-only", lay, c, c / p.tpot_s / lay.gpus, p.tok_s_user, p.ttft_s, p.tpot_s, lay.gpus)
                 elif disagg and scenario != "offline":
-                    pg, dg = _i(row, "prefill_gpus"), _i(row, "decode_gpus")
-                    pl = _prefill_layout(m, pc, hw, precision, pg, row.get("notes", "")) if pg else lay
+                    pg, dg = cell_int(row, "prefill_gpus"), cell_int(row, "decode_gpus")
+                    pl = prefill_layout(m, pc, hw, precision, pg, row.get("notes", "")) if pg else lay
                     p = disaggregated_point(m, pc, hw, eff, pl, lay, precision, isl, osl, c, spec,
                                             prefill_instances=max(1, pg // pl.gpus) if pg else None,
                                             decode_instances=max(1, dg // lay.gpus) if dg else None, max_gpus=n_gpus, osl_cv=osl_cv)
@@ -389,7 +321,7 @@ def predict_row(row: dict[str, str], cat: Catalog, table: dict | None = None, ef
             return unsupported("no configuration meets the row's latency limits in the model")
         return unsupported("no memory-feasible configuration")
     return RowPrediction(
-        rid, "ok", None, measured, best.tok_s_gpu, best.tok_s_user, _f(row, "tok_s_user"), best.ttft_s, best.tpot_s,
+        rid, "ok", None, measured, best.tok_s_gpu, best.tok_s_user, cell_float(row, "tok_s_user"), best.ttft_s, best.tpot_s,
         {**best.as_dict(), "draft_tokens": spec.draft_tokens}, meta,
     )
 

@@ -25,7 +25,7 @@ from gigafactory.perf.hardware import hardware_from_catalog
 from gigafactory.perf.layout import Layout
 from gigafactory.perf.memory import memory_fit
 from gigafactory.perf.serving import Speculation
-from gigafactory.perf.validate import _f, _i, _row_layouts
+from gigafactory.perf.rows import cell_float, cell_int, row_layouts
 from gigafactory.simulate import workload as wlmod
 from gigafactory.simulate.cost import PerfStepCost, RankCost
 from gigafactory.simulate.engine import EngineConfig, Pool, Replica
@@ -62,27 +62,27 @@ def _row_setup(row: dict[str, str], cat: Catalog) -> dict[str, Any]:
     m = cat.model(row["model"])
     hw = hardware_from_catalog(cat, row["hardware"])
     return {"m": m, "pc": param_counts(m), "hw": hw, "eff": efficiency_for(hw.generation, row.get("framework") or "trtllm"),
-            "precision": row["precision"], "spec": Speculation(draft_tokens=max(1, m.mtp_layers or 1)) if _i(row, "mtp") == 1 else Speculation()}
+            "precision": row["precision"], "spec": Speculation(draft_tokens=max(1, m.mtp_layers or 1)) if cell_int(row, "mtp") == 1 else Speculation()}
 
 
 def simulate_row_load(row: dict[str, str], cat: Catalog, layout: Layout, rate_rps: float, max_seqs: int, n_requests: int, seed: int = 0,
                       setup: dict[str, Any] | None = None, step_cost: PerfStepCost | None = None) -> dict[str, Any]:
     """p50/p99 TTFT and TPOT of the row's system under Poisson load at ``rate_rps``."""
     s = setup or _row_setup(row, cat)
-    n_gpus = _i(row, "num_gpus")
+    n_gpus = cell_int(row, "num_gpus")
     ranks = layout.tp if layout.dp_attention else 1
     schedulers = n_gpus // layout.gpus * ranks
     rng = np.random.default_rng(seed)
     # long enough to reach steady state: several request lifetimes at the latency limits
-    lifetime = _f(row, "osl_mean") * _f(row, "tpot_p99_limit_ms") / 1e3 + _f(row, "ttft_p99_limit_ms") / 1e3
+    lifetime = cell_float(row, "osl_mean") * cell_float(row, "tpot_p99_limit_ms") / 1e3 + cell_float(row, "ttft_p99_limit_ms") / 1e3
     duration = max(n_requests / rate_rps, MIN_LIFETIMES * lifetime, MIN_DURATION_S)
     # identical replicas behind the router: simulate k of them with k/n of the traffic
     k = max(1, min(schedulers, int(n_requests * schedulers / (rate_rps * duration))))
     if k < schedulers:
         k = min(schedulers, max(k, 2))
     rate_rps = rate_rps * k / schedulers
-    wl = wlmod.synthetic(wlmod.poisson_arrivals(rate_rps, duration, rng), rng, isl=_f(row, "isl_mean"), osl=_f(row, "osl_mean"),
-                         cv_len=LENGTH_CV, max_input=_i(row, "isl_max"), max_output=_i(row, "osl_max"), duration_s=duration)
+    wl = wlmod.synthetic(wlmod.poisson_arrivals(rate_rps, duration, rng), rng, isl=cell_float(row, "isl_mean"), osl=cell_float(row, "osl_mean"),
+                         cv_len=LENGTH_CV, max_input=cell_int(row, "isl_max"), max_output=cell_int(row, "osl_max"), duration_s=duration)
     req = Requests(wl.arrival_s.tolist(), wl.input_tokens.tolist(), wl.output_tokens.tolist(), [0] * len(wl))
     sim = Simulation(req, duration, drain_s=10 * duration)
     cost: Any = step_cost or PerfStepCost(s["m"], s["pc"], s["hw"], s["eff"], layout, s["precision"], s["spec"])
@@ -113,13 +113,13 @@ def _meets(res: dict[str, Any], ttft_s: float, tpot_s: float) -> bool:
 def replay_server_row(row: dict[str, str], cat: Catalog, n_requests: int = 20000, iterations: int = 7, seed: int = 0) -> ReplayResult:
     """Highest Poisson rate meeting the row's p99 limits, over the row's layout(s) and a grid of batch limits."""
     rid = row.get("id", "?")
-    measured = _f(row, "tok_s_gpu")
+    measured = cell_float(row, "tok_s_gpu")
     if row.get("scenario") not in ("server", "interactive"):
         return ReplayResult(rid, "unsupported", "not a server or interactive row", measured_tok_s_gpu=measured)
-    if _i(row, "disaggregated") == 1:
+    if cell_int(row, "disaggregated") == 1:
         return ReplayResult(rid, "unsupported", "disaggregated rows are not replayed yet", measured_tok_s_gpu=measured)
-    ttft_lim, tpot_lim = _f(row, "ttft_p99_limit_ms"), _f(row, "tpot_p99_limit_ms")
-    n_gpus, isl, osl = _i(row, "num_gpus"), _f(row, "isl_mean"), _f(row, "osl_mean")
+    ttft_lim, tpot_lim = cell_float(row, "ttft_p99_limit_ms"), cell_float(row, "tpot_p99_limit_ms")
+    n_gpus, isl, osl = cell_int(row, "num_gpus"), cell_float(row, "isl_mean"), cell_float(row, "osl_mean")
     if None in (ttft_lim, tpot_lim, n_gpus, isl, osl):
         return ReplayResult(rid, "unsupported", "latency limits, GPUs or lengths missing", measured_tok_s_gpu=measured)
     try:
@@ -129,7 +129,7 @@ def replay_server_row(row: dict[str, str], cat: Catalog, n_requests: int = 20000
     if not s["hw"].supports(s["precision"]):
         return ReplayResult(rid, "unsupported", f"{s['precision']} not supported on {row['hardware']}", measured_tok_s_gpu=measured)
     best: tuple[float, int, Layout] | None = None
-    for layout in _row_layouts(row, s["m"], s["hw"]):
+    for layout in row_layouts(row, s["m"], s["hw"]):
         if n_gpus % layout.gpus:
             continue
         fit = memory_fit(s["m"], s["pc"], s["hw"], layout, s["precision"], int(isl + osl))
@@ -158,7 +158,7 @@ def replay_server_row(row: dict[str, str], cat: Catalog, n_requests: int = 20000
     rate, max_seqs, layout = best
     pred = rate * osl / n_gpus
     at_qps = None
-    qps = _f(row, "target_qps")
+    qps = cell_float(row, "target_qps")
     if qps:
         at_qps = simulate_row_load(row, cat, layout, qps, max_seqs, n_requests, seed, s)
     return ReplayResult(rid, "ok", None, pred, measured, abs(pred - measured) / measured if measured else None, rate, max_seqs, layout.label(), at_qps)

@@ -1,0 +1,35 @@
+"""perf/rows.py: how a measured row's cells become model inputs."""
+from __future__ import annotations
+
+from gigafactory.perf.hardware import hardware_from_catalog
+from gigafactory.perf.layout import Layout
+from gigafactory.perf.rows import cell_float, cell_int, row_layouts, row_precision
+
+
+def test_cells_are_numbers_or_none():
+    row = {"a": " 12.5 ", "b": "", "c": "n/a", "d": "inf", "e": "8"}
+    assert cell_float(row, "a") == 12.5 and cell_int(row, "a") == 12
+    assert [cell_float(row, k) for k in ("b", "c", "d", "missing")] == [None] * 4
+    assert cell_int(row, "e") == 8
+
+
+def test_layouts_follow_the_row_cells(catalog):
+    hw = hardware_from_catalog(catalog, "b200")
+    moe, dense = catalog.model("deepseek-r1"), catalog.model("llama-3.3-70b")
+    assert row_layouts({"tp": "8", "ep": "8", "dp_attention": "1"}, moe, hw) == [Layout(tp=8, ep=8, dp_attention=True)]
+    assert row_layouts({"tp": "8", "ep": "1", "dp_attention": "0"}, moe, hw) == [Layout(tp=8, ep=1)]
+    # an MoE row that leaves attention-DP blank may have run either way
+    assert row_layouts({"tp": "4"}, moe, hw) == [Layout(tp=4, ep=4), Layout(tp=4, ep=4, dp_attention=True)]
+    assert row_layouts({"tp": "2", "ep": "2"}, dense, hw) == [Layout(tp=2)]
+    # no layout stated: every candidate up to the row's GPUs
+    searched = row_layouts({"num_gpus": "4"}, dense, hw)
+    assert searched and all(lay.gpus <= 4 for lay in searched)
+
+
+def test_precision_is_the_row_s_or_the_next_wider_the_gpu_computes(catalog):
+    b200, h100 = hardware_from_catalog(catalog, "b200"), hardware_from_catalog(catalog, "h100-sxm")
+    assert row_precision("fp4", b200).precision == "fp4" and row_precision("fp4", b200).substitution is None
+    sub = row_precision("fp4", h100)
+    assert sub.precision == "fp8" and sub.substitution.startswith("fp4 -> fp8: ")
+    bad = row_precision("int3", b200)
+    assert bad.precision is None and "expected one of" in bad.reason
