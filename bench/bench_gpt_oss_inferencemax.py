@@ -72,21 +72,16 @@ def refit(cat, rows) -> dict:
 
     def split(preds) -> dict:
         trusted = [p for p in preds if p.meta.get("trust") in ("1", "2")]
-        return {"calibration_trust_1_2": stats_ape([p for p in trusted if p.id in original]),
-                "gpt_oss_rows": stats_ape([p for p in trusted if p.id not in original])}
+        return {"calibration_trust_1_2": acc._stats([p for p in trusted if p.id in original]),
+                "gpt_oss_rows": acc._stats([p for p in trusted if p.id not in original])}
 
     cv = list(cross_validated_predictions(pooled, cat, folds=5, seed=0).values())
     model_of = {r["id"]: cat.resolve_id("models", r["model"]) or r["model"] for r in pooled}
     out = {"kfold5_seed0": split(cv),
-           "server_rows_cv": stats_ape([p for p in cv if p.meta.get("scenario") == "server" and p.meta.get("trust") in ("1", "2")])}
+           "server_rows_cv": acc._stats([p for p in cv if p.meta.get("scenario") == "server"])}
     out["leave_one_model_out"] = split(acc.held_out(pooled, cat, lambda r: model_of[r["id"]]))
     out["leave_one_hardware_out"] = split(acc.held_out(pooled, cat, lambda r: r["hardware"]))
     return out
-
-
-def stats_ape(preds) -> dict:
-    a = np.array([p.ape for p in preds if p.status == "ok"])
-    return {"n": int(a.size), "median_ape": float(np.median(a)), "p90_ape": float(np.percentile(a, 90))} if a.size else {"n": 0}
 
 
 def main() -> None:

@@ -30,13 +30,6 @@ CALIBRATION = HERE.parents[1] / "shared" / "data" / "measured" / "calibration.cs
 GPT_OSS = HERE / "data" / "inferencemax_gpt_oss_120b.csv"
 
 
-def _stats(preds, trusted_only: bool = True) -> dict:
-    import numpy as np
-
-    a = np.array([p.ape for p in preds if p.status == "ok" and (not trusted_only or p.meta.get("trust") in ("1", "2"))])
-    return {"n": int(a.size), "median_ape": float(np.median(a)), "p90_ape": float(np.percentile(a, 90))} if a.size else {"n": 0}
-
-
 def run_variant(kernels: int, expert_prior: float) -> dict:
     """The held-out figures with ``kernels`` per routed-expert block and expert prior ``expert_prior``
     (call in a fresh process: it changes module values before the fit is imported)."""
@@ -63,10 +56,10 @@ def run_variant(kernels: int, expert_prior: float) -> dict:
     model_of = {r["id"]: cat.resolve_id("models", r["model"]) or r["model"] for r in rows}
     return {
         "kernels_per_routed_expert_block": kernels, "expert_prior": expert_prior,
-        "kfold5_seed0": _stats(cv), "server_rows_cv": _stats([p for p in cv if p.meta.get("scenario") == "server"]),
-        "leave_one_model_out": _stats(acc.held_out(rows, cat, lambda r: model_of[r["id"]])),
-        "leave_one_hardware_out": _stats(acc.held_out(rows, cat, lambda r: r["hardware"])),
-        "gpt_oss_inferencemax": _stats(gpt, trusted_only=False),
+        "kfold5_seed0": acc._stats(cv), "server_rows_cv": acc._stats([p for p in cv if p.meta.get("scenario") == "server"]),
+        "leave_one_model_out": acc._stats(acc.held_out(rows, cat, lambda r: model_of[r["id"]])),
+        "leave_one_hardware_out": acc._stats(acc.held_out(rows, cat, lambda r: r["hardware"])),
+        "gpt_oss_inferencemax": acc._stats(gpt, False),
         "seconds": time.perf_counter() - t0,
     }
 
