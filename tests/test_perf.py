@@ -174,13 +174,13 @@ def test_frontier_is_pareto_and_slo_filter_holds(catalog):
     assert impossible.best is None
 
 
-def _synthetic_row(catalog, truth, rid, hwid, model, engine, scenario, conc, tp, isl, osl):
+def _synthetic_row(catalog, truth, rid, hwid, model, engine, scenario, conc, tp, isl, osl, dp_attention=False):
     """A calibration.csv row whose measured tok/s/GPU is the model's own prediction with ``truth``."""
     moe = catalog.model(model).architecture == "moe"
     row = {"id": rid, "hardware": hwid, "num_gpus": "8", "model": model, "precision": "fp8", "framework": engine,
            "scenario": scenario, "isl_mean": str(isl), "osl_mean": str(osl), "tok_s_gpu": "1", "trust": "1",
            "concurrency": str(conc or ""), "tp": str(tp), "ep": str(tp if moe else ""), "pp": "1",
-           "dp_attention": "0", "disaggregated": "0", "mtp": "0"}
+           "dp_attention": "1" if dp_attention else "0", "disaggregated": "0", "mtp": "0"}
     p = predict_row(row, catalog, eff=truth)
     assert p.status == "ok", p.reason
     row["tok_s_gpu"] = str(p.predicted_tok_s_gpu)

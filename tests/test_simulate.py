@@ -121,10 +121,13 @@ def test_steady_state_agrees_with_performance_model(catalog, layout, conc, isl, 
 
 
 def test_dp_attention_rank_mean_field_agrees(catalog):
-    """DeepSeek-R1 DEP16 on GB300 with MTP, simulated per attention rank: within 8 % of the analytic point."""
+    """DeepSeek-R1 DEP16 on GB300 with MTP, simulated per attention rank: within 3 % of the analytic
+    point once the closed loop's synchronised start has washed out.  Every request starts at 0 with
+    the same lengths, so they finish in waves: 300 simulated seconds read 7-8 % low, 900-1,500 s
+    within 0.1-1 % (measured 2026-12-03)."""
     sim_tok, pt = _closed_loop(catalog, "deepseek-ai/DeepSeek-R1", "gb300-nvl72", "fp4", Layout(tp=16, ep=16, dp_attention=True),
-                               2048, 1024, 1024, spec=1, duration=300.0, ranks=16)
-    assert sim_tok == pytest.approx(pt.tok_s_gpu, rel=0.08)
+                               2048, 1024, 1024, spec=1, duration=1200.0, ranks=16)
+    assert sim_tok == pytest.approx(pt.tok_s_gpu, rel=0.03)
 
 
 def _random_requests(seed, n, rate, max_in, max_out, hashes=False):

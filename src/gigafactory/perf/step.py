@@ -209,8 +209,13 @@ def step_time(
     if tp > 1 and not layout.dp_attention:
         msg = tokens * m.hidden_size * ACT_BYTES
         comm_s += stage_layers * 2 * (2.0 * (tp - 1) / tp * msg / link + eff.collective_latency_s)
-    if pc.experts_total and (layout.ep > 1 or layout.dp_attention):
-        ep = max(layout.ep, tp if layout.dp_attention else 1)
+    # Tokens reach the experts' ranks by all-to-all only when attention holds each rank's own
+    # sequences (attention DP).  With tensor-parallel attention every rank already holds every
+    # token after the all-reduce, each runs its own experts on them, and the MLP's all-reduce
+    # above combines the outputs: no dispatch (TensorRT-LLM enables its MoE all-to-all only with
+    # attention DP; vLLM's and SGLang's expert parallelism without DP all-reduce likewise).
+    if pc.experts_total and layout.dp_attention:
+        ep = max(layout.ep, tp)
         moe_layers = (layers - (m.num_dense_layers or 0)) / pp
         per_gpu_tokens = tokens / tp
         # dispatch in FP8 (1 B) and combine in 16-bit (2 B), (ep-1)/ep of it leaves the GPU
