@@ -448,6 +448,45 @@ def test_inferencemax_rows_are_selected_and_converted_as_documented():
     assert row["source_url"].endswith("/actions/runs/20764588467")
 
 
+def test_mlperf_config_settings_are_read_as_literals():
+    """bench/data/build_mlperf_v6_deepseek_configs.py reads a submission's TensorRT-LLM settings
+    from the config file's text (never executing it), and maps a row's results URL to its config."""
+    import importlib.util
+
+    from conftest import REPO
+
+    spec = importlib.util.spec_from_file_location("build_cfg", REPO / "bench" / "data" / "build_mlperf_v6_deepseek_configs.py")
+    build = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(build)
+    text = """base = {
+    llm_fields.trtllm_build_flags: {'max_num_tokens': 3456, 'enable_attention_dp': True},
+    llm_fields.trtllm_runtime_flags: {
+        'max_num_tokens': 4608,
+        'enable_chunked_context': False,
+        'max_concurrency': 10240,
+        'moe_backend': 'CUTEDSL',
+        "adp_balancing_enable": True,
+        "adp_balancing_batching_wait_iters": 3,
+        "adp_balancing_timeout_iters": 9,
+    },
+    model_fields.gpu_batch_size: {
+        'deepseek-r1': 640,
+    },
+    loadgen_fields.server_target_qps: 110,
+    llm_fields.tensor_parallelism: 8,
+    llm_fields.moe_expert_parallelism: 8,
+}"""
+    got = build.parse_config(text)
+    assert got["moe_backend"] == "CUTEDSL" and got["enable_attention_dp"] == "True"
+    assert (got["adp_balancing_batching_wait_iters"], got["adp_balancing_timeout_iters"]) == ("3", "9")
+    assert got["runtime_max_num_tokens"] == "4608"  # the runtime's, not the build flag's 3456
+    assert (got["gpu_batch_size"], got["server_target_qps"], got["tensor_parallelism"]) == ("640", "110", "8")
+    assert build.parse_config("x = 1")["moe_backend"] == ""
+    url = ("https://github.com/mlcommons/inference_results_v6.0/blob/main/closed/NVIDIA/results/"
+           "GB300-NVL72_GB300-288GB_aarch64x72_TRT/deepseek-r1/Server/performance/run_1/mlperf_log_summary.txt")
+    assert build.config_path(url) == "closed/NVIDIA/configs/GB300-NVL72_GB300-288GB_aarch64x72/Server/deepseek-r1.py"
+
+
 def test_fp4_peak_follows_the_measured_fp4_to_fp8_ratio(catalog):
     """NVIDIA-measured sustained GEMM rates (perf/data/gemm_rates.yaml, AIConfigurator 0.12.0's
     silicon database): NVFP4 reaches about half of its datasheet peak, FP8 70-77 %.  The model's

@@ -1,0 +1,90 @@
+"""Build ``mlperf_v6_deepseek_configs.csv``: the serving settings behind calibration.csv's MLPerf v6.0
+DeepSeek-R1 rows, read from each submission's configuration file.
+
+MLPerf Inference v6.0 submissions publish the TensorRT-LLM settings they ran with in
+``closed/<submitter>/configs/<system>/<Scenario>/deepseek-r1.py``.  Two of them bear on what the
+step model cannot see (docs/accuracy.md, ninth round): the MoE back end (its kernels per routed-expert
+block) and attention-DP balancing, which holds new context requests for ``adp_balancing_batching_wait_iters``
+to ``adp_balancing_timeout_iters`` iterations (a TTFT delay).  The files are Python; they are read
+as text (regular expressions on literal settings), never executed.
+
+Usage: ``python bench/data/build_mlperf_v6_deepseek_configs.py --repo <git dir of inference_results_v6.0>
+[--measured ../shared/data/measured/calibration.csv]`` (the mirror used: gbeezybez/inference_results_v6.0
+@232fbf9, a copy of mlcommons/inference_results_v6.0).
+"""
+from __future__ import annotations
+
+import argparse
+import csv
+import re
+import subprocess
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+OUT = HERE / "mlperf_v6_deepseek_configs.csv"
+MIRROR_COMMIT = "232fbf9"
+#: setting -> regular expression of its literal value in a config file
+SETTINGS = {
+    "moe_backend": r"'moe_backend':\s*'([A-Za-z_]+)'",
+    "adp_balancing_enable": r"\"adp_balancing_enable\":\s*(True|False)",
+    "adp_balancing_batching_wait_iters": r"\"adp_balancing_batching_wait_iters\":\s*(\d+)",
+    "adp_balancing_timeout_iters": r"\"adp_balancing_timeout_iters\":\s*(\d+)",
+    "enable_attention_dp": r"'enable_attention_dp':\s*(True|False)",
+    "enable_chunked_context": r"'enable_chunked_context':\s*(True|False)",
+    "runtime_max_num_tokens": r"trtllm_runtime_flags:\s*\{[^}]*?'max_num_tokens':\s*(\d+)",
+    "max_concurrency": r"'max_concurrency':\s*(\d+)",
+    "gpu_batch_size": r"gpu_batch_size:\s*\{\s*'deepseek-r1':\s*(\d+)",
+    "server_target_qps": r"server_target_qps:\s*([\d.]+)",
+    "tensor_parallelism": r"tensor_parallelism:\s*(\d+)",
+    "moe_expert_parallelism": r"moe_expert_parallelism:\s*(\d+)",
+}
+COLUMNS = ["id", "config_path", "source_url", *SETTINGS]
+
+
+def parse_config(text: str) -> dict[str, str]:
+    """The first literal value of each setting in SETTINGS ('' where the file does not set it)."""
+    out = {}
+    for name, pattern in SETTINGS.items():
+        m = re.search(pattern, text, flags=re.S)
+        out[name] = m.group(1) if m else ""
+    return out
+
+
+def config_path(source_url: str) -> str | None:
+    """``closed/<submitter>/configs/<system>/<Scenario>/deepseek-r1.py`` for a row's results URL
+    (``.../closed/<submitter>/results/<system>[_TRT]/deepseek-r1/<Scenario>/...``)."""
+    m = re.search(r"/(closed/[^/]+)/results/([^/]+?)(?:_TRT)?/deepseek-r1(?:-[^/]+)?/([A-Za-z]+)/", source_url)
+    return f"{m.group(1)}/configs/{m.group(2)}/{m.group(3)}/deepseek-r1.py" if m else None
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--repo", required=True, help="git directory of a copy of mlcommons/inference_results_v6.0")
+    ap.add_argument("--measured", default=str(HERE.parents[2] / "shared" / "data" / "measured" / "calibration.csv"))
+    args = ap.parse_args()
+    rows = [r for r in csv.DictReader(open(args.measured, encoding="utf-8"))
+            if r["id"].startswith("mlperf-v6.0-") and "deepseek" in r["model"].lower()]
+    out = []
+    for r in rows:
+        path = config_path(r["source_url"])
+        if path is None:
+            continue
+        shown = subprocess.run(["git", f"--git-dir={args.repo}", "show", f"HEAD:{path}"], capture_output=True, text=True)
+        if shown.returncode != 0:
+            print(f"skip {r['id']}: {path} not in the copy")
+            continue
+        settings = parse_config(shown.stdout)
+        if not settings["moe_backend"]:  # disaggregated submissions keep their engine settings in other files
+            print(f"skip {r['id']}: {path} sets no moe_backend (disaggregated: settings live elsewhere)")
+            continue
+        out.append({"id": r["id"], "config_path": path,
+                    "source_url": f"https://github.com/mlcommons/inference_results_v6.0/blob/main/{path}", **settings})
+    with open(OUT, "w", newline="", encoding="utf-8") as f:
+        w = csv.DictWriter(f, fieldnames=COLUMNS, lineterminator="\n")
+        w.writeheader()
+        w.writerows(sorted(out, key=lambda d: d["id"]))
+    print(f"wrote {len(out)} rows to {OUT}")
+
+
+if __name__ == "__main__":
+    main()
