@@ -45,7 +45,7 @@ def parse_config(text: str) -> dict[str, str]:
     """The first literal value of each setting in SETTINGS ('' where the file does not set it)."""
     out = {}
     for name, pattern in SETTINGS.items():
-        m = re.search(pattern, text, flags=re.S)
+        m = re.search(pattern, text, flags=re.DOTALL)
         out[name] = m.group(1) if m else ""
     return out
 
@@ -62,14 +62,14 @@ def main() -> None:
     ap.add_argument("--repo", required=True, help="git directory of a copy of mlcommons/inference_results_v6.0")
     ap.add_argument("--measured", default=str(HERE.parents[2] / "shared" / "data" / "measured" / "calibration.csv"))
     args = ap.parse_args()
-    rows = [r for r in csv.DictReader(open(args.measured, encoding="utf-8"))
-            if r["id"].startswith("mlperf-v6.0-") and "deepseek" in r["model"].lower()]
+    with open(args.measured, encoding="utf-8") as f:
+        rows = [r for r in csv.DictReader(f) if r["id"].startswith("mlperf-v6.0-") and "deepseek" in r["model"].lower()]
     out = []
     for r in rows:
         path = config_path(r["source_url"])
         if path is None:
             continue
-        shown = subprocess.run(["git", f"--git-dir={args.repo}", "show", f"HEAD:{path}"], capture_output=True, text=True)
+        shown = subprocess.run(["git", f"--git-dir={args.repo}", "show", f"HEAD:{path}"], capture_output=True, text=True, check=False)
         if shown.returncode != 0:
             print(f"skip {r['id']}: {path} not in the copy")
             continue
