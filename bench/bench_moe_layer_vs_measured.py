@@ -13,7 +13,7 @@ end the database holds: CUTLASS (TensorRT-LLM's default for DeepSeek-R1) and the
 TRT-LLM-Gen kernels ("min_latency", what FlashInfer exposes as trtllm_fp4_block_scale_moe).
 
 The model's side is the committed calibration of that generation with TensorRT-LLM: the routed-expert
-work of ``step.routed_expert_layer`` on the busiest rank, through ``step.roofline_s``, plus the step
+work of ``step.routed_expert_layer`` on the busiest rank, through ``step.routed_experts_s``, plus the step
 overhead of the kernels inside the timed span.  Of the 9 kernels the model counts per routed-expert
 block, 6 are inside it (top-k, permute, FC1, SwiGLU, FC2, finalize); the norm, router GEMM and
 all-reduce are not.  A check of one operator group against kernel measurements, not a fit.
@@ -29,10 +29,13 @@ import duckdb
 import numpy as np
 
 from gigafactory.catalog import load_catalog
-from gigafactory.perf.architecture import KERNELS_REFERENCE_LAYER
 from gigafactory.perf.efficiency import efficiency_for, load_efficiencies
 from gigafactory.perf.hardware import hardware_from_catalog
-from gigafactory.perf.step import roofline_s, routed_expert_layer
+from gigafactory.perf.step import (
+    kernel_overhead_s,
+    routed_expert_layer,
+    routed_experts_s,
+)
 
 VERSION = "1.3.0rc20"
 #: database GPU folder -> (catalog hardware id, MoE precision in the database, the model's precision)
@@ -57,9 +60,7 @@ def measured(db: Path, gpu: str, dtype: str) -> dict[tuple[str, int, int], float
 def model_layer_s(hw, eff, ep: int, tokens: int, precision: str) -> float:
     flops, bytes_, _ = routed_expert_layer(SHAPE["hidden_size"], SHAPE["inter_size"], SHAPE["num_experts"], SHAPE["topk"],
                                            tokens, ep, 1.0, precision)
-    work = roofline_s(flops / (hw.flop_per_s[precision] * eff.compute * eff.expert), bytes_ / (hw.hbm_bw_bytes_per_s * eff.memory))
-    per_kernel = eff.step_overhead_s / (80.0 * KERNELS_REFERENCE_LAYER)
-    return work + KERNELS_IN_SPAN * per_kernel
+    return routed_experts_s(flops, bytes_, hw, eff, precision) + kernel_overhead_s(eff, KERNELS_IN_SPAN)
 
 
 def main() -> None:

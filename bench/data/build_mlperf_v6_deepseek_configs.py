@@ -22,7 +22,6 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 OUT = HERE / "mlperf_v6_deepseek_configs.csv"
-MIRROR_COMMIT = "232fbf9"
 #: setting -> regular expression of its literal value in a config file
 SETTINGS = {
     "moe_backend": r"'moe_backend':\s*'([A-Za-z_]+)'",

@@ -108,6 +108,18 @@ def routed_expert_layer(hidden: float, intermediate: float, n_experts: int, top_
     return 2.0 * 3.0 * hidden * inter_gpu * pairs_rank, weight_bytes + pair_bytes, tok_imbalance
 
 
+def routed_experts_s(flops: float, bytes_: float, hw: Hardware, eff: Efficiency, precision: str) -> float:
+    """Time of routed-expert work [s]: its weights stream at the memory roof like any GEMM's;
+    ``eff.expert`` derates only the math (grouped GEMMs over small per-expert batches)."""
+    return roofline_s(flops / (hw.flop_per_s[precision] * eff.compute * eff.expert), bytes_ / (hw.hbm_bw_bytes_per_s * eff.memory))
+
+
+def kernel_overhead_s(eff: Efficiency, kernels: float, pp: int = 1) -> float:
+    """Step overhead of ``kernels`` kernels launched, on one of ``pp`` pipeline stages [s]:
+    ``step_overhead_s`` is per 80 dense GQA layers (Llama-3 70B), KERNELS_REFERENCE_LAYER kernels each."""
+    return eff.step_overhead_s * kernels / (pp * 80.0 * KERNELS_REFERENCE_LAYER)
+
+
 @dataclass(frozen=True)
 class StepTime:
     total_s: float
@@ -189,7 +201,7 @@ def step_time(
         layer_flops, layer_bytes, tok_imbalance = routed_expert_layer(
             m.hidden_size, m.moe_intermediate_size, m.num_experts, m.experts_per_token, tokens, ep_ranks, expert_tp, precision)
         moe_layers = (layers - (m.num_dense_layers or 0)) / pp
-        experts_s = roofline_s(moe_layers * layer_flops / (peak_mlp * eff.expert), moe_layers * layer_bytes / bw)
+        experts_s = routed_experts_s(moe_layers * layer_flops, moe_layers * layer_bytes, hw, eff, precision)
 
     # Attention over the KV cache.
     kv_tok = kv_cache_bytes_per_token(m, KV_BYTES[precision]) / (pp * attention_shards(m, layout))
@@ -227,6 +239,6 @@ def step_time(
     # Kernel launches and host work grow with the kernels a stage runs: ``step_overhead_s`` is
     # per 80 dense GQA layers (Llama-3 70B), and an MLA + routed-expert layer launches about
     # twice a dense layer's kernels (architecture.KERNELS_*).
-    overhead = eff.step_overhead_s * kernels_per_step(m) / (pp * 80.0 * KERNELS_REFERENCE_LAYER)
+    overhead = kernel_overhead_s(eff, kernels_per_step(m), pp)
     total = dense_s + experts_s + attention_s + comm_s + overhead
     return StepTime(total, dense_s, experts_s, attention_s, comm_s, overhead)
