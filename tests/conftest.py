@@ -76,10 +76,11 @@ def cli(capsys):
 
 
 def bench_module(name: str):
-    """A script of bench/ imported as a module (tests reuse a bench's functions, not its output)."""
+    """A script of bench/ imported as a module (tests reuse a bench's functions, not its output);
+    ``name`` may name a subfolder, e.g. ``data/build_inferencemax_gpt_oss``."""
     import importlib.util
 
-    spec = importlib.util.spec_from_file_location(name, REPO / "bench" / f"{name}.py")
+    spec = importlib.util.spec_from_file_location(name.replace("/", "_"), REPO / "bench" / f"{name}.py")
     mod = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(mod)
     return mod

@@ -425,13 +425,7 @@ def test_inferencemax_rows_are_selected_and_converted_as_documented():
     """bench/data/build_inferencemax_gpt_oss.py: the latest image and run of each configuration,
     B200 aggregated single-node only, concurrencies 4 / 32 / 128, output tokens only, lengths at
     0.9 x nominal (InferenceMAX draws them uniformly on [0.8, 1] x nominal)."""
-    import importlib.util
-
-    from conftest import REPO
-
-    spec = importlib.util.spec_from_file_location("build_imax", REPO / "bench" / "data" / "build_inferencemax_gpt_oss.py")
-    build = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(build)
+    build = bench_module("data/build_inferencemax_gpt_oss")
     base = {"hw": "b200-trt", "model": "openai/gpt-oss-120b", "image": "nvcr.io#nvidia/tensorrt-llm/release:1.2.0rc2",
             "disagg": False, "is_multinode": False, "spec_decoding": "none", "isl": 1024, "osl": 8192, "tp": 2, "ep": 1,
             "dp_attention": "false", "conc": 32, "run": "20308883467", "output_tput_per_gpu": 3000.0, "tput_per_gpu": 3400.0,
@@ -451,13 +445,7 @@ def test_inferencemax_rows_are_selected_and_converted_as_documented():
 def test_mlperf_config_settings_are_read_as_literals():
     """bench/data/build_mlperf_v6_deepseek_configs.py reads a submission's TensorRT-LLM settings
     from the config file's text (never executing it), and maps a row's results URL to its config."""
-    import importlib.util
-
-    from conftest import REPO
-
-    spec = importlib.util.spec_from_file_location("build_cfg", REPO / "bench" / "data" / "build_mlperf_v6_deepseek_configs.py")
-    build = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(build)
+    build = bench_module("data/build_mlperf_v6_deepseek_configs")
     text = """base = {
     llm_fields.trtllm_build_flags: {'max_num_tokens': 3456, 'enable_attention_dp': True},
     llm_fields.trtllm_runtime_flags: {
