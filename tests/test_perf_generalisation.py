@@ -2,6 +2,7 @@
 on — expert-parallel load of the busiest rank, precision substitution for unsupported rows."""
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import numpy as np
@@ -194,6 +195,37 @@ def test_routed_pair_bytes_count_the_moe_pipeline_by_hand():
     assert routed_pair_bytes(7168, 2048, MLP_ACT_BYTES["fp8"]) == pytest.approx(7 * 7168 + 10 * 2048)
     a = 0.5 + 1 / 16
     assert routed_pair_bytes(7168, 2048, MLP_ACT_BYTES["fp4"]) == pytest.approx(7168 * (3 * a + 4) + 2048 * (8 + 2 * a))
+
+
+def test_dense_mlp_activations_cross_hbm_once_per_token_and_tp_shard(catalog):
+    """The dense MLPs' and shared experts' intermediate activations move I (8 + 2 a) bytes per
+    token (mlp_intermediate_bytes, the same trip as a routed pair's), I summed over layers:
+    Llama-3.1-8B 32 x 14,336; DeepSeek-R1 3 dense layers x 18,432 + 58 shared experts x 2,048;
+    gpt-oss-120b none (every MLP is routed).  Charged at the memory roof on top of the GEMMs' time,
+    1/tp of the width per GPU."""
+    from gigafactory.perf.architecture import dense_mlp_width
+    from gigafactory.perf.step import MLP_ACT_BYTES, mlp_intermediate_bytes
+
+    assert mlp_intermediate_bytes(14336, MLP_ACT_BYTES["fp8"]) == pytest.approx(14336 * 10)
+    assert dense_mlp_width(catalog.model("llama-3.1-8b")) == 32 * 14336
+    assert dense_mlp_width(catalog.model("deepseek-r1")) == 3 * 18432 + 58 * 2048
+    assert dense_mlp_width(catalog.model("gpt-oss-120b")) == 0
+    m = catalog.model("llama-3.1-8b")
+    pc = param_counts(m)
+    hw = hardware_from_catalog(catalog, "b200")
+    eff = Efficiency(compute=0.5, memory=0.8, collective_latency_s=1e-5, step_overhead_s=0.0)
+    tokens = 8192
+    bw = hw.hbm_bw_bytes_per_s * 0.8
+    lm_head = m.vocab_size * m.hidden_size
+    attn_share = pc.attention / (pc.attention + pc.dense_mlp)
+    peak = (attn_share * hw.flop_per_s["fp8"] + (1 - attn_share) * hw.flop_per_s["fp4"]) * 0.5  # FP8 attention projections
+    for tp in (1, 2):
+        st = step_time(m, pc, hw, eff, Layout(tp=tp), "fp4", 0, 0, tokens, 1)
+        gemm_s = (2 * (pc.attention + pc.dense_mlp) * tokens + 2 * lm_head) / tp / peak
+        weights_s = (pc.attention * 1.0 + pc.dense_mlp * (0.5 + 1 / 16) + lm_head * 2.0) / tp / bw
+        act_s = tokens * 32 * 14336 / tp * (8 + 2 * (0.5 + 1 / 16)) / bw
+        assert st.dense_s == pytest.approx(math.hypot(gemm_s, weights_s) + act_s, rel=1e-6)
+        assert act_s > 0.08 * st.dense_s  # a tenth of an 8B model's FP4 prefill
 
 
 def test_routing_traffic_grows_with_routed_tokens_not_with_weights(catalog):
@@ -403,9 +435,10 @@ def test_a_model_never_fitted_is_predicted_at_known_lengths(catalog):
     """The same model against 56 InferenceMAX runs on B200 (bench/data/inferencemax_gpt_oss_120b.csv:
     TensorRT-LLM 1.2.0rc2 and vLLM 0.13.0, TP1-8, 1k/1k, 1k/8k and 8k/1k, 4-128 requests in
     flight; SemiAnalysis CI runs of 2025-12 and 2026-01), whose lengths are known, so nothing is
-    inferred: the committed calibration predicts them to a median 20.1 % and p90 32.3 %, 54 of 56
-    rows low, TensorRT-LLM by a median 27 % and vLLM by 9 % (docs/accuracy.md, eighth and ninth rounds:
-    17.6 / 29.7 % before the all-to-all fix and the refit that followed it)."""
+    inferred: the committed calibration predicts them to a median 20.7 % and p90 32.9 %, 54 of 56
+    rows low, TensorRT-LLM by a median 27 % and vLLM by 9 % (docs/accuracy.md, eighth to tenth rounds:
+    17.6 / 29.7 % before the all-to-all fix and the refit that followed it, 20.1 / 32.3 % before
+    the dense MLPs' activation traffic)."""
     from gigafactory.perf.efficiency import load_efficiencies
     from gigafactory.perf.validate import predict_row, read_measured_csv
 

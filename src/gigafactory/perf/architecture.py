@@ -75,6 +75,15 @@ def param_counts(m: Any) -> ParamCounts:
     return ParamCounts(float(embedding), float(attention), float(dense_mlp), float(experts_total), float(experts_active), float(shared), float(norms))
 
 
+def dense_mlp_width(m: Any) -> float:
+    """Intermediate width of the dense (not routed) gated MLPs summed over all layers: the dense
+    layers' MLPs and the MoE layers' shared experts [1]."""
+    if m.architecture == "moe":
+        dense_layers = m.num_dense_layers or 0
+        return float(dense_layers * (m.intermediate_size or 0) + (m.num_layers - dense_layers) * (m.num_shared_experts or 0) * m.moe_intermediate_size)
+    return float(m.num_layers * m.intermediate_size)
+
+
 def kv_cache_bytes_per_token(m: Any, bytes_per_element: float, context_tokens: int | None = None) -> float:
     """KV-cache bytes one token adds across all layers [B].
 

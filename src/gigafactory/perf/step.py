@@ -13,7 +13,7 @@ from functools import lru_cache
 from statistics import NormalDist
 from typing import Any
 
-from gigafactory.perf.architecture import KERNELS_REFERENCE_LAYER, ParamCounts, kernels_per_step, kv_cache_bytes_per_token
+from gigafactory.perf.architecture import KERNELS_REFERENCE_LAYER, ParamCounts, dense_mlp_width, kernels_per_step, kv_cache_bytes_per_token
 from gigafactory.perf.efficiency import COMM_EFFICIENCY, Efficiency
 from gigafactory.perf.hardware import Hardware
 from gigafactory.perf.layout import Layout
@@ -67,6 +67,14 @@ def busiest_rank_factor(mean: float, var: float, ranks: int, cap: float | None =
 MLP_ACT_BYTES = {"bf16": 2.0, "fp8": 1.0, "fp4": 0.5 + 1.0 / 16}
 
 
+def mlp_intermediate_bytes(intermediate: float, act_bytes: float) -> float:
+    """HBM bytes one token moves through a gated MLP's intermediate activations outside the GEMMs'
+    operand reads [B]: the gate/up GEMM writes gate and up in 16 bits (2 I 2), SwiGLU reads them
+    and writes the product quantised for the down GEMM (4 I + I a), which reads it (I a).
+    ``intermediate`` is the share of the intermediate dimension one GPU holds."""
+    return intermediate * (8.0 + 2.0 * act_bytes)
+
+
 def routed_pair_bytes(hidden: float, intermediate: float, act_bytes: float) -> float:
     """HBM bytes one routed (token, expert) pair moves outside the weight reads [B].
 
@@ -78,7 +86,7 @@ def routed_pair_bytes(hidden: float, intermediate: float, act_bytes: float) -> f
     it (I a) and writes 16 bits (2 h), finalize reads that back (2 h).  ``intermediate`` is the
     share of the expert's intermediate dimension one GPU holds [B].
     """
-    return hidden * (3.0 * act_bytes + 4.0) + intermediate * (8.0 + 2.0 * act_bytes)
+    return hidden * (3.0 * act_bytes + 4.0) + mlp_intermediate_bytes(intermediate, act_bytes)
 
 
 def routed_expert_layer(hidden: float, intermediate: float, n_experts: int, top_k: int, tokens: float,
@@ -187,7 +195,12 @@ def step_time(
     ) / pp
     attn_proj_share = pc.attention / max(pc.attention + pc.dense_mlp + pc.shared, 1.0)
     dense_peak = attn_proj_share * peak_attn + (1 - attn_proj_share) * peak_mlp
-    dense_s = roofline_s(dense_flops / dense_peak, dense_bytes / bw)
+    # The dense MLPs' and shared experts' intermediate activations make the same trip through
+    # HBM as a routed pair's (mlp_intermediate_bytes), in kernels of their own between the GEMMs
+    # (SwiGLU, quantisation): memory-bound work added to the GEMMs', not overlapped with it.
+    # Every GPU holds 1/tp of the intermediate dimension for all of the step's tokens.
+    mlp_act_bytes = tokens * mlp_intermediate_bytes(dense_mlp_width(m) / tp, MLP_ACT_BYTES[precision]) / pp
+    dense_s = roofline_s(dense_flops / dense_peak, dense_bytes / bw) + mlp_act_bytes / bw
 
     # Routed experts, on the busiest expert-parallel rank (routed_expert_layer).  Their weights
     # stream at the memory roof like any GEMM's; ``eff.expert`` derates only the math and the
