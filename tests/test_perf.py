@@ -221,12 +221,13 @@ def test_calibration_recovers_known_parameters(catalog):
 
 def test_small_engine_group_fits_two_parameters_on_its_generation(catalog):
     """An engine with fewer than MIN_ROWS rows on a generation fits only memory and step
-    overhead, keeping the generation's TensorRT-LLM compute, collective and expert values;
-    the two are recovered from synthetic rows."""
+    overhead, keeping the generation's TensorRT-LLM compute and expert values, and runs at its
+    own engine's measured collective latency; the two are recovered from synthetic rows."""
     from gigafactory.perf.calibrate import MIN_ROWS, PARTIAL_PARAMS, calibrate
+    from gigafactory.perf.collectives import measured_latency_s, with_measured_latency
 
-    base = Efficiency(compute=0.45, memory=0.8, collective_latency_s=1e-5, step_overhead_s=6e-3, expert=0.4)
-    other = Efficiency(compute=0.45, memory=0.6, collective_latency_s=1e-5, step_overhead_s=2e-3, expert=0.4)
+    base = with_measured_latency(Efficiency(compute=0.45, memory=0.8, collective_latency_s=1e-5, step_overhead_s=6e-3, expert=0.4), "hopper", "trtllm")
+    other = with_measured_latency(Efficiency(compute=0.45, memory=0.6, collective_latency_s=1e-5, step_overhead_s=2e-3, expert=0.4), "hopper", "sglang")
     rows = []
     shapes = [(1024, 1024), (1024, 256), (8192, 1024), (2048, 512)]
     for i in range(MIN_ROWS + 6):
@@ -240,12 +241,14 @@ def test_small_engine_group_fits_two_parameters_on_its_generation(catalog):
     assert small.fitted == PARTIAL_PARAMS and len(small.rows) == 6
     big = reports[("hopper", "trtllm")].efficiency
     assert small.efficiency.compute == big.compute and small.efficiency.expert == big.expert
+    assert small.efficiency.collective_latency_s == measured_latency_s("hopper", "sglang") != big.collective_latency_s
     # calibrate() shrinks the small group towards its generation's TensorRT-LLM values
     # (calibrate.PRIOR_LOG_SD): both move from there towards the engine's own values ...
     assert 0.6 <= small.efficiency.memory < 0.8 * (1 - 1e-3)
     assert 2e-3 <= small.efficiency.step_overhead_s < 6e-3 * (1 - 1e-3)
     # ... and the unshrunk two-parameter fit recovers them
-    own = fit_efficiency([r for r in rows if r["framework"] == "sglang"], catalog, x0=base, free=PARTIAL_PARAMS).efficiency
+    own = fit_efficiency([r for r in rows if r["framework"] == "sglang"], catalog, x0=with_measured_latency(base, "hopper", "sglang"),
+                         free=PARTIAL_PARAMS).efficiency
     assert own.memory == pytest.approx(0.6, rel=0.1)
     assert own.step_overhead_s == pytest.approx(2e-3, rel=0.25)
 

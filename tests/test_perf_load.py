@@ -11,8 +11,16 @@ import pytest
 from conftest import bench_module
 
 from gigafactory.perf.layout import Layout
-from gigafactory.perf.load import (Lengths, aggregated_load, cv_within_max, halfin_whitt_wait_probability, latency_under_load,
-                                   lognormal_nodes, quantiles_from_cdf, ttft_distribution)
+from gigafactory.perf.load import (
+    Lengths,
+    aggregated_load,
+    cv_within_max,
+    halfin_whitt_wait_probability,
+    latency_under_load,
+    lognormal_nodes,
+    quantiles_from_cdf,
+    ttft_distribution,
+)
 
 
 def test_length_nodes_keep_the_mean_and_the_cap():
@@ -158,3 +166,66 @@ def test_tpot_under_load_matches_mlperf_servers_at_their_operating_point(catalog
     for key in ("tpot_p50_ms", "tpot_p99_ms"):
         assert 0.9 < s["median_ratio"][key] < 1.1 and s["error_factor"][key] < 1.2
     assert s["median_ratio"]["ttft_p99_ms"] < 1  # under-predicted: the known gap, stated
+
+
+def _mmc_wait_tail(servers: int, load: float, service_s: float, budget_s: float, n: int = 200_000, seed: int = 7) -> float:
+    """P(wait > budget) of an M/M/c FCFS queue, simulated: each arrival takes the server that
+    frees first (a heap of the servers' free times)."""
+    import heapq
+
+    rng = np.random.default_rng(seed)
+    arrivals = np.cumsum(rng.exponential(service_s / load, n))
+    services = rng.exponential(service_s, n)
+    free = [0.0] * servers
+    late = 0
+    for t, s in zip(arrivals, services):
+        start = max(t, heapq.heappop(free))
+        late += start - t > budget_s
+        heapq.heappush(free, start + s)
+    return late / n
+
+
+@pytest.mark.parametrize("slots,budget_s", [(32, 0.05), (128, 0.02)])
+def test_admission_utilisation_meets_the_p99_wait_in_a_simulated_queue(slots, budget_s):
+    """At the utilisation admission_utilisation returns, an M/M/c queue with the slots as servers
+    keeps about 99 % of waits within the budget (98.5-98.8 %: Halfin-Whitt is a large-c
+    approximation), and 8 % more load breaks it (200,000 simulated
+    arrivals, lifetime 1 s; budgets a few % of the lifetime, as a 2 s TTFT limit is of a 40-200 s
+    sequence)."""
+    from gigafactory.perf.load import admission_utilisation
+
+    u = admission_utilisation(slots, 1.0, budget_s)
+    assert 0.5 < u < 0.97
+    tail = _mmc_wait_tail(slots, u * slots, 1.0, budget_s)
+    assert 0.005 < tail < 0.02
+    assert _mmc_wait_tail(slots, min(0.995, u * 1.08) * slots, 1.0, budget_s) > 0.03
+
+
+def test_admission_utilisation_limits():
+    """More slots or a longer budget allow more load; no budget, none; a budget long against the
+    lifetime, nearly all (the Halfin-Whitt regime: spare slots grow as sqrt(slots), not slots)."""
+    from gigafactory.perf.load import admission_utilisation
+
+    assert admission_utilisation(64, 10.0, 0.0) == 0.0
+    assert admission_utilisation(64, 10.0, 1.0) < admission_utilisation(64, 10.0, 2.0) < admission_utilisation(640, 10.0, 2.0)
+    assert admission_utilisation(10_000, 1.0, 10.0) > 0.99
+
+
+def test_a_server_row_runs_below_the_same_systems_offline_rate(catalog):
+    """MLPerf v4.1 H100 Llama-2-70B (4 x TP2): the server run sustained 0.88 of the offline one
+    (2,700.72 against 3,065.61 tok/s/GPU, calibration.csv).  The model's server rate is its
+    offline point fed at the share that keeps the p99 wait for a batch slot inside the 2 s TTFT
+    limit: below the offline rate (0.98 x; before the admission headroom, the same rate).  It
+    explains a part of the measured gap only (docs/accuracy.md, eleventh round)."""
+    from conftest import SHARED
+
+    from gigafactory.perf.efficiency import load_efficiencies
+    from gigafactory.perf.validate import predict_row, read_measured_csv
+
+    measured = SHARED / "data" / "measured" / "calibration.csv"
+    if not measured.exists():
+        pytest.skip("shared/data/measured not present")
+    rows = {r["id"]: r for r in read_measured_csv(measured)}
+    off, srv = (predict_row(rows[f"mlperf-v4.1-nvidia-h100x8-llama2-70b-{s}"], catalog, load_efficiencies()) for s in ("offline", "server"))
+    assert off.status == srv.status == "ok"
+    assert 0.75 < srv.predicted_tok_s_gpu / off.predicted_tok_s_gpu < 0.995

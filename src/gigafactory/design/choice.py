@@ -65,7 +65,7 @@ def arrival_peak(scn: Scenario, factor: float | None = None) -> float:
 def serving_for_system(cat: Catalog, scn: Scenario, system_id: str) -> list[dict[str, Any]]:
     """Best tok/s/GPU per workload on ``system_id`` under the workload's SLO (None if unmet)."""
     hw = hardware_from_catalog(cat, system_id)
-    eff = efficiency_for(hw.generation, "trtllm")
+    eff = efficiency_for(hw.generation, "trtllm", accelerator=hw.accelerator_id)
     out = []
     traffic = replayed_traffic(scn)  # read once for every workload
     peak = arrival_peak(scn, traffic[2])

@@ -7,9 +7,12 @@ Residuals are log(predicted / measured) tok/s/GPU, weighted by the row's trust (
 odd rows do not dominate.  Parameters stay inside physical bounds (efficiency.BOUNDS), and each
 group's fit is shrunk towards one pooled fit over all groups (``PRIOR_LOG_SD``), so a group
 whose rows leave a parameter loose (one GPU type, few rows) borrows it from the others.
+The collective latency is not fitted (FITTED): each row runs at the latency measured for its
+generation and engine (perf/collectives.py).
 """
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import math
 from dataclasses import dataclass
@@ -21,9 +24,23 @@ import yaml
 from scipy.optimize import least_squares
 
 from gigafactory.catalog import Catalog
-from gigafactory.perf.efficiency import BOUNDS, ENGINE, PRIOR, Efficiency, efficiency_for
+from gigafactory.perf.collectives import with_measured_latency
+from gigafactory.perf.efficiency import (
+    BOUNDS,
+    ENGINE,
+    PRIOR,
+    Efficiency,
+    efficiency_for,
+)
 from gigafactory.perf.hardware import hardware_from_catalog
-from gigafactory.perf.releases import FACTOR_BOUNDS, FACTORS, ReleaseFactors, release_factors, release_key, software_release
+from gigafactory.perf.releases import (
+    FACTOR_BOUNDS,
+    FACTORS,
+    ReleaseFactors,
+    release_factors,
+    release_key,
+    software_release,
+)
 from gigafactory.perf.validate import RowPrediction, predict_row
 
 TRUST_WEIGHT = {"1": 1.0, "2": 0.8, "3": 0.5}
@@ -36,6 +53,8 @@ PARTIAL_PARAMS = ("memory", "step_overhead_s")
 #: residual used when a parameter set makes a row infeasible (no config meets its limits)
 INFEASIBLE_RESIDUAL = 1.5
 PARAMS = ("compute", "memory", "collective_latency_s", "step_overhead_s", "expert")
+#: what `calibrate` fits: the collective latency is measured (perf/collectives.py), not fitted
+FITTED = tuple(p for p in PARAMS if p != "collective_latency_s")
 #: Shrinkage of a group's fit towards a prior parameter set (the pooled fit over all groups,
 #: see :func:`calibrate`): one extra residual per fitted parameter, log(value / prior) /
 #: PRIOR_LOG_SD, so each parameter's prior weighs about as much as one trust-1 row.  That is
@@ -162,18 +181,27 @@ def _usable_groups(rows: list[dict[str, str]], cat: Catalog) -> dict[tuple[str, 
 def _fit_groups(groups: dict[tuple[str, str], list[dict[str, str]]], cat: Catalog, progress: Callable[[str], None] | None,
                 predictor: Callable[[dict[str, str], Catalog, Efficiency], RowPrediction] | None = None) -> list[FitReport]:
     reports = []
+    inner = predictor or (lambda r, c, e: predict_row(r, c, eff=e))
+    # Every row runs at the collective latency measured for its own (generation, engine): the
+    # fits move the other parameters only (FITTED).
+    where = {r["id"]: (*key, hardware_from_catalog(cat, r["hardware"]).accelerator_id) for key, rows_ in groups.items() for r in rows_}
+
+    def measured(r: dict[str, str], c: Catalog, e: Efficiency) -> RowPrediction:
+        at = where.get(r["id"])
+        return inner(r, c, with_measured_latency(e, *at) if at else e)
+
     # One pooled fit over every usable row (all generations and engines) is the prior each
     # group's fit is shrunk towards: kernels, runtimes and their overheads are shared across
     # generations, so a group whose rows leave a parameter loose borrows it from the others.
     pooled_rows = [r for rows_ in groups.values() for r in rows_]
-    pooled = fit_efficiency(pooled_rows, cat, predictor=predictor).efficiency if pooled_rows else PRIOR
+    pooled = fit_efficiency(pooled_rows, cat, predictor=measured, free=FITTED).efficiency if pooled_rows else PRIOR
     # full fits first: a small group starts from its generation's full TensorRT-LLM fit
     for key in sorted(groups, key=lambda k: (len(groups[k]) < MIN_ROWS, k)):
         n = len(groups[key])
         if n >= MIN_ROWS:
             if progress:
                 progress(f"fitting {key[0]} / {key[1]} on {n} rows")
-            reports.append(fit_efficiency(groups[key], cat, x0=pooled, prior=pooled, predictor=predictor))
+            reports.append(_at_measured_latency(fit_efficiency(groups[key], cat, x0=pooled, prior=pooled, predictor=measured, free=FITTED), key))
             continue
         base = next((r.efficiency for r in reports if (r.generation, r.engine) == (key[0], "trtllm")), None)
         if n < MIN_ROWS_PARTIAL or base is None:
@@ -182,8 +210,14 @@ def _fit_groups(groups: dict[tuple[str, str], list[dict[str, str]]], cat: Catalo
             continue
         if progress:
             progress(f"fitting {', '.join(PARTIAL_PARAMS)} of {key[0]} / {key[1]} on {n} rows (rest from {key[0]} / trtllm)")
-        reports.append(fit_efficiency(groups[key], cat, x0=base, free=PARTIAL_PARAMS, prior=base, predictor=predictor))
+        reports.append(_at_measured_latency(fit_efficiency(groups[key], cat, x0=base, free=PARTIAL_PARAMS, prior=base, predictor=measured), key))
     return reports
+
+
+def _at_measured_latency(report: FitReport, key: tuple[str, str]) -> FitReport:
+    """The report with its generation's measured latency in its efficiency (each row ran at its own
+    GPU's, which ``efficiency_for`` applies again when predicting)."""
+    return dataclasses.replace(report, generation=key[0], engine=key[1], efficiency=with_measured_latency(report.efficiency, *key))
 
 
 @dataclass(frozen=True)
@@ -207,7 +241,8 @@ def fit_release(rows: list[dict[str, str]], cat: Catalog, table: dict, release: 
     own (generation, engine) efficiencies from ``table`` times the multipliers; each multiplier
     is shrunk towards 1 with PRIOR_LOG_SD, like the groups' parameters towards the pooled fit."""
     weights = np.sqrt([TRUST_WEIGHT.get(r.get("trust", "3"), 0.5) for r in rows])
-    bases = [efficiency_for((group_key(r, cat) or ("?", "?"))[0], r.get("framework") or "trtllm", table) for r in rows]
+    bases = [efficiency_for((group_key(r, cat) or ("?", "?"))[0], r.get("framework") or "trtllm", table,
+                            accelerator=hardware_from_catalog(cat, r["hardware"]).accelerator_id) for r in rows]
     lo, hi = (math.log(b) for b in FACTOR_BOUNDS)
 
     def predictions(x: np.ndarray) -> list[RowPrediction]:

@@ -40,12 +40,16 @@ BOUNDS: dict[str, tuple[float, float]] = {
 }
 #: before calibration: typical achieved fractions (cuBLAS GEMMs ~60 % of dense peak, HBM
 #: streaming ~80 %), NCCL small-message latency ~10 us, a few ms of per-step runtime overhead.
-#: Expert efficiency 0.84: masked grouped GEMMs (MoE decode) over dense GEMMs of the same N and
-#: K in DeepGEMM's published H800 FP8 table (README, Feb 2025: 1233/1304, 925/1025, 1040/1304,
-#: 916/1025, 932/1304, 815/1025 TFLOPS at 1,024-256 tokens per expert; geometric mean 0.84),
-#: with the all-to-all at the link efficiency DeepEP reports (153 GB/s of ~160 GB/s NVLink on
-#: H800, README) no slower than COMM_EFFICIENCY.  A pooled fit without MoE rows keeps it here.
-PRIOR = Efficiency(compute=0.6, memory=0.8, collective_latency_s=10e-6, step_overhead_s=2e-3, expert=0.84)
+#: The collective latency is not fitted: where measured, perf/collectives.py replaces it.
+#: Expert efficiency 0.43: NVIDIA's measured MoE layers (router output to combined output,
+#: TensorRT-LLM 1.3.0rc20 kernels in AIConfigurator 0.12.0's database) run their grouped GEMMs at
+#: 0.31-0.35 of the dense GEMM rate in NVFP4 and on Hopper, 0.56-0.61 with DeepGEMM's FP8 on
+#: Blackwell; 0.43 is the mean of the ten (GPU, precision) ratios in
+#: bench/results/moe_kernel_rates.yaml (bench/extract_moe_kernel_rates.py, fifth round of
+#: docs/accuracy.md).  It replaced DeepGEMM's grouped-over-dense GEMM ratio (0.84, README, Feb
+#: 2025), which leaves out the routing kernels the parameter also carries.  A fit without MoE
+#: rows keeps it here.
+PRIOR = Efficiency(compute=0.6, memory=0.8, collective_latency_s=10e-6, step_overhead_s=2e-3, expert=0.43)
 #: achieved / peak link bandwidth for large collectives (not fitted).
 COMM_EFFICIENCY = 0.75
 
@@ -174,7 +178,12 @@ def _parse_releases(items: Any, seq: Any, name: str, out: dict, problems: list[P
     """The optional ``releases`` list: per (release, engine), multipliers on that engine's
     efficiencies (perf/releases.py), each inside FACTOR_BOUNDS; added to ``out`` under
     ``releases.release_key``."""
-    from gigafactory.perf.releases import FACTOR_BOUNDS, FACTORS, ReleaseFactors, release_key
+    from gigafactory.perf.releases import (
+        FACTOR_BOUNDS,
+        FACTORS,
+        ReleaseFactors,
+        release_key,
+    )
 
     if items is None:
         return
@@ -280,17 +289,22 @@ def _lookup(generation: str, engine: str, table: dict) -> tuple[Efficiency | Non
     return None, "prior (no calibration for this generation)"
 
 
-def efficiency_for(generation: str, framework: str = "trtllm", table: dict | None = None, release: str | None = None) -> Efficiency:
+def efficiency_for(generation: str, framework: str = "trtllm", table: dict | None = None, release: str | None = None,
+                   accelerator: str | None = None) -> Efficiency:
     """Calibrated parameters for (generation, engine), falling back to TensorRT-LLM's fit on the
     same generation, then to the next older calibrated generation, then PRIOR;
-    ``efficiency_source`` says which applied.  With a ``release`` that has calibrated factors
+    ``efficiency_source`` says which applied.  The collective latency is the one measured for
+    the engine on ``accelerator`` (catalog id) or, failing that, on ``generation``, where there is
+    one (perf/collectives.py), whichever fit applied.  With a ``release`` that has calibrated factors
     for the engine (perf/releases.py), they are applied; without one, the engine's base curve
     (its public releases) is used."""
     from gigafactory.perf.releases import release_factors
 
     table = load_efficiencies() if table is None else table
     engine = ENGINE.get(framework, framework)
-    eff = _lookup(generation, engine, table)[0] or PRIOR
+    from gigafactory.perf.collectives import with_measured_latency
+
+    eff = with_measured_latency(_lookup(generation, engine, table)[0] or PRIOR, generation, engine, accelerator)
     factors = release_factors(table, engine, release)
     return factors.apply(eff) if factors is not None else eff
 

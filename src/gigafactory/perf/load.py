@@ -39,7 +39,14 @@ from gigafactory.perf.efficiency import Efficiency
 from gigafactory.perf.hardware import Hardware
 from gigafactory.perf.layout import Layout
 from gigafactory.perf.memory import MAX_TOKENS_PER_STEP, memory_fit
-from gigafactory.perf.serving import ServingPoint, Speculation, _mtp_cost, aggregated_point, kv_transfer_s, prefill_rate
+from gigafactory.perf.serving import (
+    ServingPoint,
+    Speculation,
+    _mtp_cost,
+    aggregated_point,
+    kv_transfer_s,
+    prefill_rate,
+)
 from gigafactory.perf.step import step_time
 
 #: coefficient of variation of request lengths when only means are known: MLPerf publishes
@@ -231,6 +238,34 @@ def erlang_c(servers: int, load: float) -> float:
     for k in range(1, servers + 1):
         b = load * b / (k + load * b)
     return b / (1 - load / servers * (1 - b))
+
+
+def admission_utilisation(slots: float, lifetime_s: float, wait_budget_s: float, quantile: float = 0.99) -> float:
+    """The largest utilisation a = load / slots of an engine that runs at most ``slots`` sequences at
+    once, each for ``lifetime_s``, at which Poisson arrivals wait for a slot longer than
+    ``wait_budget_s`` with probability at most 1 - ``quantile`` [1].
+
+    M/M/c with the slots as servers: P(wait > t) = C(c, a) exp(-(c - a) t / lifetime), Erlang C
+    in the Halfin-Whitt approximation (:func:`halfin_whitt_wait_probability`).  A saturated engine (a = 1) queues without bound, so a server fed at random
+    runs below its offline rate by the spare slots its p99 needs: about (lifetime / budget) x
+    ln(C / (1 - quantile)) of them.  0 when no load meets the budget."""
+    if slots <= 0 or lifetime_s <= 0:
+        return 0.0
+    if wait_budget_s <= 0:
+        return 0.0
+    tail = 1.0 - quantile
+
+    def ok(a: float) -> bool:
+        load = a * slots
+        return halfin_whitt_wait_probability((slots - load) / math.sqrt(load)) * math.exp(-(slots - load) * wait_budget_s / lifetime_s) <= tail
+
+    if ok(1.0 - 1e-9):
+        return 1.0
+    lo, hi = 0.0, 1.0
+    for _ in range(20):
+        mid = (lo + hi) / 2
+        lo, hi = (mid, hi) if ok(mid) else (lo, mid)
+    return lo
 
 
 def ttft_distribution(rate_rps: float, service_s: np.ndarray, own_s: np.ndarray, residual_s: float,

@@ -62,7 +62,7 @@ def perf_query(
             fix=f"--framework {frameworks[0] if 'trtllm' not in frameworks else 'trtllm'}; to add an engine, "
                 "fit it on measured rows with `gigafactory calibrate --measured ...`",
         )
-    eff = efficiency_for(hw.generation, framework, table)
+    eff = efficiency_for(hw.generation, framework, table, accelerator=hw.accelerator_id)
     spec = Speculation(draft_tokens=draft_tokens)
     result = search(
         model, hw, eff, precision, isl, osl,

@@ -2,7 +2,8 @@
 (../shared/data/measured/README.md), and summarise the errors.
 
 offline: max tok/s/GPU over batch sizes up to the memory limit; server / interactive: max tok/s/GPU with p99
-TTFT and TPOT under the row's limits; fixed-concurrency: tok/s/GPU and tok/s/user at that
+TTFT and TPOT under the row's limits (steady-state latencies times P99_OVER_STEADY), fed at the
+share of saturation that keeps the p99 wait for a batch slot inside the TTFT limit; fixed-concurrency: tok/s/GPU and tok/s/user at that
 concurrency; decode-only: steady decode tok/s per decode GPU at max batch.  The row's parallel
 layout, disaggregation and MTP are honoured where given; blank layouts are searched.
 """
@@ -11,7 +12,7 @@ from __future__ import annotations
 import csv
 import io
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Iterable
 
@@ -22,11 +23,24 @@ from gigafactory.errors import InputError, Problem
 from gigafactory.perf.architecture import param_counts
 from gigafactory.perf.efficiency import Efficiency, efficiency_for
 from gigafactory.perf.hardware import hardware_from_catalog
+from gigafactory.perf.load import admission_utilisation
 from gigafactory.perf.memory import memory_fit
 from gigafactory.perf.releases import software_release
-from gigafactory.perf.rows import cell_float, cell_int, output_length_cv, prefill_layout, row_layouts, row_precision
+from gigafactory.perf.rows import (
+    cell_float,
+    cell_int,
+    output_length_cv,
+    prefill_layout,
+    row_layouts,
+    row_precision,
+)
 from gigafactory.perf.search import batch_sizes
-from gigafactory.perf.serving import ServingPoint, Speculation, aggregated_point, disaggregated_point
+from gigafactory.perf.serving import (
+    ServingPoint,
+    Speculation,
+    aggregated_point,
+    disaggregated_point,
+)
 
 REQUIRED_COLUMNS = ("id", "hardware", "num_gpus", "model", "precision", "framework", "scenario", "isl_mean", "osl_mean", "tok_s_gpu")
 #: Poisson arrivals put the p99 well above the steady-state value.  Ratios p99 / p50 in the
@@ -194,6 +208,23 @@ def _json_safe(x: Any) -> Any:
     return x
 
 
+def _with_admission_headroom(p: ServingPoint, slots: float, osl: float, ttft_limit_s: float) -> ServingPoint | None:
+    """The point at the share of its saturation rate that Poisson arrivals can be fed at while
+    99 % of requests wait for a batch slot no longer than the TTFT budget its own (p99-scaled)
+    TTFT leaves; None when none can.
+
+    A server or interactive run caps the sequences in flight (the point's concurrency per
+    instance; a router spreads requests over every instance of the row, so their slots are
+    pooled), each holding its slot for ``osl`` x TPOT: an M/M/c queue
+    (load.admission_utilisation).  At the saturation rate that queue grows without bound, which
+    is why MLPerf server runs sustain 0.62-0.98 of the same system's offline rate."""
+    budget_s = ttft_limit_s - p.ttft_s * P99_OVER_STEADY["ttft"]
+    u = admission_utilisation(slots, osl * p.tpot_s, budget_s)
+    if u <= 0:
+        return None
+    return p if u >= 1 else replace(p, tok_s_gpu=p.tok_s_gpu * u, details={**p.details, "load_fraction": u})
+
+
 def predict_row(row: dict[str, str], cat: Catalog, table: dict | None = None, eff: Efficiency | None = None) -> RowPrediction:
     rid = row.get("id", "?")
     measured = cell_float(row, "tok_s_gpu")
@@ -238,7 +269,7 @@ def predict_row(row: dict[str, str], cat: Catalog, table: dict | None = None, ef
     m = cat.model(model_id)
     pc = param_counts(m)
     if eff is None:
-        eff = efficiency_for(hw.generation, row.get("framework") or "trtllm", table, release=release)
+        eff = efficiency_for(hw.generation, row.get("framework") or "trtllm", table, release=release, accelerator=hw.accelerator_id)
     isl, osl = cell_float(row, "isl_mean"), cell_float(row, "osl_mean")
     n_gpus = cell_int(row, "num_gpus")
     if not isl or not osl or not n_gpus:
@@ -308,6 +339,10 @@ def predict_row(row: dict[str, str], cat: Catalog, table: dict | None = None, ef
                     continue
                 if limited and (p.ttft_s * P99_OVER_STEADY["ttft"] * 1e3 > ttft_lim or p.tpot_s * P99_OVER_STEADY["tpot"] * 1e3 > tpot_lim):
                     continue
+                if limited and p.mode == "aggregated":
+                    p = _with_admission_headroom(p, c * max(1, n_gpus // lay.gpus), osl, ttft_lim / 1e3)
+                    if p is None:
+                        continue
                 if best is None or p.tok_s_gpu > best.tok_s_gpu:
                     best = p
     else:

@@ -61,7 +61,7 @@ class ReplayResult:
 def _row_setup(row: dict[str, str], cat: Catalog) -> dict[str, Any]:
     m = cat.model(row["model"])
     hw = hardware_from_catalog(cat, row["hardware"])
-    return {"m": m, "pc": param_counts(m), "hw": hw, "eff": efficiency_for(hw.generation, row.get("framework") or "trtllm"),
+    return {"m": m, "pc": param_counts(m), "hw": hw, "eff": efficiency_for(hw.generation, row.get("framework") or "trtllm", accelerator=hw.accelerator_id),
             "precision": row["precision"], "spec": Speculation(draft_tokens=max(1, m.mtp_layers or 1)) if cell_int(row, "mtp") == 1 else Speculation()}
 
 

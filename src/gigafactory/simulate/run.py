@@ -208,7 +208,7 @@ def build_pool_sim(cat: Catalog, spec: PoolSpec, wl: wlmod.Workload, duration_s:
     m = cat.model(spec.model_id)
     pc = param_counts(m)
     hw = hardware_from_catalog(cat, spec.system_id)
-    eff = efficiency_for(hw.generation, spec.engine)
+    eff = efficiency_for(hw.generation, spec.engine, accelerator=hw.accelerator_id)
     spec_dec = Speculation(spec.speculative_tokens)
     system = cat.system(spec.system_id)
     host_bw = host_bandwidth_per_gpu(getattr(system, "cpu_model", None))
