@@ -5,8 +5,8 @@ Run: python bench/bench_moe_kernel_count.py [--variants 9:0.84,7:0.43] [--json b
 The step overhead is charged per kernel launched (architecture.kernels_per_step), and a
 routed-expert block counts KERNELS_MOE_MLP = 9 kernels (the CUTLASS MoE pipeline).  TensorRT-LLM-Gen's
 fused MoE on Blackwell runs 7 (docs/accuracy.md, eighth round).  The expert-efficiency prior
-(efficiency.PRIOR.expert, 0.84 from DeepGEMM) sets a fit's expert efficiency when no MoE row is in
-it; NVIDIA's measured MoE layers give 0.43 (fifth round).  For each variant "kernels:prior" this
+(efficiency.PRIOR.expert: 0.43 from NVIDIA's measured MoE layers since the eleventh round, 0.84 from DeepGEMM before) sets a fit's expert efficiency when no MoE row is in
+it (fifth round of docs/accuracy.md).  For each variant "kernels:prior" this
 recalibrates and measures, on calibration.csv's trust 1-2 rows, 5-fold CV (seed 0) with its server
 rows, leave one model out and leave one hardware type out, and the 56 InferenceMAX gpt-oss rows
 (bench/data/inferencemax_gpt_oss_120b.csv) predicted by a fit on every calibration row.

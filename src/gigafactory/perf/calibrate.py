@@ -44,7 +44,7 @@ from gigafactory.perf.releases import (
 from gigafactory.perf.validate import RowPrediction, predict_row
 
 TRUST_WEIGHT = {"1": 1.0, "2": 0.8, "3": 0.5}
-MIN_ROWS = 12  # five parameters: fewer rows would be fitted, not measured
+MIN_ROWS = 12  # four fitted parameters: fewer rows would be fitted, not measured
 #: a group with fewer rows fits only the two parameters an engine changes most at a fixed
 #: hardware generation (achieved memory bandwidth and per-step host overhead), starting from
 #: and keeping the rest of its generation's TensorRT-LLM fit; below this it is not fitted at all.

@@ -1,7 +1,8 @@
 """Efficiency parameters of the roofline, per hardware generation and serving framework.
 
 Five physically meaningful, bounded numbers; ``fit_efficiency`` in ``calibrate.py`` returns
-exactly this object.  Values come from ``perf/data/efficiency.yaml`` (written by
+exactly this object (`calibrate` fits four of them; the collective latency is measured,
+perf/collectives.py).  Values come from ``perf/data/efficiency.yaml`` (written by
 `gigafactory calibrate`, with provenance); :data:`PRIOR` is used where no fit exists.
 """
 from __future__ import annotations
