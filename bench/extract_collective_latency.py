@@ -1,4 +1,4 @@
-"""Fixed cost of one all-reduce per (GPU generation, engine), from NVIDIA's measured collectives.
+"""Fixed cost of one all-reduce per GPU and engine, from NVIDIA's measured collectives.
 
 Writes src/gigafactory/perf/data/collective_latency.yaml from AIConfigurator's silicon database:
 
@@ -8,8 +8,8 @@ Writes src/gigafactory/perf/data/collective_latency.yaml from AIConfigurator's s
 
 Each database row is one all-reduce of ``message_size`` BF16 elements over ``num_gpus`` GPUs of one
 NVLink domain, timed with the engine's own all-reduce kernel (TensorRT-LLM's custom all-reduce;
-vLLM's and SGLang's custom all-reduce, captured in a CUDA graph as their decode steps run it).  The step model charges a collective its bytes at the link
-rate plus a fixed latency; for messages up to 64 KiB the bytes take under 0.2 us on NVLink, so the
+vLLM's and SGLang's custom all-reduce, captured in a CUDA graph as their decode steps run it).
+The step model charges a collective its bytes at the link rate plus a fixed latency; for messages up to 64 KiB the bytes take under 0.2 us on NVLink, so the
 median latency of those rows is the fixed part.  Per GPU: the newest engine version in the
 database, 8 GPUs; per generation (for GPUs not measured): the median over its GPUs.
 """
@@ -53,8 +53,7 @@ def measure(db: Path) -> list[dict]:
             if not versions:
                 continue
             f = base / versions[-1] / "custom_allreduce_perf.parquet"
-            # BF16 elements: 2 bytes each
-            # decode steps run as CUDA graphs: vLLM's and SGLang's eagerly launched all-reduce
+            # BF16 elements: 2 bytes each.  Decode steps run as CUDA graphs: vLLM's and SGLang's eagerly launched all-reduce
             # (3-8 x slower at these sizes) is not what a serving step pays
             row = con.execute(f"select median(latency) from '{f}' where num_gpus = 8 and message_size * 2 <= {SMALL_BYTES} "
                               "and kernel_source not ilike '%eager%'").fetchone()

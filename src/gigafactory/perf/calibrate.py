@@ -8,7 +8,7 @@ odd rows do not dominate.  Parameters stay inside physical bounds (efficiency.BO
 group's fit is shrunk towards one pooled fit over all groups (``PRIOR_LOG_SD``), so a group
 whose rows leave a parameter loose (one GPU type, few rows) borrows it from the others.
 The collective latency is not fitted (FITTED): each row runs at the latency measured for its
-generation and engine (perf/collectives.py).
+GPU and engine (perf/collectives.py).
 """
 from __future__ import annotations
 
@@ -25,22 +25,9 @@ from scipy.optimize import least_squares
 
 from gigafactory.catalog import Catalog
 from gigafactory.perf.collectives import with_measured_latency
-from gigafactory.perf.efficiency import (
-    BOUNDS,
-    ENGINE,
-    PRIOR,
-    Efficiency,
-    efficiency_for,
-)
+from gigafactory.perf.efficiency import BOUNDS, ENGINE, PRIOR, Efficiency, efficiency_for
 from gigafactory.perf.hardware import hardware_from_catalog
-from gigafactory.perf.releases import (
-    FACTOR_BOUNDS,
-    FACTORS,
-    ReleaseFactors,
-    release_factors,
-    release_key,
-    software_release,
-)
+from gigafactory.perf.releases import FACTOR_BOUNDS, FACTORS, ReleaseFactors, release_factors, release_key, software_release
 from gigafactory.perf.validate import RowPrediction, predict_row
 
 TRUST_WEIGHT = {"1": 1.0, "2": 0.8, "3": 0.5}
@@ -182,8 +169,8 @@ def _fit_groups(groups: dict[tuple[str, str], list[dict[str, str]]], cat: Catalo
                 predictor: Callable[[dict[str, str], Catalog, Efficiency], RowPrediction] | None = None) -> list[FitReport]:
     reports = []
     inner = predictor or (lambda r, c, e: predict_row(r, c, eff=e))
-    # Every row runs at the collective latency measured for its own (generation, engine): the
-    # fits move the other parameters only (FITTED).
+    # Every row runs at the collective latency measured for its own GPU and engine: the fits
+    # move the other parameters only (FITTED).
     where = {r["id"]: (*key, hardware_from_catalog(cat, r["hardware"]).accelerator_id) for key, rows_ in groups.items() for r in rows_}
 
     def measured(r: dict[str, str], c: Catalog, e: Efficiency) -> RowPrediction:
@@ -217,7 +204,7 @@ def _fit_groups(groups: dict[tuple[str, str], list[dict[str, str]]], cat: Catalo
 def _at_measured_latency(report: FitReport, key: tuple[str, str]) -> FitReport:
     """The report with its generation's measured latency in its efficiency (each row ran at its own
     GPU's, which ``efficiency_for`` applies again when predicting)."""
-    return dataclasses.replace(report, generation=key[0], engine=key[1], efficiency=with_measured_latency(report.efficiency, *key))
+    return dataclasses.replace(report, efficiency=with_measured_latency(report.efficiency, *key))
 
 
 @dataclass(frozen=True)

@@ -3,8 +3,8 @@
 Not a fitted parameter: ``perf/data/collective_latency.yaml`` holds NVIDIA's measured small-message
 all-reduce latencies (AIConfigurator's silicon database, written by
 bench/extract_collective_latency.py): 3.5-7.8 us over 8 GPUs for TensorRT-LLM's, vLLM's and
-SGLang's custom all-reduce in CUDA graphs, Hopper to Blackwell Ultra.  Fitted on serving rows, the latency was the parameter the
-rows pin least: dense models at large batch barely feel it, and fits without MoE rows put it
+SGLang's custom all-reduce in CUDA graphs, Hopper to Blackwell Ultra.  Fitted on serving rows,
+the latency was the parameter the rows pin least: dense models at large batch barely feel it, and fits without MoE rows put it
 anywhere from 2 to 30 us (docs/accuracy.md, eleventh round), which decides a held-out MoE model's
 small-batch steps (two collectives a layer).
 """

@@ -179,12 +179,7 @@ def _parse_releases(items: Any, seq: Any, name: str, out: dict, problems: list[P
     """The optional ``releases`` list: per (release, engine), multipliers on that engine's
     efficiencies (perf/releases.py), each inside FACTOR_BOUNDS; added to ``out`` under
     ``releases.release_key``."""
-    from gigafactory.perf.releases import (
-        FACTOR_BOUNDS,
-        FACTORS,
-        ReleaseFactors,
-        release_key,
-    )
+    from gigafactory.perf.releases import FACTOR_BOUNDS, FACTORS, ReleaseFactors, release_key
 
     if items is None:
         return
@@ -299,12 +294,11 @@ def efficiency_for(generation: str, framework: str = "trtllm", table: dict | Non
     one (perf/collectives.py), whichever fit applied.  With a ``release`` that has calibrated factors
     for the engine (perf/releases.py), they are applied; without one, the engine's base curve
     (its public releases) is used."""
+    from gigafactory.perf.collectives import with_measured_latency
     from gigafactory.perf.releases import release_factors
 
     table = load_efficiencies() if table is None else table
     engine = ENGINE.get(framework, framework)
-    from gigafactory.perf.collectives import with_measured_latency
-
     eff = with_measured_latency(_lookup(generation, engine, table)[0] or PRIOR, generation, engine, accelerator)
     factors = release_factors(table, engine, release)
     return factors.apply(eff) if factors is not None else eff

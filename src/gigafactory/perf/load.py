@@ -39,14 +39,7 @@ from gigafactory.perf.efficiency import Efficiency
 from gigafactory.perf.hardware import Hardware
 from gigafactory.perf.layout import Layout
 from gigafactory.perf.memory import MAX_TOKENS_PER_STEP, memory_fit
-from gigafactory.perf.serving import (
-    ServingPoint,
-    Speculation,
-    _mtp_cost,
-    aggregated_point,
-    kv_transfer_s,
-    prefill_rate,
-)
+from gigafactory.perf.serving import ServingPoint, Speculation, _mtp_cost, aggregated_point, kv_transfer_s, prefill_rate
 from gigafactory.perf.step import step_time
 
 #: coefficient of variation of request lengths when only means are known: MLPerf publishes
@@ -246,12 +239,11 @@ def admission_utilisation(slots: float, lifetime_s: float, wait_budget_s: float,
     ``wait_budget_s`` with probability at most 1 - ``quantile`` [1].
 
     M/M/c with the slots as servers: P(wait > t) = C(c, a) exp(-(c - a) t / lifetime), Erlang C
-    in the Halfin-Whitt approximation (:func:`halfin_whitt_wait_probability`).  A saturated engine (a = 1) queues without bound, so a server fed at random
-    runs below its offline rate by the spare slots its p99 needs: about (lifetime / budget) x
-    ln(C / (1 - quantile)) of them.  0 when no load meets the budget."""
-    if slots <= 0 or lifetime_s <= 0:
-        return 0.0
-    if wait_budget_s <= 0:
+    in the Halfin-Whitt approximation (:func:`halfin_whitt_wait_probability`).  A saturated
+    engine (a = 1) queues without bound, so a server fed at random runs below its offline rate by
+    the spare slots its p99 needs: about (lifetime / budget) x ln(C / (1 - quantile)) of them.
+    0 when no load meets the budget."""
+    if slots <= 0 or lifetime_s <= 0 or wait_budget_s <= 0:
         return 0.0
     tail = 1.0 - quantile
 

@@ -3,8 +3,8 @@
 
 offline: max tok/s/GPU over batch sizes up to the memory limit; server / interactive: max tok/s/GPU with p99
 TTFT and TPOT under the row's limits (steady-state latencies times P99_OVER_STEADY), fed at the
-share of saturation that keeps the p99 wait for a batch slot inside the TTFT limit; fixed-concurrency: tok/s/GPU and tok/s/user at that
-concurrency; decode-only: steady decode tok/s per decode GPU at max batch.  The row's parallel
+share of saturation that keeps the p99 wait for a batch slot inside the TTFT limit;
+fixed-concurrency: tok/s/GPU and tok/s/user at that concurrency; decode-only: steady decode tok/s per decode GPU at max batch.  The row's parallel
 layout, disaggregation and MTP are honoured where given; blank layouts are searched.
 """
 from __future__ import annotations
@@ -26,21 +26,9 @@ from gigafactory.perf.hardware import hardware_from_catalog
 from gigafactory.perf.load import admission_utilisation
 from gigafactory.perf.memory import memory_fit
 from gigafactory.perf.releases import software_release
-from gigafactory.perf.rows import (
-    cell_float,
-    cell_int,
-    output_length_cv,
-    prefill_layout,
-    row_layouts,
-    row_precision,
-)
+from gigafactory.perf.rows import cell_float, cell_int, output_length_cv, prefill_layout, row_layouts, row_precision
 from gigafactory.perf.search import batch_sizes
-from gigafactory.perf.serving import (
-    ServingPoint,
-    Speculation,
-    aggregated_point,
-    disaggregated_point,
-)
+from gigafactory.perf.serving import ServingPoint, Speculation, aggregated_point, disaggregated_point
 
 REQUIRED_COLUMNS = ("id", "hardware", "num_gpus", "model", "precision", "framework", "scenario", "isl_mean", "osl_mean", "tok_s_gpu")
 #: Poisson arrivals put the p99 well above the steady-state value.  Ratios p99 / p50 in the
