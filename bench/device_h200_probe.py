@@ -8,6 +8,7 @@ Sections (sizes chosen to run in ~2 minutes of device time):
   ceilings  device-to-device copy bandwidth; 8192^3 BF16 and FP8 (per-tensor scaled) GEMM rates
   gemm      GEMM time against tokens M for Llama-3.1 8B / 70B weight shapes, BF16 and FP8: the
             blended roofline's exponent is fitted to these points at home
+  gemm_heldout  the same sweep over shapes the fit does not see (TP8 shards of 70B, 405B, DeepSeek-V3)
   grouped   routed-expert grouped GEMM (torch._grouped_mm, DeepSeek-V3 expert shapes, 32 local
             experts) against one dense GEMM of the same tokens and FLOPs
   launch    GPU time per kernel of 1,000 tiny kernels replayed from a CUDA graph, and per eager launch
@@ -140,12 +141,28 @@ GEMM_SHAPES = {
     "70b_gate_up": (57344, 8192), "70b_down": (8192, 28672),
 }
 GEMM_M = [1, 4, 16, 32, 64, 128, 256, 512, 1024, 2048, 4096, 8192]
+# Shapes the blend is not fitted on: one GPU's shard of TP8 layers (Llama-3.1 70B and 405B,
+# DeepSeek-V3's dense MLP) and gpt-oss-120b's attention projection.
+GEMM_SHAPES_HELDOUT = {
+    "70b_tp8_qkv": (1280, 8192), "70b_tp8_gate_up": (7168, 8192), "70b_tp8_down": (8192, 3584),
+    "405b_tp8_gate_up": (13312, 16384), "405b_tp8_down": (16384, 6656),
+    "dsv3_tp8_dense_gate_up": (4608, 7168), "gptoss_qkv": (5120, 2880),
+}
 
 
 @section("gemm")
 def gemm():
+    return gemm_sweep(GEMM_SHAPES)
+
+
+@section("gemm_heldout")
+def gemm_heldout():
+    return gemm_sweep(GEMM_SHAPES_HELDOUT)
+
+
+def gemm_sweep(shapes: dict) -> list:
     rows = []
-    for name, (n, k) in GEMM_SHAPES.items():
+    for name, (n, k) in shapes.items():
         w = randn(n, k)
         w8t = fp8_weight(n, k)
         for m in GEMM_M:
@@ -469,7 +486,8 @@ def main() -> None:
     only = set(sys.argv[1:])
     for name, fn in [("ceilings", ceilings), ("launch", launch), ("gemm", gemm), ("grouped", grouped), ("attention", attention),
                      ("decode_bf16", decode_bf16), ("decode_fp8", decode_fp8), ("prefill_bf16", prefill_bf16), ("prefill_fp8", prefill_fp8),
-                     ("decode_70b_fp8", decode_70b_fp8)]:
+                     ("decode_70b_fp8", decode_70b_fp8),
+                     ("gemm_heldout", gemm_heldout)]:
         if not only or name in only:
             fn()
     results["meta"]["total_s"] = round(time.perf_counter() - t0, 1)

@@ -5,12 +5,13 @@ reports, on this machine, without a GPU:
 
 1. the measured ceilings against the catalog's datasheet and perf/data/gemm_rates.yaml;
 2. how GEMM time depends on compute and memory time: a fixed cost per kernel plus a blended
-   roofline ``(t_c^p + t_m^p)^(1/p)``, fitted to the measured GEMM sweep (the step model uses p = 2
-   without a per-GEMM fixed cost);
+   roofline ``(t_c^p + t_m^p)^(1/p)``, fitted to the measured GEMM sweep (the step model takes p from this
+   fit and carries the fixed cost as its per-kernel step overhead; before the twelfth round it used p = 2);
 3. the fixed GPU time per kernel of whole decode steps replayed from CUDA graphs;
 4. the grouped (routed-expert) GEMM's rate against one dense GEMM's;
 5. decode attention's share of the copy bandwidth;
-6. the step model, with each Hopper engine's fitted efficiencies, against the measured decode steps.
+6. the step model, with each Hopper engine's fitted efficiencies, against the measured decode and
+   prefill steps.
 
 Run: python bench/h200_probe_vs_model.py [--json bench/results/h200_probe_vs_model.json]
 """
@@ -97,7 +98,7 @@ def analyse(probe: dict) -> dict:
         "copy_tb_s": bw / 1e12, "copy_share_of_datasheet": bw / hw.hbm_bw_bytes_per_s,
         **{f"{p}_tflop_s": v / 1e12 for p, v in peak.items()},
         **{f"{p}_share_of_datasheet": v / hw.flop_per_s[p] for p, v in peak.items()},
-        **{f"{p}_aiconfigurator_tflop_s": aic.get(p) for p in peak},
+        **{f"{p}_aiconfigurator_tflop_s": aic[p] / 1e12 for p in peak if p in aic},
     }
     if "repeat_first_call" in probe:
         r = probe["repeat_first_call"]["ceilings"]
@@ -108,10 +109,21 @@ def analyse(probe: dict) -> dict:
     out["gemm_blend"] = {
         "free exponent, fixed cost": fit_blend(tc, tm, t),
         "p = 2, fixed cost": fit_blend(tc, tm, t, p=2.0),
-        "p = 2, no fixed cost (the step model's form)": fit_blend(tc, tm, t, p=2.0, fixed_cost=False),
+        "p = 2, no fixed cost (the step model before the twelfth round)": fit_blend(tc, tm, t, p=2.0, fixed_cost=False),
         "free exponent, no fixed cost": fit_blend(tc, tm, t, fixed_cost=False),
         "max() (p = 30), fixed cost": fit_blend(tc, tm, t, p=30.0),
     }
+    held = probe.get("gemm_heldout")
+    if held:
+        # the fitted form, on shapes it never saw, timed on a fresh machine against that machine's ceilings
+        hce = held["ceilings"]
+        htc, htm, ht = gemm_times(held["rows"], {"bf16": hce["bf16_flop_per_s"], "fp8": hce["fp8_flop_per_s"]}, hce["copy_bytes_per_s"])
+        out["gemm_heldout"] = {}
+        for name, f in out["gemm_blend"].items():
+            err = np.abs(blended_s(htc, htm, f["p"], f["t0_us"] * 1e-6, f["compute"], f["memory"]) / ht - 1)
+            out["gemm_heldout"][name] = {"n": int(ht.size), "median_ape": float(np.median(err)), "p90_ape": float(np.percentile(err, 90)),
+                                         "max_ape": float(err.max())}
+        out["gemm_heldout_refit"] = fit_blend(htc, htm, ht)
     ridge = (tc / tm > 1 / 3) & (tc / tm < 3)
     out["gemm_ridge"] = {f"p={p:g}": float(np.median(blended_s(tc, tm, p)[ridge] / t[ridge])) for p in (1.5, 2, 3, 4, 8)}
     out["gemm_ridge"]["n"] = int(ridge.sum())
@@ -171,6 +183,24 @@ def analyse(probe: dict) -> dict:
                 row[f"{eng}_total_ms"] = st.total_s * 1e3
             steps.append(row)
     out["decode_steps"] = steps
+
+    prefill = []
+    m = cat.model("llama-3.1-8b")
+    pc = param_counts(m)
+    for sec, precision in (("prefill_bf16", "bf16"), ("prefill_fp8", "fp8")):
+        for r in probe.get(sec) or []:
+            if "graph_ms" not in r:
+                continue
+            # one sequence of T tokens: causal attention spans T / 2 keys on average
+            row = {"precision": precision, "tokens": r["tokens"], "measured_ms": r["graph_ms"], "eager_ms": r.get("ms")}
+            roof = step.step_time(m, pc, hw, _measured_eff(hw, bw, peak[precision], precision), Layout(), precision, 0, 0, r["tokens"], r["tokens"] / 2)
+            row["roofline_at_measured_ceilings_ms"] = roof.total_s * 1e3
+            for eng in engines:
+                st = step.step_time(m, pc, hw, efficiency_for(hw.generation, eng, accelerator=hw.accelerator_id), Layout(), precision, 0, 0,
+                                    r["tokens"], r["tokens"] / 2)
+                row[f"{eng}_total_ms"] = st.total_s * 1e3
+            prefill.append(row)
+    out["prefill_steps"] = prefill
     return out
 
 
@@ -193,6 +223,12 @@ def report(out: dict) -> None:
     print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
     for name, f in out["gemm_blend"].items():
         print(f"| {name} | {f['p']:.1f} | {f['t0_us']:.1f} | {f['compute']:.3f} | {f['memory']:.3f} | {f['median_ape']:.1%} | {f['p90_ape']:.1%} | {f['max_ape']:.1%} |")
+    if "gemm_heldout" in out:
+        print("the same forms on shapes the fit did not see (TP8 shards of 70B, 405B, DeepSeek-V3; gpt-oss), another machine:")
+        for name, f in out["gemm_heldout"].items():
+            print(f"  {name}: median {f['median_ape']:.1%}, p90 {f['p90_ape']:.1%}, worst {f['max_ape']:.1%} ({f['n']} GEMMs)")
+        r = out["gemm_heldout_refit"]
+        print(f"  refitted on those shapes alone: p {r['p']:.1f}, fixed cost {r['t0_us']:.1f} µs, median {r['median_ape']:.1%}")
     print(f"near the ridge ({out['gemm_ridge']['n']} GEMMs with t_c/t_m in 1/3..3), median blended/measured: "
           + ", ".join(f"{k} {v:.2f}" for k, v in out["gemm_ridge"].items() if k != "n"))
     lau = out["launch"]
@@ -222,6 +258,15 @@ def report(out: dict) -> None:
               f"median APE {statistics.median(apes):.1%}, worst {max(apes):.1%}")
 
 
+def report_prefill(out: dict) -> None:
+    print("\nprefill steps of Llama-3.1-8B, one sequence (CUDA graph) against the step model:")
+    print("| linears | tokens | measured [ms] | roofline at measured ceilings | TRT-LLM fit | SGLang fit |")
+    print("| --- | ---: | ---: | ---: | ---: | ---: |")
+    for s in out["prefill_steps"]:
+        print(f"| {s['precision']} | {s['tokens']} | {s['measured_ms']:.1f} | {s['roofline_at_measured_ceilings_ms']:.1f} | "
+              f"{s['trtllm_total_ms']:.1f} | {s['sglang_total_ms']:.1f} |")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--probe", default=str(PROBE))
@@ -229,6 +274,7 @@ def main() -> None:
     a = ap.parse_args()
     out = analyse(json.loads(Path(a.probe).read_text()))
     report(out)
+    report_prefill(out)
     if a.json:
         Path(a.json).write_text(json.dumps(out, indent=1) + "\n")
 

@@ -15,7 +15,7 @@ from gigafactory.perf.layout import Layout
 from gigafactory.perf.memory import memory_fit, weights_bytes_per_gpu
 from gigafactory.perf.search import search
 from gigafactory.perf.serving import Speculation, aggregated_point
-from gigafactory.perf.step import roofline_s, step_time
+from gigafactory.perf.step import ROOFLINE_EXPONENT, roofline_s, step_time
 from gigafactory.perf.validate import predict_row, read_measured_csv
 
 from conftest import SHARED
@@ -101,8 +101,11 @@ def test_large_prefill_is_compute_bound(catalog):
 
 
 def test_blended_roofline_at_and_away_from_the_ridge():
-    """Far from the ridge the blend is the max() roofline; at the ridge it is sqrt(2) x it."""
-    assert roofline_s(1.0, 1.0) == pytest.approx(math.sqrt(2.0))
+    """Far from the ridge the blend is the max() roofline; at the ridge it is 2^(1/p) x it, with the
+    exponent measured on an H200's GEMMs (p = 4.4: 1.17 x)."""
+    assert roofline_s(1.0, 1.0) == pytest.approx(2.0 ** (1.0 / ROOFLINE_EXPONENT))
+    assert roofline_s(1.0, 1.0) == pytest.approx(1.1706, rel=1e-4)
+    assert roofline_s(3.0, 4.0) == pytest.approx((3.0**4.4 + 4.0**4.4) ** (1 / 4.4))
     assert roofline_s(1.0, 0.01) == pytest.approx(1.0, rel=1e-4)
     assert roofline_s(0.0, 2.0) == pytest.approx(2.0)
 

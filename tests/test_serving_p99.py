@@ -15,7 +15,7 @@ from gigafactory.perf.hardware import hardware_from_catalog
 from gigafactory.perf.load import Lengths, load_at
 from gigafactory.perf.search import LOAD_BISECTIONS, MIN_LOAD_FRACTION, best_under_load, search, sustainable_fraction
 from gigafactory.scenario import default_scenario_path, parse_scenario_text
-from gigafactory.simulate.run import PoolSpec, _matched_group, simulate_fleet
+from gigafactory.simulate.run import GROWTH_HORIZON_S, MIN_PREFILL_POOL, REQUEST_BUDGET, PoolSpec, _matched_group, simulate_fleet, size_group
 from gigafactory.simulate.workload import load_trace, peak_rate_factor
 from conftest import keep_demand_for_workloads
 
@@ -156,6 +156,30 @@ def test_the_group_carries_the_share_of_its_tighter_side():
     assert spec.share == pytest.approx(1 / 200)
     spec.prefill_sim = 2
     assert spec.share == pytest.approx(2 / 270)
+
+
+def _disaggregated(rate_rps: float, prefill_per_unit: int, decode_per_unit: int, units_total: int) -> PoolSpec:
+    return PoolSpec(name="p", model_id="m", system_id="s", precision="fp8", speculative_tokens=0, mode="disaggregated",
+                    layout={"tp": 4, "pp": 1, "ep": 4, "dp_attention": False, "gpus": 4}, prefill_layout={"tp": 1, "pp": 1, "ep": 1, "dp_attention": False, "gpus": 1},
+                    prefill_per_unit=prefill_per_unit, decode_per_unit=decode_per_unit, max_seqs=256, units_total=units_total,
+                    gpus_per_unit=prefill_per_unit + 4 * decode_per_unit, slo=None, rate_rps=rate_rps, isl=1024, osl=1024,
+                    router="least-outstanding", seed=0)
+
+
+def test_the_prefill_pools_growth_stops_at_the_request_budget():
+    """The default plan's two disaggregated pools (Llama-3.3-70B: 128 prefill : 48 decode a unit at
+    422k requests/s; gpt-oss-120b: 34 : 32 at 2.0 M requests/s).  The slower one still grows its
+    prefill side to MIN_PREFILL_POOL replicas; the faster one grows only while its arrivals over a
+    warm-up and a cool-down (GROWTH_HORIZON_S) stay within the request budget (9 decode and 10
+    prefill replicas), where it grew to 61 decode replicas and 1.2 M events before."""
+    slow = _disaggregated(422_081.0, 128, 48, 517)
+    size_group(slow, 3600.0)
+    assert slow.prefill_sim >= MIN_PREFILL_POOL
+    fast = _disaggregated(2_023_970.0, 34, 32, 477)
+    size_group(fast, 3600.0)
+    rate = fast.rate_rps / fast.decode_total * fast.decode_sim
+    assert rate * GROWTH_HORIZON_S <= 1.25 * REQUEST_BUDGET  # matching the designed ratio may add a replica
+    assert 2 < fast.decode_sim < 20 and fast.prefill_sim < MIN_PREFILL_POOL
 
 
 def _with_trace(catalog, trace: str | None, utilisation: float = 0.7):

@@ -94,6 +94,12 @@ MIN_PREFILL_POOL = 64
 #: (:func:`_matched_group`), growing up to GROUP_GROWTH_MAX x the budget's decode replicas to do so
 PREFILL_RATIO_TOLERANCE = 0.05
 GROUP_GROWTH_MAX = 4
+#: the prefill pool's growth (MIN_PREFILL_POOL) stops where the group's arrivals over this long
+#: would pass REQUEST_BUDGET: a warm-up and a cool-down are each the p99 time in the system (about
+#: 30 s on the default plan's pools), and both are simulated at the full rate.  Without the cap a
+#: fast pool (gpt-oss-120b, 8,000 requests/s in a 125-replica group) simulated 25x its measured
+#: requests in warm-up and cool-down: 1.2 M events, 80 s of the plan.
+GROWTH_HORIZON_S = 60.0
 #: default precision target: relative half-width of the 95 % interval of each pool's p99 TTFT
 #: (and, divided by 10, the half-width of its SLO attainment) at which a run may stop.
 DEFAULT_TARGET_CI = 0.1
@@ -546,6 +552,8 @@ def size_group(s: PoolSpec, duration_s: float, budget: int = REQUEST_BUDGET) -> 
         # Measured on the default plan's Llama pool (140 prefill replicas a unit): 34 replicas
         # give 90.6 % SLO attainment, 65 give 99.7 %, all 140 give 100 % (and twice the time)
         want = math.ceil(min(MIN_PREFILL_POOL, s.prefill_per_unit * s.units_total) / ratio)
+        affordable = int(budget / (s.rate_rps / total * GROWTH_HORIZON_S)) if s.rate_rps > 0 else total
+        want = min(want, max(s.decode_sim, affordable))
         if s.decode_sim < want <= min(total, MAX_SIMULATED_REPLICAS):
             s.decode_sim = want
         s.decode_sim, s.prefill_sim = _matched_group(s.decode_sim, ratio, min(total, MAX_SIMULATED_REPLICAS, GROUP_GROWTH_MAX * s.decode_sim))
