@@ -415,14 +415,8 @@ def decode_section(linear: str, c: dict = LLAMA8B, points: list = DECODE_POINTS)
     return rows
 
 
-@section("decode_bf16")
-def decode_bf16():
-    return decode_section("bf16")
-
-
-@section("decode_fp8")
-def decode_fp8():
-    return decode_section("fp8")
+decode_bf16 = section("decode_bf16")(lambda: decode_section("bf16"))
+decode_fp8 = section("decode_fp8")(lambda: decode_section("fp8"))
 
 
 # Llama-3.1 70B (config.json of meta-llama/Llama-3.1-70B): 80 layers, hidden 8192, 64 / 8 heads of 128, MLP 28672.
@@ -464,14 +458,8 @@ def prefill_section(linear: str):
     return rows
 
 
-@section("prefill_bf16")
-def prefill_bf16():
-    return prefill_section("bf16")
-
-
-@section("prefill_fp8")
-def prefill_fp8():
-    return prefill_section("fp8")
+prefill_bf16 = section("prefill_bf16")(lambda: prefill_section("bf16"))
+prefill_fp8 = section("prefill_fp8")(lambda: prefill_section("fp8"))
 
 
 def main() -> None:

@@ -21,6 +21,7 @@ import argparse
 import json
 import statistics
 from pathlib import Path
+from unittest.mock import patch
 
 import numpy as np
 from scipy.optimize import least_squares
@@ -28,7 +29,7 @@ from scipy.optimize import least_squares
 from gigafactory.catalog import load_catalog
 from gigafactory.perf import step
 from gigafactory.perf.architecture import kernels_per_step, param_counts
-from gigafactory.perf.efficiency import efficiency_for
+from gigafactory.perf.efficiency import Efficiency, efficiency_for
 from gigafactory.perf.hardware import hardware_from_catalog, sustained_gemm_rates
 from gigafactory.perf.layout import Layout
 
@@ -77,14 +78,10 @@ def fit_blend(tc: np.ndarray, tm: np.ndarray, t: np.ndarray, p: float | None = N
 
 
 def decode_roofline_s(m, pc, hw, precision: str, eff, n: int, ctx: int) -> step.StepTime:
-    """The step model's time for the probe's decode step: one GPU, no pipeline, KV cache in BF16."""
-    kv = dict(step.KV_BYTES)
-    step.KV_BYTES[precision] = 2.0
-    try:
+    """The step model's time for the probe's decode step: one GPU, no pipeline, KV cache in BF16
+    (2 bytes whatever the linears' precision, as the probe keeps it)."""
+    with patch.dict(step.KV_BYTES, {precision: 2.0}):
         return step.step_time(m, pc, hw, eff, Layout(), precision, n, ctx)
-    finally:
-        step.KV_BYTES.clear()
-        step.KV_BYTES.update(kv)
 
 
 def analyse(probe: dict) -> dict:
@@ -204,10 +201,8 @@ def analyse(probe: dict) -> dict:
     return out
 
 
-def _measured_eff(hw, bw: float, peak: float, precision: str):
+def _measured_eff(hw, bw: float, peak: float, precision: str) -> Efficiency:
     """Efficiencies that put the step model's roofs at the probe's measured ceilings, with no overhead."""
-    from gigafactory.perf.efficiency import Efficiency
-
     return Efficiency(compute=peak / hw.flop_per_s[precision], memory=bw / hw.hbm_bw_bytes_per_s, collective_latency_s=1e-6,
                       step_overhead_s=0.0, expert=1.0)
 

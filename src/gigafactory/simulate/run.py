@@ -552,7 +552,7 @@ def size_group(s: PoolSpec, duration_s: float, budget: int = REQUEST_BUDGET) -> 
         # Measured on the default plan's Llama pool (140 prefill replicas a unit): 34 replicas
         # give 90.6 % SLO attainment, 65 give 99.7 %, all 140 give 100 % (and twice the time)
         want = math.ceil(min(MIN_PREFILL_POOL, s.prefill_per_unit * s.units_total) / ratio)
-        affordable = int(budget / (s.rate_rps / total * GROWTH_HORIZON_S)) if s.rate_rps > 0 else total
+        affordable = int(budget / (s.rate_rps / total * GROWTH_HORIZON_S)) if s.rate_rps > 0 and total else total
         want = min(want, max(s.decode_sim, affordable))
         if s.decode_sim < want <= min(total, MAX_SIMULATED_REPLICAS):
             s.decode_sim = want
