@@ -237,18 +237,22 @@ def test_fuzz_bodies_never_5xx(server, body, path):
 # ----- fidelity -----------------------------------------------------------------------------------------------------
 def test_client_latencies_agree_with_the_simulator():
     """Poisson arrivals at 10 req/s (simulated) on one TP2 replica, sent by a streaming client at
-    speedup 2, against ``build_pool_sim`` + ``Simulation.run`` on the same arrivals and lengths.
+    speedup 2, against ``build_pool_sim`` + ``Simulation.run``.
 
     Two quantities, two tolerances:
-    - the engine's (simulated time, read from the driver's observer): TTFT from a request's
-      arrival at the server to its first token, p50/p90 within 15 % + 20 ms of the prediction;
-      TPOT from its first token to its last, p50/p90 within 10 %;
+    - the engine's (simulated time, read from the driver's observer), against the simulator run
+      on the arrivals the engine saw (the instants the server submitted each request, with its
+      lengths): TTFT p50/p90 within 1 % + 1 ms, TPOT p50/p90 within 1 % (the engine is the
+      simulator's, so they agree to rounding).  The arrivals are the
+      machine's: on a loaded runner requests reach the server late and bunched, and they queue
+      in the simulator just as in the engine, so the check is of the engine, not of the runner;
     - the client's: its TPOT x speedup at the median within 10 % of the engine's, its TTFT x
       speedup minus the engine's, at the median, under 0.1 s (the HTTP path: parse, submit, SSE
-      write, client read).  The client's tails are the machine's, not the model's (wall-clock
-      jitter times the speedup: a loaded 2-core runner once added ~95 ms of wall time at the
-      TTFT p90, another moved the TPOT p90 by 13 %), so they are measured (docs/emulator.md,
-      Fidelity), not asserted."""
+      write, client read).  The client's tails and the gap between the scheduled arrivals and the
+      server's are the machine's, not the model's (wall-clock jitter times the speedup: a loaded
+      2-core runner once added ~95 ms of wall time at the TTFT p90, another moved the TPOT p90 by
+      13 %, a third delayed the first requests by ~0.12 s wall so they queued), so they are
+      measured (docs/emulator.md, Fidelity), not asserted."""
     from gigafactory.simulate import workload as wl
     from gigafactory.simulate.metrics import latencies, request_arrays
     from gigafactory.simulate.run import build_pool_sim
@@ -261,33 +265,35 @@ def test_client_latencies_agree_with_the_simulator():
     isl, osl = rng.integers(256, 2048, n), rng.integers(32, 256, n)
     bodies = [{"model": MODEL, "prompt": rng.integers(0, 50000, int(i)).tolist(), "max_tokens": int(o), "ignore_eos": True}
               for i, o in zip(isl, osl)]
-    work = wl.Workload("fidelity", arr, isl.astype(np.int64), osl.astype(np.int64), np.zeros(n, dtype=np.int16), duration_s=float(arr[-1] + 1))
-    sim, _ = build_pool_sim(cat, spec, work, float(arr[-1] + 1))
-    pred = latencies(request_arrays(sim.run()), np.ones(n, bool))
     app = create_app([build_pool(cat, spec)], Settings(speedup=speedup))
-    observer, engine_ttft, engine_tpot = app.state.driver.observer, [], []
-    first_token, finished = observer.first_token, observer.finished
+    observer, streams = app.state.driver.observer, []
+    finished = observer.finished
 
-    def on_first(lp, s):  # the engine's own TTFT, then the metrics' hook as before
-        engine_ttft.append(s.first_s - s.arrival_s)
-        first_token(lp, s)
-
-    def on_finish(lp, s):
-        engine_tpot.append((s.finish_s - s.first_s) / (s.output_tokens - 1))
+    def on_finish(lp, s):  # the engine's own record of each request, then the metrics' hook as before
+        streams.append(s)
         finished(lp, s)
 
-    observer.first_token, observer.finished = on_first, on_finish
+    observer.finished = on_finish
     with ThreadedServer(app) as srv:
         res = asyncio.run(open_loop(srv.host, srv.port, arr / speedup, bodies))
     assert [r.error for r in res if r.error] == []
     assert [r.completion_tokens for r in res] == osl.tolist() and [r.prompt_tokens for r in res] == isl.tolist()
-    assert len(engine_ttft) == len(engine_tpot) == n
+    assert len(streams) == n
+    streams.sort(key=lambda s: (s.arrival_s, s.rid))
+    seen = np.array([s.arrival_s for s in streams])
+    engine_ttft = np.array([s.first_s - s.arrival_s for s in streams])
+    engine_tpot = np.array([(s.finish_s - s.first_s) / (s.output_tokens - 1) for s in streams])
+    work = wl.Workload("fidelity", seen, np.array([s.prompt_tokens for s in streams], dtype=np.int64),
+                       np.array([s.output_tokens for s in streams], dtype=np.int64), np.zeros(n, dtype=np.int16),
+                       duration_s=float(seen[-1] + 1))
+    sim, _ = build_pool_sim(cat, spec, work, float(seen[-1] + 1))
+    pred = latencies(request_arrays(sim.run()), np.ones(n, bool))
+    for q in (50, 90):
+        assert np.percentile(engine_tpot, q) == pytest.approx(np.percentile(pred["tpot"], q), rel=0.01)
+        want = np.percentile(pred["ttft"], q)
+        assert abs(np.percentile(engine_ttft, q) - want) <= 0.01 * want + 0.001
     ttft = np.array([r.ttft_s for r in res]) * speedup
     tpot = np.array([r.tpot_s for r in res]) * speedup
-    for q in (50, 90):
-        assert np.percentile(engine_tpot, q) == pytest.approx(np.percentile(pred["tpot"], q), rel=0.10)
-        want = np.percentile(pred["ttft"], q)
-        assert abs(np.percentile(engine_ttft, q) - want) <= 0.15 * want + 0.02
     assert np.median(tpot) == pytest.approx(np.median(engine_tpot), rel=0.10)
     assert 0 <= np.percentile(ttft, 50) - np.percentile(engine_ttft, 50) <= 0.1
 
