@@ -1,7 +1,7 @@
 """Replay MLPerf Server / Interactive rows in the serving simulator (issue 7 target: the
 throughput at the latency limit within 20 % of the measured row for at least three systems).
 
-    python bench/bench_mlperf_server.py [--measured CSV] [--trust 2] [--requests 2000] [--out bench/results/mlperf_server_replay.json]
+    python bench/bench_mlperf_server.py [--measured CSV] [--trust 2] [--requests 2000] [--only-disaggregated] [--out bench/results/mlperf_server_replay.json]
 
 For each row: Poisson arrivals on the row's system and layout, bisection on the rate for the
 highest one whose simulated p99 TTFT and TPOT meet the row's limits (batch limit searched),
@@ -27,10 +27,12 @@ def main() -> None:
     ap.add_argument("--measured", default=str(REPO.parent / "shared/data/measured/calibration.csv"))
     ap.add_argument("--trust", type=int, default=2)
     ap.add_argument("--requests", type=int, default=20000)
+    ap.add_argument("--only-disaggregated", action="store_true", help="replay only the rows with a prefill / decode split")
     ap.add_argument("--out", default=str(REPO / "bench/results/mlperf_server_replay.json"))
     args = ap.parse_args()
     cat = load_catalog()
-    rows = [r for r in read_measured_csv(args.measured) if r["scenario"] in ("server", "interactive") and int(r["trust"]) <= args.trust]
+    rows = [r for r in read_measured_csv(args.measured) if r["scenario"] in ("server", "interactive") and int(r["trust"]) <= args.trust
+            and (not args.only_disaggregated or r.get("disaggregated") == "1")]
     results = []
     t0 = time.perf_counter()
     for r in rows:
@@ -51,7 +53,8 @@ def main() -> None:
     summary = {"n_rows": len(results), "n_ok": len(ok), "median_ape": statistics.median(apes) if apes else None,
                "within_20pct_rows": sum(a <= 0.2 for a in apes), "systems_within_20pct": within, "wall_s": time.perf_counter() - t0,
                "machine": f"{platform.processor() or platform.machine()}, {platform.python_version()}", "date": time.strftime("%Y-%m-%d"),
-               "command": f"python bench/bench_mlperf_server.py --trust {args.trust} --requests {args.requests}"}
+               "command": f"python bench/bench_mlperf_server.py --trust {args.trust} --requests {args.requests}"
+                          + (" --only-disaggregated" if args.only_disaggregated else "")}
     Path(args.out).write_text(json.dumps({"summary": summary, "rows": results}, indent=1))
     print(json.dumps(summary, indent=1))
 

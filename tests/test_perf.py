@@ -377,6 +377,25 @@ def test_validate_cli_on_unseen_rows(cli, tmp_path):
     assert rows["new-3"]["status"] == "unsupported" and "hardware" in rows["new-3"]["reason"]
 
 
+def test_validate_cli_latency_rule(cli, tmp_path):
+    """--latency-rule load judges a server row with the queueing model's p99s (reported with the
+    share of saturation); the default, ratios, reports only the share; an unknown rule is a
+    clear input error."""
+    path = tmp_path / "server.csv"
+    path.write_text("id,hardware,num_gpus,model,precision,framework,scenario,isl_mean,osl_mean,tok_s_gpu,trust,ttft_p99_limit_ms,tpot_p99_limit_ms\n"
+                    "s-1,h100-sxm,8,llama2-70b,fp8,trtllm,server,684,284,2700,1,2000,200\n")
+    rows = {}
+    for rule in ("ratios", "load"):
+        code, out, err = cli("validate", "--measured", str(path), "--latency-rule", rule, "--json", "-")
+        assert code == 0, err
+        rows[rule] = json.loads(out)["rows"][0]
+        assert rows[rule]["status"] == "ok"
+    assert rows["load"]["config"]["ttft_p99_s"] <= 2.0 and rows["load"]["config"]["tpot_p99_s"] <= 0.2
+    assert "ttft_p99_s" not in rows["ratios"]["config"]
+    code, out, err = cli("validate", "--measured", str(path), "--latency-rule", "p99")
+    assert code == 2 and "--latency-rule" in err and "ratios or load" in err and "Traceback" not in err
+
+
 @pytest.mark.parametrize(("content", "needle"), [("", "no data rows"), ("a,b\n1,2\n", "missing columns"), (b"\x00\x01\x02", "binary")])
 def test_validate_cli_bad_csv(cli, tmp_path, content, needle):
     path = tmp_path / "bad.csv"

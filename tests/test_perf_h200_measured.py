@@ -44,6 +44,26 @@ def test_fitted_hopper_efficiencies_stay_under_the_measured_roofs():
         assert e.memory * hw.hbm_bw_bytes_per_s <= ce["copy_bytes_per_s"], key
 
 
+def test_the_fits_memory_ceiling_is_the_measured_copy_bandwidth(catalog, tmp_path):
+    """efficiency.MEMORY_CEILING, the upper bound of every fit's memory share, is the share of its
+    datasheet HBM bandwidth the H200 streamed in a device-to-device copy (4.20 of 4.8 TB/s); a fit
+    reaching past it (a fold without MoE rows once fitted 0.91-0.95, trading memory against step
+    overhead, docs/accuracy.md "Thirteenth round") is refused, and a file holding one is rejected."""
+    from gigafactory.errors import InputError
+    from gigafactory.perf.efficiency import BOUNDS, MEMORY_CEILING, Efficiency
+
+    hw = hardware_from_catalog(catalog, "h200-sxm")
+    assert MEMORY_CEILING == pytest.approx(PROBE["ceilings"]["copy_bytes_per_s"] / hw.hbm_bw_bytes_per_s, abs=1e-3)
+    assert BOUNDS["memory"][1] == MEMORY_CEILING
+    fits = [e for e in load_efficiencies().values() if isinstance(e, Efficiency)]
+    assert fits and all(e.memory <= MEMORY_CEILING for e in fits)
+    eff = tmp_path / "eff.yaml"
+    eff.write_text("parameters:\n- generation: hopper\n  engine: trtllm\n  compute: 0.5\n  memory: 0.9\n"
+                   "  collective_latency_s: 1.0e-05\n  step_overhead_s: 0.002\n")
+    with pytest.raises(InputError, match="memory"):
+        load_efficiencies(str(eff))
+
+
 def test_fitted_hopper_step_overhead_lies_between_graph_and_eager_launches(analysis):
     """Per kernel, an engine's decode step costs at least what a CUDA-graph step of plain PyTorch costs
     beyond its roofline (measured: 2.8-3.2 µs) and at most an eager launch (measured: ~10 µs)."""

@@ -1,7 +1,7 @@
 """Latency under load (perf.load): queueing pieces against exact references, behaviour in the
 arrival rate, and agreement with the serving simulator.  The serving search judges p99 SLOs with
-it (tests/test_serving_p99.py); validate does not: measured there it predicted server rows worse
-than the fixed ratios (docs/accuracy.md)."""
+it (tests/test_serving_p99.py); validate offers it as its "load" latency rule, not the default:
+measured there it predicts server rows worse than the fixed ratios (docs/accuracy.md)."""
 from __future__ import annotations
 
 import math
@@ -231,3 +231,52 @@ def test_a_server_row_runs_below_the_same_systems_offline_rate(catalog):
     off, srv = (predict_row(rows[f"mlperf-v4.1-nvidia-h100x8-llama2-70b-{s}"], catalog, load_efficiencies()) for s in ("offline", "server"))
     assert off.status == srv.status == "ok"
     assert 0.75 < srv.predicted_tok_s_gpu / off.predicted_tok_s_gpu < 0.995
+
+
+def _limited_rows():
+    from conftest import SHARED
+
+    from gigafactory.perf.validate import read_measured_csv
+
+    measured = SHARED / "data" / "measured" / "calibration.csv"
+    if not measured.exists():
+        pytest.skip("shared/data/measured not present")
+    return {r["id"]: r for r in read_measured_csv(measured)}
+
+
+@pytest.mark.parametrize("rid", ["mlperf-v4.1-nvidia-h100x8-llama2-70b-server", "mlperf-v5.1-nebius-h200x8-llama3.1-405b-server",
+                                 "mlperf-v6.0-nvidia-gb200x72-deepseek-r1-interactive"])
+def test_the_load_rule_meets_the_rows_limits_with_the_queues_p99s(catalog, rid):
+    """validate's "load" rule (aggregated, a long-prompt row, a disaggregated one): the prediction
+    is its point's steady rate times the share of saturation found, that share is at least
+    search.MIN_LOAD_FRACTION, and the queueing model's p99s there meet the row's limits."""
+    from gigafactory.perf.search import MIN_LOAD_FRACTION
+    from gigafactory.perf.validate import predict_row
+
+    row = _limited_rows()[rid]
+    p = predict_row(row, catalog, latency_rule="load")
+    assert p.status == "ok", p.reason
+    d = p.config
+    assert MIN_LOAD_FRACTION <= d["load_fraction"] <= 1
+    assert p.predicted_tok_s_gpu == pytest.approx(p.config["tok_s_gpu"])
+    assert d["ttft_p99_s"] * 1e3 <= float(row["ttft_p99_limit_ms"]) and d["tpot_p99_s"] * 1e3 <= float(row["tpot_p99_limit_ms"])
+    assert d["ttft_p99_s"] >= p.predicted_ttft_s and d["tpot_p99_s"] >= p.predicted_tpot_s * 0.999  # a p99 is not below the steady value
+
+
+def test_the_load_rule_follows_the_limits(catalog):
+    """Tighter limits, less served: halving the TTFT limit of the long-prompt 405B row, or the
+    TPOT limit of the H100 Llama-2-70B row, lowers the load rule's prediction; a limit no point
+    can meet leaves the row unsupported with the reason."""
+    from gigafactory.perf.validate import predict_row
+
+    rows = _limited_rows()
+    for rid, col in (("mlperf-v5.1-nebius-h200x8-llama3.1-405b-server", "ttft_p99_limit_ms"),
+                     ("mlperf-v4.1-nvidia-h100x8-llama2-70b-server", "tpot_p99_limit_ms")):
+        row = rows[rid]
+        base = predict_row(row, catalog, latency_rule="load").predicted_tok_s_gpu
+        tight = predict_row({**row, col: str(float(row[col]) / 2)}, catalog, latency_rule="load")
+        assert tight.status == "ok" and tight.predicted_tok_s_gpu < base
+        none = predict_row({**row, col: "1"}, catalog, latency_rule="load")
+        assert none.status == "unsupported" and "latency limits" in none.reason
+    with pytest.raises(ValueError, match="latency_rule"):
+        predict_row(row, catalog, latency_rule="p99")

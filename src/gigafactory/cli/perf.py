@@ -125,17 +125,23 @@ def validate(
     measured: Path = typer.Option(..., "--measured", help="Measured-results CSV (format of shared/data/measured/calibration.csv)."),
     json_out: Optional[str] = typer.Option(None, "--json", help="Write rows and summary as JSON to this file ('-' for stdout)."),
     efficiency: Optional[Path] = typer.Option(None, "--efficiency", help="Efficiency parameters file (default: the calibrated package file)."),
+    latency_rule: str = typer.Option("ratios", "--latency-rule",
+                                     help="How server / interactive rows judge their p99 limits: 'ratios' (fixed p99/steady ratios and the slot queue) "
+                                          "or 'load' (the queueing model's p99s, as the serving search)."),
 ) -> None:
     """Predict every row of a measured CSV by its scenario's rule and report the errors."""
 
     from gigafactory.perf.efficiency import load_efficiencies
-    from gigafactory.perf.validate import read_measured_csv, validate_rows
+    from gigafactory.perf.validate import LATENCY_RULES, read_measured_csv, validate_rows
 
+    if latency_rule not in LATENCY_RULES:
+        raise InputError.single(f"unknown latency rule '{latency_rule}'", field="--latency-rule", value=latency_rule,
+                                expected=" or ".join(LATENCY_RULES), fix="--latency-rule ratios")
     rows = read_measured_csv(measured)
     if efficiency is not None and not efficiency.exists():
         raise InputError.single("no such file", file=str(efficiency), fix="give a file written by `gigafactory calibrate --out`")
     table = load_efficiencies(str(efficiency) if efficiency else None)
-    preds, summary = validate_rows(rows, load_catalog(), table)
+    preds, summary = validate_rows(rows, load_catalog(), table, latency_rule)
     body = {"rows": [p.as_dict() for p in preds], "summary": summary}
     if json_out == "-":
         print_json(body)
@@ -153,8 +159,10 @@ def validate(
     for p in preds:
         if p.status == "ok":
             cfg = p.config or {}
+            load = (f" at {cfg['load_fraction']:.0%} load" if "load_fraction" in cfg else "") + (
+                f", p99 TTFT {cfg['ttft_p99_s'] * 1e3:,.0f} ms, TPOT {cfg['tpot_p99_s'] * 1e3:,.1f} ms" if "ttft_p99_s" in cfg else "")
             t.add_row(p.id, p.meta["scenario"], f"{p.measured_tok_s_gpu:,.0f}", f"{p.predicted_tok_s_gpu:,.0f}", f"{p.ape:.0%}",
-                      f"{cfg.get('mode', '')} {cfg.get('layout', '')} c={cfg.get('concurrency_per_instance', '')}")
+                      f"{cfg.get('mode', '')} {cfg.get('layout', '')} c={cfg.get('concurrency_per_instance', '')}{load}")
         else:
             t.add_row(p.id, p.meta["scenario"], f"{p.measured_tok_s_gpu or 0:,.0f}", "—", "—", f"[yellow]unsupported:[/] {p.reason}")
     out.print(t)

@@ -353,9 +353,11 @@ def release_rows(reports: list[FitReport | ReleaseReport]) -> list[dict[str, Any
     ]
 
 
-def cross_validated_predictions(rows: list[dict[str, str]], cat: Catalog, folds: int = 5, seed: int = 0) -> dict[str, RowPrediction]:
+def cross_validated_predictions(rows: list[dict[str, str]], cat: Catalog, folds: int = 5, seed: int = 0,
+                                latency_rule: str = "ratios") -> dict[str, RowPrediction]:
     """k-fold cross-validation: each row predicted by parameters fitted without its fold
-    (rows shuffled with ``seed``, then dealt round-robin into ``folds`` groups)."""
+    (rows shuffled with ``seed``, then dealt round-robin into ``folds`` groups), server and
+    interactive rows under ``latency_rule`` (validate.LATENCY_RULES; the fits use the default)."""
     import random
 
     order = list(range(len(rows)))
@@ -366,5 +368,5 @@ def cross_validated_predictions(rows: list[dict[str, str]], cat: Catalog, folds:
         table = {(r.generation, r.engine): r.efficiency for r in calibrate([r for r in rows if fold[r["id"]] != f], cat, "cv")}
         for r in rows:
             if fold[r["id"]] == f:
-                out[r["id"]] = predict_row(r, cat, table)
+                out[r["id"]] = predict_row(r, cat, table, latency_rule=latency_rule)
     return out

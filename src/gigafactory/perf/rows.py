@@ -76,17 +76,25 @@ def row_precision(precision: str, hw: Hardware) -> RowPrecision:
 
 
 _PREFILL_NOTE = re.compile(r"prefill\s+\d+\s*GPU\s*=\s*(\d+)\s*x\s*TP(\d+)(?:/EP(\d+))?(\s*DPattn)?", re.IGNORECASE)
+#: MLPerf's Dynamo notes: "26 prefill workers x 2 GPU (TP2)", "2 prefill workers x 4 GPU (DEP4)"
+#: (DEP: expert-parallel over the worker's GPUs with data-parallel attention)
+_PREFILL_WORKERS_NOTE = re.compile(r"(\d+)\s*prefill\s+workers?\s*x\s*\d+\s*GPUs?\s*\((D?EP|TP)(\d+)\)", re.IGNORECASE)
 
 
 def prefill_layout(m: Any, pc: Any, hw: Hardware, precision: str, prefill_gpus: int, notes: str = "") -> Layout:
     """The prefill instance layout of a disaggregated row: from the row's notes when they state
-    it ("prefill 32 GPU = 2 x TP16/EP16 DPattn"), else the smallest power-of-two instance (up to 4
+    it ("prefill 32 GPU = 2 x TP16/EP16 DPattn", "26 prefill workers x 2 GPU (TP2)"), else the smallest power-of-two instance (up to 4
     GPUs if memory allows, the common TRT-LLM / Dynamo prefill worker size) whose weights fit."""
     hit = _PREFILL_NOTE.search(notes or "")
     if hit and int(hit.group(2)) >= 1 and int(hit.group(3) or 1) >= 1:  # a note with TP0 is ignored
         tp = int(hit.group(2))
         ep = int(hit.group(3)) if hit.group(3) else 1
         return Layout(tp=tp, ep=ep, dp_attention=bool(hit.group(4)) and m.architecture == "moe")
+    hit = _PREFILL_WORKERS_NOTE.search(notes or "")
+    if hit and int(hit.group(3)) >= 1:
+        g, kind = int(hit.group(3)), hit.group(2).upper()
+        moe = m.architecture == "moe"
+        return Layout(tp=g, ep=g if moe and kind != "TP" else 1, dp_attention=moe and kind == "DEP")
     g = 1
     while g <= prefill_gpus:
         lay = Layout(tp=g, ep=g, dp_attention=g > 1) if m.architecture == "moe" else Layout(tp=g)

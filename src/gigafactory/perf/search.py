@@ -82,26 +82,30 @@ LOAD_BISECTIONS = 6
 
 def sustainable_fraction(p: ServingPoint, m: Any, pc: ParamCounts, hw: Hardware, eff: Efficiency, precision: str, lengths: Lengths,
                          ttft_p99_s: float | None, tpot_p99_s: float | None, spec: Speculation = Speculation(),
-                         peak: float = 1.0) -> tuple[float, LoadPoint]:
+                         peak: float = 1.0, instances: int = 1) -> tuple[float, LoadPoint]:
     """The largest share f of the point's saturation rate (its steady tok/s) at which the p99s under
     Poisson arrivals still meet the limits when the arrivals peak at ``peak`` x their mean: judged at
-    ``f x peak`` x the rate (``perf.load.load_at``).  (0, latencies at f = 1) when no f of at
-    least MIN_LOAD_FRACTION does."""
-    full = load_at(p, m, pc, hw, eff, precision, lengths, spec, rate_scale=peak)
+    ``f x peak`` x the rate (``perf.load.load_at``; ``instances`` aggregated instances behind one
+    router).  (0, latencies at f = 1) when no f of at least MIN_LOAD_FRACTION does."""
+
+    def at(f: float) -> LoadPoint:
+        return load_at(p, m, pc, hw, eff, precision, lengths, spec, instances=instances, rate_scale=f * peak)
+
+    full = at(1.0)
     if full.meets(ttft_p99_s, tpot_p99_s):
         return 1.0, full
-    low = load_at(p, m, pc, hw, eff, precision, lengths, spec, rate_scale=MIN_LOAD_FRACTION * peak)
+    low = at(MIN_LOAD_FRACTION)
     if not low.meets(ttft_p99_s, tpot_p99_s):
         return 0.0, full
-    lo, hi, at = MIN_LOAD_FRACTION, 1.0, low
+    lo, hi, best = MIN_LOAD_FRACTION, 1.0, low
     for _ in range(LOAD_BISECTIONS):
         mid = (lo + hi) / 2
-        lp = load_at(p, m, pc, hw, eff, precision, lengths, spec, rate_scale=mid * peak)
+        lp = at(mid)
         if lp.meets(ttft_p99_s, tpot_p99_s):
-            lo, at = mid, lp
+            lo, best = mid, lp
         else:
             hi = mid
-    return lo, at
+    return lo, best
 
 
 def best_under_load(

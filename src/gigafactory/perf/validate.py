@@ -2,8 +2,10 @@
 (../shared/data/measured/README.md), and summarise the errors.
 
 offline: max tok/s/GPU over batch sizes up to the memory limit; server / interactive: max tok/s/GPU with p99
-TTFT and TPOT under the row's limits (steady-state latencies times P99_OVER_STEADY), fed at the
-share of saturation that keeps the p99 wait for a batch slot inside the TTFT limit;
+TTFT and TPOT under the row's limits, by one of two rules (``latency_rule``): "ratios" (the
+default: steady-state latencies times P99_OVER_STEADY, fed at the share of saturation that keeps
+the p99 wait for a batch slot inside the TTFT limit) or "load" (the p99s of the queueing model,
+perf.load, at the largest share of saturation that meets both limits: the serving search's rule);
 fixed-concurrency: tok/s/GPU and tok/s/user at that concurrency; decode-only: steady decode tok/s per decode GPU at max batch.  The row's parallel
 layout, disaggregation and MTP are honoured where given; blank layouts are searched.
 """
@@ -23,11 +25,11 @@ from gigafactory.errors import InputError, Problem
 from gigafactory.perf.architecture import param_counts
 from gigafactory.perf.efficiency import Efficiency, efficiency_for
 from gigafactory.perf.hardware import hardware_from_catalog
-from gigafactory.perf.load import admission_utilisation
+from gigafactory.perf.load import DEFAULT_LENGTH_CV, Lengths, admission_utilisation
 from gigafactory.perf.memory import memory_fit
 from gigafactory.perf.releases import software_release
 from gigafactory.perf.rows import cell_float, cell_int, output_length_cv, prefill_layout, row_layouts, row_precision
-from gigafactory.perf.search import batch_sizes
+from gigafactory.perf.search import batch_sizes, sustainable_fraction
 from gigafactory.perf.serving import ServingPoint, Speculation, aggregated_point, disaggregated_point
 
 REQUIRED_COLUMNS = ("id", "hardware", "num_gpus", "model", "precision", "framework", "scenario", "isl_mean", "osl_mean", "tok_s_gpu")
@@ -35,6 +37,13 @@ REQUIRED_COLUMNS = ("id", "hardware", "num_gpus", "model", "precision", "framewo
 #: MLPerf v4.1 H100 llama2-70b server log (same table): TTFT 461/273 = 1.7, TPOT 175/156 = 1.12.
 #: A server point counts as feasible when its steady-state TTFT x 1.7 and TPOT x 1.12 meet the limits.
 P99_OVER_STEADY = {"ttft": 1.7, "tpot": 1.12}
+#: how server / interactive rows judge their p99 limits: "ratios" (P99_OVER_STEADY and the slot
+#: queue, the default: it measures closer to the MLPerf rows, docs/accuracy.md "Thirteenth round")
+#: or "load" (perf.load's p99s, as the serving search judges them)
+LATENCY_RULES = ("ratios", "load")
+#: what a server / interactive prediction reports of its load, in its config: the share of the
+#: saturation rate it is fed at and (rule "load") the queueing model's p99s there [1, s, s]
+UNDER_LOAD_KEYS = ("load_fraction", "ttft_p99_s", "tpot_p99_s")
 
 
 @dataclass(frozen=True)
@@ -213,7 +222,25 @@ def _with_admission_headroom(p: ServingPoint, slots: float, osl: float, ttft_lim
     return p if u >= 1 else replace(p, tok_s_gpu=p.tok_s_gpu * u, details={**p.details, "load_fraction": u})
 
 
-def predict_row(row: dict[str, str], cat: Catalog, table: dict | None = None, eff: Efficiency | None = None) -> RowPrediction:
+def _under_load(p: ServingPoint, m: Any, pc: Any, hw: Any, eff: Efficiency, precision: str, lengths: Lengths, spec: Speculation,
+                instances: int, ttft_limit_s: float, tpot_limit_s: float) -> ServingPoint | None:
+    """The point at the largest share of its saturation rate whose p99 TTFT and TPOT under Poisson
+    arrivals (perf.load) meet the limits, with those p99s in its details; None when no share of
+    at least search.MIN_LOAD_FRACTION does.  Aggregated instances share one router; a
+    disaggregated point's own prefill and decode pools are in the point."""
+    if p.ttft_s > ttft_limit_s or p.tpot_s > tpot_limit_s:
+        return None  # a p99 under load is never below the unloaded value
+    f, lp = sustainable_fraction(p, m, pc, hw, eff, precision, lengths, ttft_limit_s, tpot_limit_s, spec,
+                                 instances=instances if p.mode == "aggregated" else 1)
+    if f <= 0:
+        return None
+    return replace(p, tok_s_gpu=p.tok_s_gpu * f, details={**p.details, "load_fraction": f, "ttft_p99_s": lp.ttft_p99_s, "tpot_p99_s": lp.tpot_p99_s})
+
+
+def predict_row(row: dict[str, str], cat: Catalog, table: dict | None = None, eff: Efficiency | None = None,
+                latency_rule: str = "ratios") -> RowPrediction:
+    if latency_rule not in LATENCY_RULES:
+        raise ValueError(f"latency_rule must be one of {LATENCY_RULES}, not {latency_rule!r}")
     rid = row.get("id", "?")
     measured = cell_float(row, "tok_s_gpu")
     release = software_release(row)
@@ -325,6 +352,14 @@ def predict_row(row: dict[str, str], cat: Catalog, table: dict | None = None, ef
                     p = aggregated_point(m, pc, hw, eff, lay, precision, isl, osl, c, spec, osl_cv=osl_cv)
                 if not usable(p):
                     continue
+                if limited and latency_rule == "load":
+                    if best is not None and p.tok_s_gpu <= best.tok_s_gpu:
+                        continue  # what a point sustains is at most its steady rate
+                    lengths = Lengths(isl, osl, DEFAULT_LENGTH_CV, cell_float(row, "isl_max"), cell_float(row, "osl_max"))
+                    p = _under_load(p, m, pc, hw, eff, precision, lengths, spec, max(1, n_gpus // lay.gpus), ttft_lim / 1e3, tpot_lim / 1e3)
+                    if p is not None and (best is None or p.tok_s_gpu > best.tok_s_gpu):
+                        best = p
+                    continue
                 if limited and (p.ttft_s * P99_OVER_STEADY["ttft"] * 1e3 > ttft_lim or p.tpot_s * P99_OVER_STEADY["tpot"] * 1e3 > tpot_lim):
                     continue
                 if limited and p.mode == "aggregated":
@@ -345,7 +380,7 @@ def predict_row(row: dict[str, str], cat: Catalog, table: dict | None = None, ef
         return unsupported("no memory-feasible configuration")
     return RowPrediction(
         rid, "ok", None, measured, best.tok_s_gpu, best.tok_s_user, cell_float(row, "tok_s_user"), best.ttft_s, best.tpot_s,
-        {**best.as_dict(), "draft_tokens": spec.draft_tokens}, meta,
+        {**best.as_dict(), "draft_tokens": spec.draft_tokens, **{k: best.details[k] for k in UNDER_LOAD_KEYS if k in best.details}}, meta,
     )
 
 
@@ -382,8 +417,9 @@ def _count(items: Iterable[str | None]) -> dict[str, int]:
     return dict(sorted(out.items(), key=lambda kv: -kv[1]))
 
 
-def validate_rows(rows: list[dict[str, str]], cat: Catalog, table: dict | None = None) -> tuple[list[RowPrediction], dict[str, Any]]:
-    preds = [predict_row(r, cat, table) for r in rows]
+def validate_rows(rows: list[dict[str, str]], cat: Catalog, table: dict | None = None,
+                  latency_rule: str = "ratios") -> tuple[list[RowPrediction], dict[str, Any]]:
+    preds = [predict_row(r, cat, table, latency_rule=latency_rule) for r in rows]
     return preds, summarise(preds)
 
 

@@ -9,6 +9,11 @@ Lengths: MLPerf publishes the dataset mean and maximum, not the distribution, so
 lognormal with the row's means and a coefficient of variation of 1 (stated assumption),
 capped at the row's maxima.  The first ``WARMUP_SHARE`` of requests are not scored
 (LoadGen scores a run that has reached steady state; ours starts empty).
+
+Disaggregated rows run their own split: ``prefill_gpus`` in prefill instances (the layout the
+row's notes state, else ``rows.prefill_layout``), ``decode_gpus`` in decode instances of the
+row's layout, KV caches sent between them over NVLink within the domain (the scale-out network
+beyond it); every instance is simulated, and the tok/s/GPU counts both pools' GPUs.
 """
 from __future__ import annotations
 
@@ -24,8 +29,8 @@ from gigafactory.perf.efficiency import efficiency_for
 from gigafactory.perf.hardware import hardware_from_catalog
 from gigafactory.perf.layout import Layout
 from gigafactory.perf.memory import memory_fit
+from gigafactory.perf.rows import cell_float, cell_int, prefill_layout, row_layouts
 from gigafactory.perf.serving import Speculation
-from gigafactory.perf.rows import cell_float, cell_int, row_layouts
 from gigafactory.simulate import workload as wlmod
 from gigafactory.simulate.cost import PerfStepCost, RankCost
 from gigafactory.simulate.engine import EngineConfig, Pool, Replica
@@ -34,6 +39,10 @@ from gigafactory.simulate.sim import Requests, Simulation
 
 LENGTH_CV = 1.0
 WARMUP_SHARE = 0.1
+#: share of the link's bandwidth a KV transfer gets (as simulate.run builds disaggregated pools)
+LINK_EFFICIENCY = 0.75
+#: sequences a prefill instance batches at most (as simulate.run)
+PREFILL_MAX_SEQS = 256
 MAX_SEQS_GRID = (8, 16, 32, 64, 128, 256, 512, 1024, 2048)
 #: a run lasts at least this many request lifetimes (osl x TPOT limit + TTFT limit) ...
 MIN_LIFETIMES = 4.0
@@ -66,18 +75,21 @@ def _row_setup(row: dict[str, str], cat: Catalog) -> dict[str, Any]:
 
 
 def simulate_row_load(row: dict[str, str], cat: Catalog, layout: Layout, rate_rps: float, max_seqs: int, n_requests: int, seed: int = 0,
-                      setup: dict[str, Any] | None = None, step_cost: PerfStepCost | None = None) -> dict[str, Any]:
-    """p50/p99 TTFT and TPOT of the row's system under Poisson load at ``rate_rps``."""
+                      setup: dict[str, Any] | None = None, step_cost: PerfStepCost | None = None,
+                      prefill: tuple[Layout, int, int] | None = None) -> dict[str, Any]:
+    """p50/p99 TTFT and TPOT of the row's system under Poisson load at ``rate_rps``.  ``prefill``:
+    (prefill layout, prefill instances, decode instances) of a disaggregated row."""
     s = setup or _row_setup(row, cat)
     n_gpus = cell_int(row, "num_gpus")
     ranks = layout.tp if layout.dp_attention else 1
-    schedulers = n_gpus // layout.gpus * ranks
+    schedulers = (prefill[2] if prefill else n_gpus // layout.gpus) * ranks
     rng = np.random.default_rng(seed)
     # long enough to reach steady state: several request lifetimes at the latency limits
     lifetime = cell_float(row, "osl_mean") * cell_float(row, "tpot_p99_limit_ms") / 1e3 + cell_float(row, "ttft_p99_limit_ms") / 1e3
     duration = max(n_requests / rate_rps, MIN_LIFETIMES * lifetime, MIN_DURATION_S)
-    # identical replicas behind the router: simulate k of them with k/n of the traffic
-    k = max(1, min(schedulers, int(n_requests * schedulers / (rate_rps * duration))))
+    # identical replicas behind the router: simulate k of them with k/n of the traffic (a
+    # disaggregated row: all of them, its two pools are not identical replicas)
+    k = schedulers if prefill else max(1, min(schedulers, int(n_requests * schedulers / (rate_rps * duration))))
     if k < schedulers:
         k = min(schedulers, max(k, 2))
     rate_rps = rate_rps * k / schedulers
@@ -88,9 +100,19 @@ def simulate_row_load(row: dict[str, str], cat: Catalog, layout: Layout, rate_rp
     cost: Any = step_cost or PerfStepCost(s["m"], s["pc"], s["hw"], s["eff"], layout, s["precision"], s["spec"])
     if ranks > 1:
         cost = RankCost(cost, ranks)
-    pool = Pool(sim, row["id"], None, make_router("least-outstanding"))
     cfg = EngineConfig(max_seqs=max(1, max_seqs // ranks))
-    pool.replicas = [Replica(sim, pool, i, cost, cfg) for i in range(k)]
+    if prefill:
+        pf_layout, n_p, _ = prefill
+        hw = s["hw"]
+        link = (hw.nvlink_bw_bytes_per_s if n_gpus <= hw.domain_gpus else hw.scaleout_bw_bytes_per_s) * LINK_EFFICIENCY
+        pool = Pool(sim, row["id"], None, make_router("least-outstanding"), decode_router=make_router("least-outstanding"),
+                    transfer_s_per_token=cost.kv_bytes_per_token / link)
+        pf_cost = PerfStepCost(s["m"], s["pc"], hw, s["eff"], pf_layout, s["precision"], Speculation())
+        pool.replicas = [Replica(sim, pool, i, pf_cost, EngineConfig(max_seqs=PREFILL_MAX_SEQS), "prefill") for i in range(n_p)]
+        pool.decode_replicas = [Replica(sim, pool, i, cost, cfg, "decode") for i in range(k)]
+    else:
+        pool = Pool(sim, row["id"], None, make_router("least-outstanding"))
+        pool.replicas = [Replica(sim, pool, i, cost, cfg) for i in range(k)]
     sim.add_pool(pool, [0])
     sim.run()
     arr, first, fin = np.array(req.arrival), np.array(req.first), np.array(req.finish)
@@ -116,8 +138,6 @@ def replay_server_row(row: dict[str, str], cat: Catalog, n_requests: int = 20000
     measured = cell_float(row, "tok_s_gpu")
     if row.get("scenario") not in ("server", "interactive"):
         return ReplayResult(rid, "unsupported", "not a server or interactive row", measured_tok_s_gpu=measured)
-    if cell_int(row, "disaggregated") == 1:
-        return ReplayResult(rid, "unsupported", "disaggregated rows are not replayed yet", measured_tok_s_gpu=measured)
     ttft_lim, tpot_lim = cell_float(row, "ttft_p99_limit_ms"), cell_float(row, "tpot_p99_limit_ms")
     n_gpus, isl, osl = cell_int(row, "num_gpus"), cell_float(row, "isl_mean"), cell_float(row, "osl_mean")
     if None in (ttft_lim, tpot_lim, n_gpus, isl, osl):
@@ -128,15 +148,22 @@ def replay_server_row(row: dict[str, str], cat: Catalog, n_requests: int = 20000
         return ReplayResult(rid, "unsupported", f"not in the catalog: {exc}", measured_tok_s_gpu=measured)
     if not s["hw"].supports(s["precision"]):
         return ReplayResult(rid, "unsupported", f"{s['precision']} not supported on {row['hardware']}", measured_tok_s_gpu=measured)
+    disagg = cell_int(row, "disaggregated") == 1
+    pg, dg = (cell_int(row, "prefill_gpus"), cell_int(row, "decode_gpus")) if disagg else (0, n_gpus)
+    if disagg and not (pg and dg):
+        return ReplayResult(rid, "unsupported", "disaggregated row without prefill/decode GPU counts", measured_tok_s_gpu=measured)
+    pf_layout = prefill_layout(s["m"], s["pc"], s["hw"], s["precision"], pg, row.get("notes", "")) if disagg else None
     best: tuple[float, int, Layout] | None = None
+    prefill: tuple[Layout, int, int] | None = None
     for layout in row_layouts(row, s["m"], s["hw"]):
-        if n_gpus % layout.gpus:
+        if dg % layout.gpus or (pf_layout is not None and pg < pf_layout.gpus):
             continue
         fit = memory_fit(s["m"], s["pc"], s["hw"], layout, s["precision"], int(isl + osl))
         cap = fit.max_concurrency(isl + osl)
         if cap < 1:
             continue
-        replicas = n_gpus // layout.gpus
+        replicas = dg // layout.gpus
+        split = (pf_layout, pg // pf_layout.gpus, replicas) if pf_layout is not None else None
         cost = PerfStepCost(s["m"], s["pc"], s["hw"], s["eff"], layout, s["precision"], s["spec"])  # one per layout: its decode-law cache is reused
         for max_seqs in [q for q in MAX_SEQS_GRID if q <= cap] or [cap]:
             # upper bound: every replica at max_seqs with a 1-token step of its batch -> optimistic rate
@@ -147,12 +174,12 @@ def replay_server_row(row: dict[str, str], cat: Catalog, n_requests: int = 20000
                 continue
             for _ in range(iterations):
                 mid = (lo + hi) / 2 if lo > 0 else hi / 2
-                if _meets(simulate_row_load(row, cat, layout, mid, max_seqs, n_requests, seed, s, cost), ttft_lim / 1e3, tpot_lim / 1e3):
+                if _meets(simulate_row_load(row, cat, layout, mid, max_seqs, n_requests, seed, s, cost, split), ttft_lim / 1e3, tpot_lim / 1e3):
                     lo = mid
                 else:
                     hi = mid
             if lo > 0 and (best is None or lo > best[0]):
-                best = (lo, max_seqs, layout)
+                best, prefill = (lo, max_seqs, layout), split
     if best is None:
         return ReplayResult(rid, "unsupported", "no batch limit meets the latency limits at any rate", measured_tok_s_gpu=measured)
     rate, max_seqs, layout = best
@@ -160,5 +187,6 @@ def replay_server_row(row: dict[str, str], cat: Catalog, n_requests: int = 20000
     at_qps = None
     qps = cell_float(row, "target_qps")
     if qps:
-        at_qps = simulate_row_load(row, cat, layout, qps, max_seqs, n_requests, seed, s)
-    return ReplayResult(rid, "ok", None, pred, measured, abs(pred - measured) / measured if measured else None, rate, max_seqs, layout.label(), at_qps)
+        at_qps = simulate_row_load(row, cat, layout, qps, max_seqs, n_requests, seed, s, prefill=prefill)
+    label = layout.label() if prefill is None else f"{prefill[1]}x {prefill[0].label()} prefill + {prefill[2]}x {layout.label()} decode"
+    return ReplayResult(rid, "ok", None, pred, measured, abs(pred - measured) / measured if measured else None, rate, max_seqs, label, at_qps)
