@@ -84,7 +84,7 @@ def main() -> None:
         res = queue.get()
         proc.join()
         out["variants"].append(res)
-        f = lambda s: f"{100 * s['median_ape']:.1f} / {100 * s['p90_ape']:.1f}"  # noqa: E731
+        f = lambda s: f"{100 * s['median_ape']:.1f} / {100 * s['p90_ape']:.1f}"
         print(f"{k} kernels, prior {prior}: CV {f(res['kfold5_seed0'])}, server {100 * res['server_rows_cv']['median_ape']:.1f}, "
               f"LOMO {f(res['leave_one_model_out'])}, LOHO {f(res['leave_one_hardware_out'])}, "
               f"gpt-oss {f(res['gpt_oss_inferencemax'])} ({res['seconds']:.0f} s)", flush=True)

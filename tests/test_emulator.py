@@ -19,14 +19,15 @@ pytest.importorskip("fastapi")
 pytest.importorskip("tokenizers")
 openai = pytest.importorskip("openai")
 
-from hypothesis import HealthCheck, given, settings, strategies as st  # noqa: E402
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
-from gigafactory.catalog import load_catalog  # noqa: E402
-from gigafactory.emulator import build_pool, explicit_spec, tokenizer  # noqa: E402
-from gigafactory.emulator.app import Settings, create_app  # noqa: E402
-from gigafactory.emulator.driver import Driver  # noqa: E402
-from gigafactory.emulator.loadgen import open_loop  # noqa: E402
-from gigafactory.emulator.server import ThreadedServer, free_port  # noqa: E402
+from gigafactory.catalog import load_catalog
+from gigafactory.emulator import build_pool, explicit_spec, tokenizer
+from gigafactory.emulator.app import Settings, create_app
+from gigafactory.emulator.driver import Driver
+from gigafactory.emulator.loadgen import open_loop
+from gigafactory.emulator.server import ThreadedServer, free_port
 
 MODEL = "llama-3.3-70b"
 SYSTEM = "gb300-nvl72"
@@ -126,13 +127,16 @@ def test_admission_limit_gives_429_with_retry_after():
     # one sequence at a time, one allowed to wait: the third concurrent request is refused
     app = create_app([_pool(max_seqs=1)], Settings(speedup=1, max_waiting=1))
     body = {"model": MODEL, "prompt": "x", "max_tokens": 2000, "ignore_eos": True, "stream": True}
-    with ThreadedServer(app) as srv:
-        with httpx.Client(base_url=srv.url, timeout=30) as h:
-            with h.stream("POST", "/v1/completions", json=body) as first, h.stream("POST", "/v1/completions", json=body) as second:
-                assert first.status_code == second.status_code == 200
-                third = h.post("/v1/completions", json=body)
-                _err(third, 429, "rate_limit_exceeded")
-                assert int(third.headers["retry-after"]) >= 1
+    with (
+        ThreadedServer(app) as srv,
+        httpx.Client(base_url=srv.url, timeout=30) as h,
+        h.stream("POST", "/v1/completions", json=body) as first,
+        h.stream("POST", "/v1/completions", json=body) as second,
+    ):
+        assert first.status_code == second.status_code == 200
+        third = h.post("/v1/completions", json=body)
+        _err(third, 429, "rate_limit_exceeded")
+        assert int(third.headers["retry-after"]) >= 1
 
 
 # ----- faults ------------------------------------------------------------------------------------------------
