@@ -17,7 +17,7 @@ import datetime as dt
 import math
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 import numpy as np
 import yaml
@@ -353,20 +353,23 @@ def release_rows(reports: list[FitReport | ReleaseReport]) -> list[dict[str, Any
     ]
 
 
-def cross_validated_predictions(rows: list[dict[str, str]], cat: Catalog, folds: int = 5, seed: int = 0,
-                                latency_rule: str = "ratios") -> dict[str, RowPrediction]:
-    """k-fold cross-validation: each row predicted by parameters fitted without its fold
-    (rows shuffled with ``seed``, then dealt round-robin into ``folds`` groups), server and
-    interactive rows under ``latency_rule`` (validate.LATENCY_RULES; the fits use the default)."""
+def cross_validation_folds(rows: list[dict[str, str]], cat: Catalog, folds: int = 5, seed: int = 0) -> Iterator[tuple[list[dict[str, str]], dict]]:
+    """k-fold cross-validation's folds: for each, its rows and the efficiency table fitted without
+    them (rows shuffled with ``seed``, then dealt round-robin into ``folds`` groups)."""
     import random
 
     order = list(range(len(rows)))
     random.Random(seed).shuffle(order)
     fold = {rows[i]["id"]: k % folds for k, i in enumerate(order)}
-    out: dict[str, RowPrediction] = {}
     for f in range(folds):
         table = {(r.generation, r.engine): r.efficiency for r in calibrate([r for r in rows if fold[r["id"]] != f], cat, "cv")}
-        for r in rows:
-            if fold[r["id"]] == f:
-                out[r["id"]] = predict_row(r, cat, table, latency_rule=latency_rule)
-    return out
+        yield [r for r in rows if fold[r["id"]] == f], table
+
+
+def cross_validated_predictions(rows: list[dict[str, str]], cat: Catalog, folds: int = 5, seed: int = 0,
+                                latency_rule: str = "ratios") -> dict[str, RowPrediction]:
+    """k-fold cross-validation: each row predicted by parameters fitted without its fold
+    (:func:`cross_validation_folds`), server and interactive rows under ``latency_rule``
+    (validate.LATENCY_RULES; the fits use the default)."""
+    return {r["id"]: predict_row(r, cat, table, latency_rule=latency_rule)
+            for held, table in cross_validation_folds(rows, cat, folds, seed) for r in held}

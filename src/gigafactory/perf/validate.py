@@ -331,6 +331,7 @@ def predict_row(row: dict[str, str], cat: Catalog, table: dict | None = None, ef
         limited = scenario in ("server", "interactive")
         if limited and (ttft_lim is None or tpot_lim is None):
             return unsupported(f"{scenario} row without latency limits")
+        lengths = Lengths(isl, osl, DEFAULT_LENGTH_CV, cell_float(row, "isl_max"), cell_float(row, "osl_max"))
         for lay in layouts:
             fit = memory_fit(m, pc, hw, lay, precision, int(isl + osl))
             max_c = fit.max_concurrency(isl + osl)
@@ -355,7 +356,6 @@ def predict_row(row: dict[str, str], cat: Catalog, table: dict | None = None, ef
                 if limited and latency_rule == "load":
                     if best is not None and p.tok_s_gpu <= best.tok_s_gpu:
                         continue  # what a point sustains is at most its steady rate
-                    lengths = Lengths(isl, osl, DEFAULT_LENGTH_CV, cell_float(row, "isl_max"), cell_float(row, "osl_max"))
                     p = _under_load(p, m, pc, hw, eff, precision, lengths, spec, max(1, n_gpus // lay.gpus), ttft_lim / 1e3, tpot_lim / 1e3)
                     if p is not None and (best is None or p.tok_s_gpu > best.tok_s_gpu):
                         best = p

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from gigafactory.perf.architecture import ParamCounts, kv_cache_bytes_per_token
-from gigafactory.perf.efficiency import Efficiency
+from gigafactory.perf.efficiency import COMM_EFFICIENCY, Efficiency
 from gigafactory.perf.hardware import Hardware
 from gigafactory.perf.layout import Layout
 from gigafactory.perf.memory import KV_BYTES, MAX_TOKENS_PER_STEP, memory_fit
@@ -160,3 +160,14 @@ class RankCost:
     def decode_affine(self, n_decode: int, ctx_mean: float) -> tuple[float, float]:
         a, b = self.inner.decode_affine(n_decode * self.ranks, ctx_mean)
         return a, b * self.ranks
+
+
+#: sequences a disaggregated pool's prefill instance batches at most
+PREFILL_MAX_SEQS = 256
+
+
+def kv_transfer_s_per_token(kv_bytes_per_token: float, hw: Hardware, same_domain: bool) -> float:
+    """Seconds to send one token's KV cache from a prefill to a decode instance [s]: over NVLink
+    within the scale-up domain, the scale-out network beyond it, at COMM_EFFICIENCY of the link."""
+    link = (hw.nvlink_bw_bytes_per_s if same_domain else hw.scaleout_bw_bytes_per_s) * COMM_EFFICIENCY
+    return kv_bytes_per_token / link

@@ -32,17 +32,13 @@ from gigafactory.perf.memory import memory_fit
 from gigafactory.perf.rows import cell_float, cell_int, prefill_layout, row_layouts
 from gigafactory.perf.serving import Speculation
 from gigafactory.simulate import workload as wlmod
-from gigafactory.simulate.cost import PerfStepCost, RankCost
+from gigafactory.simulate.cost import PREFILL_MAX_SEQS, PerfStepCost, RankCost, kv_transfer_s_per_token
 from gigafactory.simulate.engine import EngineConfig, Pool, Replica
 from gigafactory.simulate.router import make_router
 from gigafactory.simulate.sim import Requests, Simulation
 
 LENGTH_CV = 1.0
 WARMUP_SHARE = 0.1
-#: share of the link's bandwidth a KV transfer gets (as simulate.run builds disaggregated pools)
-LINK_EFFICIENCY = 0.75
-#: sequences a prefill instance batches at most (as simulate.run)
-PREFILL_MAX_SEQS = 256
 MAX_SEQS_GRID = (8, 16, 32, 64, 128, 256, 512, 1024, 2048)
 #: a run lasts at least this many request lifetimes (osl x TPOT limit + TTFT limit) ...
 MIN_LIFETIMES = 4.0
@@ -103,11 +99,9 @@ def simulate_row_load(row: dict[str, str], cat: Catalog, layout: Layout, rate_rp
     cfg = EngineConfig(max_seqs=max(1, max_seqs // ranks))
     if prefill:
         pf_layout, n_p, _ = prefill
-        hw = s["hw"]
-        link = (hw.nvlink_bw_bytes_per_s if n_gpus <= hw.domain_gpus else hw.scaleout_bw_bytes_per_s) * LINK_EFFICIENCY
         pool = Pool(sim, row["id"], None, make_router("least-outstanding"), decode_router=make_router("least-outstanding"),
-                    transfer_s_per_token=cost.kv_bytes_per_token / link)
-        pf_cost = PerfStepCost(s["m"], s["pc"], hw, s["eff"], pf_layout, s["precision"], Speculation())
+                    transfer_s_per_token=kv_transfer_s_per_token(cost.kv_bytes_per_token, s["hw"], n_gpus <= s["hw"].domain_gpus))
+        pf_cost = PerfStepCost(s["m"], s["pc"], s["hw"], s["eff"], pf_layout, s["precision"], Speculation())
         pool.replicas = [Replica(sim, pool, i, pf_cost, EngineConfig(max_seqs=PREFILL_MAX_SEQS), "prefill") for i in range(n_p)]
         pool.decode_replicas = [Replica(sim, pool, i, cost, cfg, "decode") for i in range(k)]
     else:

@@ -74,7 +74,7 @@ from gigafactory.results.serving import DisaggregatedConfig, ServingResult
 from gigafactory.results.simulation import SimulationResult
 from gigafactory.scenario.model import Scenario
 from gigafactory.simulate import workload as wlmod
-from gigafactory.simulate.cost import PerfStepCost, RankCost
+from gigafactory.simulate.cost import PREFILL_MAX_SEQS, PerfStepCost, RankCost, kv_transfer_s_per_token
 from gigafactory.simulate.engine import EngineConfig, Pool, Replica, host_bandwidth_per_gpu
 from gigafactory.simulate.kernel import PRIORITY_SAMPLE
 from gigafactory.simulate.metrics import CI_BATCHES, SLO, busy_at, fleet_summary, pool_summary, precision, quantile_ci, request_arrays
@@ -231,11 +231,10 @@ def build_pool_sim(cat: Catalog, spec: PoolSpec, wl: wlmod.Workload, duration_s:
     if spec.mode == "disaggregated":
         pf_layout = _layout(spec.prefill_layout)
         pf_cost = PerfStepCost(m, pc, hw, eff, pf_layout, spec.precision, Speculation())
-        same_domain = spec.gpus_per_unit <= hw.domain_gpus
-        link = (hw.nvlink_bw_bytes_per_s if same_domain else hw.scaleout_bw_bytes_per_s) * 0.75
         pool = Pool(sim, spec.name, None, router, decode_router=make_router("least-outstanding"),
-                    transfer_s_per_token=dec_cost.kv_bytes_per_token / link, scale=scale)
-        pf_cfg = EngineConfig(max_seqs=over.get("prefill_max_seqs", 256), host_bw_bytes_per_s=host_bw)
+                    transfer_s_per_token=kv_transfer_s_per_token(dec_cost.kv_bytes_per_token, hw, spec.gpus_per_unit <= hw.domain_gpus),
+                    scale=scale)
+        pf_cfg = EngineConfig(max_seqs=over.get("prefill_max_seqs", PREFILL_MAX_SEQS), host_bw_bytes_per_s=host_bw)
         dec_cfg = EngineConfig(max_seqs=over.get("max_seqs", max(1, spec.max_seqs // spec.ranks)), host_bw_bytes_per_s=host_bw,
                                preemption=over.get("preemption", "recompute"))
         pool.replicas = [Replica(sim, pool, i, pf_cost, pf_cfg, "prefill") for i in range(spec.prefill_sim)]
