@@ -15,7 +15,17 @@ from gigafactory.perf.hardware import hardware_from_catalog
 from gigafactory.perf.load import Lengths, load_at
 from gigafactory.perf.search import LOAD_BISECTIONS, MIN_LOAD_FRACTION, best_under_load, search, sustainable_fraction
 from gigafactory.scenario import default_scenario_path, parse_scenario_text
-from gigafactory.simulate.run import GROWTH_HORIZON_S, MIN_PREFILL_POOL, REQUEST_BUDGET, PoolSpec, _matched_group, simulate_fleet, size_group
+from gigafactory.simulate.run import (
+    GROWTH_HORIZON_S,
+    MAX_SIMULATED_REPLICAS,
+    MIN_PREFILL_POOL,
+    PREFILL_RATIO_TOLERANCE,
+    REQUEST_BUDGET,
+    PoolSpec,
+    _matched_group,
+    simulate_fleet,
+    size_group,
+)
 from gigafactory.simulate.workload import load_trace, peak_rate_factor
 from conftest import keep_demand_for_workloads
 
@@ -180,6 +190,25 @@ def test_the_prefill_pools_growth_stops_at_the_request_budget():
     rate = fast.rate_rps / fast.decode_total * fast.decode_sim
     assert rate * GROWTH_HORIZON_S <= 1.25 * REQUEST_BUDGET  # matching the designed ratio may add a replica
     assert 2 < fast.decode_sim < 20 and fast.prefill_sim < MIN_PREFILL_POOL
+
+
+def test_an_attention_dp_decode_pool_keeps_a_prefill_pool_in_its_group():
+    """A DeepSeek-R1 design with DEP16 decode: 14 TP2-EP2 prefill instances per 25 decode
+    instances of 16 attention-DP ranks each (0.035 prefill replicas per simulated decode rank), 451
+    units at 194k requests/s.  Counted rank by rank against MAX_SIMULATED_REPLICAS, the group kept
+    one prefill replica (queueing like M/G/1; 82 % SLO attainment where the pool meets it); the
+    ranks of one instance now count as one, and the group holds tens of prefill replicas, at the
+    designed ratio, its arrivals over GROWTH_HORIZON_S within the request budget."""
+    spec = PoolSpec(name="p", model_id="m", system_id="s", precision="fp4", speculative_tokens=0, mode="disaggregated",
+                    layout={"tp": 16, "pp": 1, "ep": 16, "dp_attention": True, "gpus": 16},
+                    prefill_layout={"tp": 2, "pp": 1, "ep": 2, "dp_attention": False, "gpus": 2},
+                    prefill_per_unit=14, decode_per_unit=25, max_seqs=3072, units_total=451, gpus_per_unit=428, slo=None,
+                    rate_rps=193_900.0, isl=1024, osl=4096, router="least-outstanding", seed=0)
+    size_group(spec, 3600.0)
+    assert spec.prefill_sim >= 16
+    assert MAX_SIMULATED_REPLICAS < spec.decode_sim <= MAX_SIMULATED_REPLICAS * 16
+    assert abs(spec.prefill_sim / (spec.decode_sim * 14 / (25 * 16)) - 1) <= PREFILL_RATIO_TOLERANCE
+    assert spec.rate_rps / spec.decode_total * spec.decode_sim * GROWTH_HORIZON_S <= 1.25 * REQUEST_BUDGET
 
 
 def _with_trace(catalog, trace: str | None, utilisation: float = 0.7):
