@@ -551,11 +551,9 @@ def size_group(s: PoolSpec, duration_s: float, budget: int = REQUEST_BUDGET) -> 
         # MIN_PREFILL_POOL prefill replicas where that fits in MAX_SIMULATED_REPLICAS decode ones.
         # Measured on the default plan's Llama pool (140 prefill replicas a unit): 34 replicas
         # give 90.6 % SLO attainment, 65 give 99.7 %, all 140 give 100 % (and twice the time).
-        # Short of that, it grows as far as the budget and the cap allow; an attention-DP decode
-        # instance's ranks count as one instance against the cap, or a DEP16 pool with 14 prefill
-        # instances per 25 decode ones (0.035 per rank) would keep one prefill replica: measured,
-        # 82 % attainment and 10.4 s p99 TTFT with it, 100 % and 0.66 s with 33 (docs/accuracy.md,
-        # fourteenth round)
+        # Short of that it grows as far as the budget and the cap allow, an attention-DP instance's
+        # ranks counting as one against the cap (a DEP16 pool otherwise kept one prefill replica:
+        # docs/accuracy.md, fourteenth round)
         want = math.ceil(min(MIN_PREFILL_POOL, s.prefill_per_unit * s.units_total) / ratio)
         affordable = int(budget / (s.rate_rps / total * GROWTH_HORIZON_S)) if s.rate_rps > 0 and total else total
         want = min(want, max(s.decode_sim, affordable), min(total, MAX_SIMULATED_REPLICAS * s.ranks))
