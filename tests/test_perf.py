@@ -377,6 +377,23 @@ def test_validate_cli_on_unseen_rows(cli, tmp_path):
     assert rows["new-3"]["status"] == "unsupported" and "hardware" in rows["new-3"]["reason"]
 
 
+def test_a_row_that_does_not_say_whether_it_was_disaggregated_is_searched_both_ways(catalog):
+    """MLPerf v6.0's GB300 NVL72 Llama-3.1-405B Server result leaves `disaggregated` blank (its
+    configuration defines an aggregated and a Dynamo-disaggregated variant).  Like a blank
+    layout, a blank mode is searched: the prediction is the better of the row read as aggregated
+    and as disaggregated; stated either way, it is that way only."""
+    row = next(r for r in read_measured_csv(SHARED / "data/measured/calibration.csv")
+               if r["id"] == "mlperf-v6.0-nvidia-gb300x72-llama3.1-405b-server")
+    assert row["disaggregated"] == ""
+    blank = predict_row(row, catalog)
+    agg, dis = predict_row({**row, "disaggregated": "0"}, catalog), predict_row({**row, "disaggregated": "1"}, catalog)
+    assert blank.status == agg.status == dis.status == "ok"
+    assert agg.config["mode"] == "aggregated" and dis.config["mode"] == "disaggregated"
+    assert blank.predicted_tok_s_gpu == max(agg.predicted_tok_s_gpu, dis.predicted_tok_s_gpu)
+    assert blank.config["mode"] == (agg, dis)[dis.predicted_tok_s_gpu > agg.predicted_tok_s_gpu].config["mode"]
+    offline = {**row, "scenario": "offline"}  # offline is one engine's batch: never split
+    assert predict_row(offline, catalog).config["mode"] == "aggregated"
+
 def test_validate_cli_latency_rule(cli, tmp_path):
     """--latency-rule load judges a server row with the queueing model's p99s (reported with the
     share of saturation); the default, ratios, reports only the share; an unknown rule is a

@@ -148,24 +148,69 @@ def test_shrunk_fit_keeps_a_parameter_no_row_exercises_at_the_prior(catalog):
     assert fitted.expert == pytest.approx(0.3, rel=1e-3)
 
 
-def test_pooled_fit_recovers_one_truth_shared_by_two_generations(catalog):
-    """Recovery of the pooled fit (the shrinkage target): rows of a Hopper and a Blackwell
-    system generated from the same parameters; every group's fit, shrunk towards the pooled
-    one, returns them (tolerances of the plain recovery test)."""
-    from gigafactory.perf.calibrate import calibrate
+def _two_generation_rows(catalog, truth):
     from gigafactory.perf.collectives import with_measured_latency
 
-    truth = Efficiency(compute=0.42, memory=0.7, collective_latency_s=2e-5, step_overhead_s=3e-3, expert=0.5)
     # the collective latency is measured, not fitted: each generation's rows run at its own
-    rows = (_rows(catalog, with_measured_latency(truth, "hopper", "trtllm"), DENSE_CASES + MOE_CASES, "h200-sxm", "h")
+    return (_rows(catalog, with_measured_latency(truth, "hopper", "trtllm"), DENSE_CASES + MOE_CASES, "h200-sxm", "h")
             + _rows(catalog, with_measured_latency(truth, "blackwell", "trtllm"), DENSE_CASES + MOE_CASES, "b200", "b"))
-    reports = calibrate(rows, catalog, "synthetic")
+
+
+def test_pooled_fit_recovers_one_truth_shared_by_two_generations(catalog):
+    """Recovery of the pooled fit (the shrinkage target): rows of a Hopper and a Blackwell
+    system generated from the same parameters, with a step overhead (4.4 ms per 800 kernels)
+    where the measured per-kernel cost puts it; every group's fit, shrunk towards the pooled
+    one, returns them (tolerances of the plain recovery test)."""
+    from gigafactory.perf.calibrate import calibrate
+
+    truth = Efficiency(compute=0.42, memory=0.7, collective_latency_s=2e-5, step_overhead_s=4.4e-3, expert=0.5)
+    reports = calibrate(_two_generation_rows(catalog, truth), catalog, "synthetic")
     assert {(r.generation, r.engine) for r in reports} == {("hopper", "trtllm"), ("blackwell", "trtllm")}
     for r in reports:
         assert r.prior is not None
         assert r.efficiency.compute == pytest.approx(truth.compute, rel=0.1)
         assert r.efficiency.memory == pytest.approx(truth.memory, rel=0.1)
         assert r.efficiency.step_overhead_s == pytest.approx(truth.step_overhead_s, rel=0.2)
+
+
+def test_pooled_fit_pulls_an_overhead_off_the_measured_one_part_way(catalog):
+    """A truth whose step overhead (3 ms per 800 kernels, 3.75 us each) sits 0.57 prior standard
+    deviations below the measured per-kernel prior: these rows hardly tell the overhead from the
+    memory share (moving both costs 1-3 % on the rows), so the pooled fit lands between the truth
+    and the prior, and the rows stay within 3 %.  What the prior decides is what the rows leave
+    open."""
+    from gigafactory.perf.calibrate import OVERHEAD_PRIOR_S, calibrate
+
+    truth = Efficiency(compute=0.42, memory=0.7, collective_latency_s=2e-5, step_overhead_s=3e-3, expert=0.5)
+    reports = calibrate(_two_generation_rows(catalog, truth), catalog, "synthetic")
+    for r in reports:
+        assert 1.15 * truth.step_overhead_s < r.prior.step_overhead_s < OVERHEAD_PRIOR_S  # without the prior: within 5 % of the truth
+        assert r.efficiency.compute == pytest.approx(truth.compute, rel=0.1)
+        assert r.median_ape < 0.03
+
+
+def test_the_step_overhead_prior_sits_inside_the_measured_per_kernel_bracket():
+    """OVERHEAD_PRIOR_S is the geometric middle of the H200's measured fixed cost per kernel (a
+    CUDA-graph decode step's 2.95 us, an eager launch's 10.5 us; docs/accuracy.md) for the 800
+    kernels of 80 Llama layers, and one PRIOR_LOG_SD either side reaches both ends."""
+    from gigafactory.perf.architecture import KERNELS_REFERENCE_LAYER
+    from gigafactory.perf.calibrate import EAGER_KERNEL_S, GRAPH_KERNEL_S, OVERHEAD_PRIOR_S, PRIOR_LOG_SD
+
+    per_kernel = OVERHEAD_PRIOR_S / (80 * KERNELS_REFERENCE_LAYER)
+    assert 80 * KERNELS_REFERENCE_LAYER == 800
+    assert per_kernel == pytest.approx(5.57e-6, rel=0.01)
+    assert 2.80e-6 <= GRAPH_KERNEL_S <= 3.17e-6 and 7.0e-6 <= EAGER_KERNEL_S <= 10.7e-6
+    assert per_kernel / math.exp(PRIOR_LOG_SD) <= GRAPH_KERNEL_S and per_kernel * math.exp(PRIOR_LOG_SD) >= EAGER_KERNEL_S
+
+
+def test_prior_residuals_can_be_limited_to_some_parameters():
+    from gigafactory.perf.calibrate import FITTED, PRIOR_LOG_SD, prior_residuals
+
+    prior = Efficiency(compute=0.5, memory=0.8, collective_latency_s=1e-5, step_overhead_s=4e-3, expert=0.4)
+    eff = Efficiency(compute=1.0, memory=0.4, collective_latency_s=1e-5, step_overhead_s=8e-3, expert=0.4)
+    assert len(prior_residuals(eff, FITTED, prior)) == len(FITTED)
+    only = prior_residuals(eff, FITTED, prior, only=("step_overhead_s",))
+    assert only.tolist() == pytest.approx([math.log(2.0) / PRIOR_LOG_SD])
 
 
 # --- MoE and MLA costs from the architecture (issue 21 item 1, physics before fitting) ---------

@@ -211,6 +211,32 @@ def test_an_attention_dp_decode_pool_keeps_a_prefill_pool_in_its_group():
     assert spec.rate_rps / spec.decode_total * spec.decode_sim * GROWTH_HORIZON_S <= 1.25 * REQUEST_BUDGET
 
 
+
+def test_a_pool_of_long_lived_requests_grows_its_group_less():
+    """The same DEP16 design with its requests' modelled lifetime known (4,096 output tokens at
+    33 tok/s: 124 s): its warm-up and cool-down each last about that long, not 30 s, so the
+    growth horizon is 248 s (growth_horizon_s) and the affordable group about a quarter of the
+    one sized on GROWTH_HORIZON_S.  It still holds several prefill replicas at the designed
+    ratio.  A short-lived pool (16 s) keeps GROWTH_HORIZON_S and the same group as before."""
+    from gigafactory.simulate.run import growth_horizon_s
+
+    def dep16(lifetime_s: float) -> PoolSpec:
+        return PoolSpec(name="p", model_id="m", system_id="s", precision="fp4", speculative_tokens=0, mode="disaggregated",
+                        layout={"tp": 16, "pp": 1, "ep": 16, "dp_attention": True, "gpus": 16},
+                        prefill_layout={"tp": 2, "pp": 1, "ep": 2, "dp_attention": False, "gpus": 2},
+                        prefill_per_unit=14, decode_per_unit=25, max_seqs=3072, units_total=451, gpus_per_unit=428, slo=None,
+                        rate_rps=193_900.0, isl=1024, osl=4096, router="least-outstanding", seed=0, extra={"lifetime_s": lifetime_s})
+
+    short, unknown, long_ = dep16(16.0), dep16(0.0), dep16(4096 / 33)
+    for spec in (short, unknown, long_):
+        size_group(spec, 3600.0)
+    assert growth_horizon_s(short) == growth_horizon_s(unknown) == GROWTH_HORIZON_S
+    assert growth_horizon_s(long_) == pytest.approx(2 * 4096 / 33)
+    assert (short.decode_sim, short.prefill_sim) == (unknown.decode_sim, unknown.prefill_sim)
+    assert long_.decode_sim < 0.35 * short.decode_sim and long_.prefill_sim >= 4
+    assert abs(long_.prefill_sim / (long_.decode_sim * 14 / (25 * 16)) - 1) <= PREFILL_RATIO_TOLERANCE
+    assert long_.rate_rps / long_.decode_total * long_.decode_sim * growth_horizon_s(long_) <= 1.25 * REQUEST_BUDGET
+
 def _with_trace(catalog, trace: str | None, utilisation: float = 0.7):
     data = yaml.safe_load(default_scenario_path().read_text())
     data["simulation"]["trace"] = trace

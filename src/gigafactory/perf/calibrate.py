@@ -15,7 +15,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
@@ -24,6 +24,7 @@ import yaml
 from scipy.optimize import least_squares
 
 from gigafactory.catalog import Catalog
+from gigafactory.perf.architecture import KERNELS_REFERENCE_LAYER
 from gigafactory.perf.collectives import with_measured_latency
 from gigafactory.perf.efficiency import BOUNDS, ENGINE, PRIOR, Efficiency, efficiency_for
 from gigafactory.perf.hardware import hardware_from_catalog
@@ -52,6 +53,17 @@ FITTED = tuple(p for p in PARAMS if p != "collective_latency_s")
 PRIOR_LOG_SD = math.log(2.0)
 #: floor for the step overhead in the prior term (its bound includes 0) [s]
 _OVERHEAD_FLOOR_S = 1e-4
+#: fixed cost per kernel of a whole step, measured on an H200 (docs/accuracy.md, "Fixed cost per
+#: kernel of whole steps"): 2.80-3.17 us in decode steps replayed as CUDA graphs (2.95 for
+#: Llama-3.1 8B in BF16), 7.0-10.7 us per eager launch.  An engine's host-side scheduling puts
+#: its step overhead between the two [s]
+GRAPH_KERNEL_S, EAGER_KERNEL_S = 2.95e-6, 10.5e-6
+#: the step overhead the pooled fit is shrunk towards (PRIOR_LOG_SD, on that parameter only):
+#: the bracket's geometric middle, 5.6 us, for each of the reference step's kernels (80 Llama
+#: layers).  One standard deviation either side spans the bracket.  Without it, a fit on dense
+#: rows alone trades the overhead against compute and memory, and a model held out that
+#: launches more kernels per step (DeepSeek-R1, 1.5x) swings with the trade [s]
+OVERHEAD_PRIOR_S = math.sqrt(GRAPH_KERNEL_S * EAGER_KERNEL_S) * 80 * KERNELS_REFERENCE_LAYER
 
 
 def _to_x(e: Efficiency) -> np.ndarray:
@@ -98,12 +110,16 @@ class FitReport:
     prior: Efficiency | None = None  # the values the fit was shrunk towards (PRIOR_LOG_SD), if any
 
 
-def prior_residuals(eff: Efficiency, free: tuple[str, ...], prior: Efficiency | None = None) -> np.ndarray:
-    """log(value / prior value) / PRIOR_LOG_SD for each parameter in ``free`` (empty without a prior)."""
+def prior_residuals(eff: Efficiency, free: tuple[str, ...], prior: Efficiency | None = None,
+                    only: tuple[str, ...] | None = None) -> np.ndarray:
+    """log(value / prior value) / PRIOR_LOG_SD for each parameter in ``free`` (those also in
+    ``only``, when given; empty without a prior)."""
     if prior is None:
         return np.empty(0)
     out = []
     for k in free:
+        if only is not None and k not in only:
+            continue
         v, v0 = getattr(eff, k), getattr(prior, k)
         if k == "step_overhead_s":
             v, v0 = max(v, _OVERHEAD_FLOOR_S), max(v0, _OVERHEAD_FLOOR_S)
@@ -114,10 +130,11 @@ def prior_residuals(eff: Efficiency, free: tuple[str, ...], prior: Efficiency | 
 def fit_efficiency(
     rows: list[dict[str, str]], cat: Catalog, x0: Efficiency = PRIOR,
     predictor: Callable[[dict[str, str], Catalog, Efficiency], RowPrediction] | None = None,
-    free: tuple[str, ...] = PARAMS, prior: Efficiency | None = None,
+    free: tuple[str, ...] = PARAMS, prior: Efficiency | None = None, prior_only: tuple[str, ...] | None = None,
 ) -> FitReport:
     """Fit one parameter set to ``rows`` (all of one generation and engine); only the
-    parameters named in ``free`` move, the others stay at ``x0``."""
+    parameters named in ``free`` move, the others stay at ``x0``.  With ``prior``, each free
+    parameter (each one in ``prior_only``, when given) is shrunk towards its value there."""
     predictor = predictor or (lambda r, c, e: predict_row(r, c, eff=e))
     weights = np.sqrt([TRUST_WEIGHT.get(r.get("trust", "3"), 0.5) for r in rows])
     idx = [PARAMS.index(p) for p in free]
@@ -135,7 +152,7 @@ def fit_efficiency(
         for i, r in enumerate(rows):
             p = predictor(r, cat, eff)
             out[i] = math.log(p.predicted_tok_s_gpu / p.measured_tok_s_gpu) if p.status == "ok" else INFEASIBLE_RESIDUAL
-        return np.concatenate([out * weights, prior_residuals(eff, free, prior)])
+        return np.concatenate([out * weights, prior_residuals(eff, free, prior, prior_only)])
 
     res = least_squares(residuals, base[idx], bounds=(lo_all[idx], hi_all[idx]), loss="soft_l1", f_scale=0.3, diff_step=0.05, max_nfev=60)
     eff = _from_x(full(res.x))
@@ -180,8 +197,10 @@ def _fit_groups(groups: dict[tuple[str, str], list[dict[str, str]]], cat: Catalo
     # One pooled fit over every usable row (all generations and engines) is the prior each
     # group's fit is shrunk towards: kernels, runtimes and their overheads are shared across
     # generations, so a group whose rows leave a parameter loose borrows it from the others.
+    # Its own step overhead is shrunk towards the measured per-kernel cost (OVERHEAD_PRIOR_S).
     pooled_rows = [r for rows_ in groups.values() for r in rows_]
-    pooled = fit_efficiency(pooled_rows, cat, predictor=measured, free=FITTED).efficiency if pooled_rows else PRIOR
+    pooled = fit_efficiency(pooled_rows, cat, predictor=measured, free=FITTED, prior=replace(PRIOR, step_overhead_s=OVERHEAD_PRIOR_S),
+                            prior_only=("step_overhead_s",)).efficiency if pooled_rows else PRIOR
     # full fits first: a small group starts from its generation's full TensorRT-LLM fit
     for key in sorted(groups, key=lambda k: (len(groups[k]) < MIN_ROWS, k)):
         n = len(groups[key])
@@ -300,6 +319,7 @@ def write_efficiency_file(reports: list[FitReport | ReleaseReport], path: Path, 
         "fitted_on": dt.date.today().isoformat(),
         "measured_source": source,
         "bounds": {k: list(v) for k, v in BOUNDS.items()},
+        "pooled_fit_shrunk_towards": {"step_overhead_s": float(f"{OVERHEAD_PRIOR_S:.6g}"), "log_sd": float(f"{PRIOR_LOG_SD:.6g}")},
         "parameters": [
             {
                 "generation": r.generation,

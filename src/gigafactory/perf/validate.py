@@ -7,7 +7,10 @@ default: steady-state latencies times P99_OVER_STEADY, fed at the share of satur
 the p99 wait for a batch slot inside the TTFT limit) or "load" (the p99s of the queueing model,
 perf.load, at the largest share of saturation that meets both limits: the serving search's rule);
 fixed-concurrency: tok/s/GPU and tok/s/user at that concurrency; decode-only: steady decode tok/s per decode GPU at max batch.  The row's parallel
-layout, disaggregation and MTP are honoured where given; blank layouts are searched.
+layout, disaggregation and MTP are honoured where given; blank layouts, and a blank
+`disaggregated` on a server or interactive row, are searched.  A row under a GPU power limit
+(MLPerf MaxQ: a `power_limit_w` cell, or "power_limit N W" in its notes) is predicted under it
+(perf.power).
 """
 from __future__ import annotations
 
@@ -27,6 +30,7 @@ from gigafactory.perf.efficiency import Efficiency, efficiency_for
 from gigafactory.perf.hardware import hardware_from_catalog
 from gigafactory.perf.load import DEFAULT_LENGTH_CV, Lengths, admission_utilisation
 from gigafactory.perf.memory import memory_fit
+from gigafactory.perf.power import power_capped, row_power_limit_w
 from gigafactory.perf.releases import software_release
 from gigafactory.perf.rows import cell_float, cell_int, output_length_cv, prefill_layout, row_layouts, row_precision
 from gigafactory.perf.search import batch_sizes, sustainable_fraction
@@ -88,7 +92,7 @@ class RowPrediction:
 COUNT_COLUMNS = ("num_gpus", "isl_max", "osl_max", "concurrency", "prefill_gpus", "decode_gpus", "tp", "ep", "pp")
 FLAG_COLUMNS = ("disaggregated", "dp_attention", "mtp")
 AMOUNT_COLUMNS = ("isl_mean", "osl_mean", "target_qps", "ttft_p99_limit_ms", "tpot_p99_limit_ms", "tok_s_gpu", "tok_s_user",
-                  "ttft_p50_ms", "ttft_p99_ms", "tpot_p50_ms", "tpot_p99_ms")
+                  "ttft_p50_ms", "ttft_p99_ms", "tpot_p50_ms", "tpot_p99_ms", "power_limit_w")
 NUMERIC_COLUMNS = COUNT_COLUMNS + FLAG_COLUMNS + AMOUNT_COLUMNS
 #: at most this many problems are listed for one CSV (the rest are counted)
 MAX_PROBLEMS = 20
@@ -275,6 +279,10 @@ def predict_row(row: dict[str, str], cat: Catalog, table: dict | None = None, ef
         hw = hardware_from_catalog(cat, row.get("hardware", ""))
     except InputError:
         return unsupported(f"hardware '{row.get('hardware')}' not in the catalog")
+    limit_w = row_power_limit_w(row)
+    if limit_w is not None and limit_w < hw.tdp_w:
+        meta["power_limit_w"] = limit_w  # a MaxQ run: its GPUs' clocks are held down (perf.power)
+        hw = power_capped(hw, limit_w)
     choice = row_precision(row.get("precision") or "", hw)
     if choice.precision is None:
         return unsupported(choice.reason)
@@ -332,18 +340,21 @@ def predict_row(row: dict[str, str], cat: Catalog, table: dict | None = None, ef
         if limited and (ttft_lim is None or tpot_lim is None):
             return unsupported(f"{scenario} row without latency limits")
         lengths = Lengths(isl, osl, DEFAULT_LENGTH_CV, cell_float(row, "isl_max"), cell_float(row, "osl_max"))
+        # a row that does not say whether it was disaggregated is searched both ways, as a blank
+        # layout is: its measured rate is a lower bound of the best configuration the row allows
+        modes = (False,) if scenario in ("offline", "decode-only") else (disagg,) if (row.get("disaggregated") or "").strip() else (False, True)
         for lay in layouts:
             fit = memory_fit(m, pc, hw, lay, precision, int(isl + osl))
             max_c = fit.max_concurrency(isl + osl)
             # offline is the best batch, not always the largest: past some batch, attention
             # over every sequence's KV cache costs more than the batch brings
             sizes = [max_c] if scenario == "decode-only" else batch_sizes(max_c)
-            for c in sizes:
+            for c, as_disagg in [(c, d) for c in sizes for d in modes]:
                 if scenario == "decode-only":
                     p = disaggregated_point(m, pc, hw, eff, lay, lay, precision, isl, osl, c, spec, prefill_instances=1, decode_instances=1, osl_cv=osl_cv)
                     if p is not None:  # decode GPUs only: the decode pool's own rate
                         p = ServingPoint("decode-only", lay, c, c / p.tpot_s / lay.gpus, p.tok_s_user, p.ttft_s, p.tpot_s, lay.gpus)
-                elif disagg and scenario != "offline":
+                elif as_disagg:
                     pg, dg = cell_int(row, "prefill_gpus"), cell_int(row, "decode_gpus")
                     pl = prefill_layout(m, pc, hw, precision, pg, row.get("notes", "")) if pg else lay
                     p = disaggregated_point(m, pc, hw, eff, pl, lay, precision, isl, osl, c, spec,

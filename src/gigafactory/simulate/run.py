@@ -96,8 +96,9 @@ MIN_PREFILL_POOL = 64
 PREFILL_RATIO_TOLERANCE = 0.05
 GROUP_GROWTH_MAX = 4
 #: the prefill pool's growth (MIN_PREFILL_POOL) stops where the group's arrivals over this long
-#: would pass REQUEST_BUDGET: a warm-up and a cool-down are each the p99 time in the system (about
-#: 30 s on the default plan's pools), and both are simulated at the full rate.  Without the cap a
+#: (or over growth_horizon_s, for long-lived requests) would pass REQUEST_BUDGET: a warm-up and a
+#: cool-down are each the p99 time in the system (about 30 s on the default plan's Llama and
+#: gpt-oss pools), and both are simulated at the full rate.  Without the cap a
 #: fast pool (gpt-oss-120b, 8,000 requests/s in a 125-replica group) simulated 25x its measured
 #: requests in warm-up and cool-down: 1.2 M events, 80 s of the plan.
 GROWTH_HORIZON_S = 60.0
@@ -524,7 +525,8 @@ def plan_pools(cat: Catalog, scn: Scenario, design: DesignResult, serving: Servi
                 max_seqs=cfg.concurrency_per_instance, units_total=units, gpus_per_unit=unit_gpus,
                 slo=SLO(wl.slo.ttft_p99_ms / 1e3, wl.slo.tpot_p99_ms / 1e3), rate_rps=util * capacity_rps,
                 isl=wl.isl_tokens, osl=wl.osl_tokens, router=router, seed=0,
-                extra={"capacity_rps": capacity_rps, "tok_s_gpu_model": row.tok_s_gpu},
+                extra={"capacity_rps": capacity_rps, "tok_s_gpu_model": row.tok_s_gpu,
+                       "lifetime_s": wl.osl_tokens / row.tok_s_user if row.tok_s_user else 0.0},
             )
             spec.seed = pool_seed(scn.seed, spec.name)
             specs.append(spec)
@@ -555,10 +557,19 @@ def size_group(s: PoolSpec, duration_s: float, budget: int = REQUEST_BUDGET) -> 
         # ranks counting as one against the cap (a DEP16 pool otherwise kept one prefill replica:
         # docs/accuracy.md, fourteenth round)
         want = math.ceil(min(MIN_PREFILL_POOL, s.prefill_per_unit * s.units_total) / ratio)
-        affordable = int(budget / (s.rate_rps / total * GROWTH_HORIZON_S)) if s.rate_rps > 0 and total else total
+        affordable = int(budget / (s.rate_rps / total * growth_horizon_s(s))) if s.rate_rps > 0 and total else total
         want = min(want, max(s.decode_sim, affordable), min(total, MAX_SIMULATED_REPLICAS * s.ranks))
         s.decode_sim = max(s.decode_sim, want)
         s.decode_sim, s.prefill_sim = _matched_group(s.decode_sim, ratio, min(total, MAX_SIMULATED_REPLICAS, GROUP_GROWTH_MAX * s.decode_sim))
+
+
+def growth_horizon_s(s: PoolSpec) -> float:
+    """Simulated time at the full rate that a group's warm-up and cool-down take, each about the
+    p99 time in the system: GROWTH_HORIZON_S, or twice a request's modelled lifetime (output
+    tokens x the configuration's TPOT) where requests live longer.  The default plan's
+    DeepSeek-R1 pool (4,096 output tokens at 33 tok/s) is estimated at 124 s a side and ran a
+    120 s warm-up; its Llama and gpt-oss pools (16 s) keep the 60 s [s]."""
+    return max(GROWTH_HORIZON_S, 2.0 * float(s.extra.get("lifetime_s", 0.0)))
 
 
 def _matched_group(decode: int, ratio: float, most: int) -> tuple[int, int]:
