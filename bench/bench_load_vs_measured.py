@@ -32,9 +32,9 @@ from gigafactory.perf import validate as V
 from gigafactory.perf.architecture import param_counts
 from gigafactory.perf.efficiency import efficiency_for
 from gigafactory.perf.hardware import hardware_from_catalog
-from gigafactory.perf.power import power_capped, row_power_limit_w
 from gigafactory.perf.load import DEFAULT_LENGTH_CV, Lengths, load_at
 from gigafactory.perf.memory import memory_fit
+from gigafactory.perf.power import power_capped, row_power_limit_w
 from gigafactory.perf.releases import software_release
 from gigafactory.perf.rows import cell_float, cell_int, output_length_cv, row_layouts, row_precision
 from gigafactory.perf.serving import Speculation, aggregated_point

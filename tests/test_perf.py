@@ -394,6 +394,7 @@ def test_a_row_that_does_not_say_whether_it_was_disaggregated_is_searched_both_w
     offline = {**row, "scenario": "offline"}  # offline is one engine's batch: never split
     assert predict_row(offline, catalog).config["mode"] == "aggregated"
 
+
 def test_validate_cli_latency_rule(cli, tmp_path):
     """--latency-rule load judges a server row with the queueing model's p99s (reported with the
     share of saturation); the default, ratios, reports only the share; an unknown rule is a

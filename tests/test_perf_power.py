@@ -59,6 +59,27 @@ def test_a_rows_limit_comes_from_its_cell_or_its_notes():
     assert row_power_limit_w({"notes": "MaxQ power-measured run, GPU power_limit 500 W (config)"}) == 500.0
     assert row_power_limit_w({"power_limit_w": "450", "notes": "power_limit 500 W"}) == 450.0
     assert row_power_limit_w({"notes": "full NVL72 rack"}) is None
+    assert row_power_limit_w({"notes": "power_limit 0 W"}) == 0.0  # stated as written: validate rejects it
+
+
+def test_a_zero_limit_in_the_notes_is_unsupported_with_the_reason(catalog):
+    row = {"id": "x", "hardware": "h200-sxm", "num_gpus": "8", "model": "meta-llama/Llama-2-70b-chat-hf", "precision": "fp8",
+           "framework": "trtllm", "scenario": "offline", "isl_mean": "1024", "osl_mean": "256", "tok_s_gpu": "1000",
+           "notes": "MaxQ, power_limit 0 W"}
+    p = predict_row(row, catalog)
+    assert p.status == "unsupported" and "not a positive board power" in p.reason
+
+
+@pytest.mark.parametrize("value", ["0", "-5", "abc"])
+def test_the_validate_command_names_a_bad_power_limit_cell(cli, tmp_path, value):
+    """A bad `power_limit_w` cell stops `validate` with exit 2, naming the file, line, column,
+    value and what was expected; no traceback."""
+    path = tmp_path / "maxq.csv"
+    path.write_text("id,hardware,num_gpus,model,precision,framework,scenario,isl_mean,osl_mean,tok_s_gpu,power_limit_w\n"
+                    f"x,h200-sxm,8,meta-llama/Llama-2-70b-chat-hf,fp8,trtllm,offline,1024,256,1000,{value}\n")
+    code, out, err = cli("validate", "--measured", str(path))
+    assert code == 2 and "Traceback" not in err + out
+    assert "maxq.csv" in err and "power_limit_w" in err and value in err
 
 
 def test_maxq_rows_are_predicted_under_their_limit(catalog):

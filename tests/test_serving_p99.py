@@ -211,7 +211,6 @@ def test_an_attention_dp_decode_pool_keeps_a_prefill_pool_in_its_group():
     assert spec.rate_rps / spec.decode_total * spec.decode_sim * GROWTH_HORIZON_S <= 1.25 * REQUEST_BUDGET
 
 
-
 def test_a_pool_of_long_lived_requests_grows_its_group_less():
     """The same DEP16 design with its requests' modelled lifetime known (4,096 output tokens at
     33 tok/s: 124 s): its warm-up and cool-down each last about that long, not 30 s, so the
@@ -236,6 +235,7 @@ def test_a_pool_of_long_lived_requests_grows_its_group_less():
     assert long_.decode_sim < 0.35 * short.decode_sim and long_.prefill_sim >= 4
     assert abs(long_.prefill_sim / (long_.decode_sim * 14 / (25 * 16)) - 1) <= PREFILL_RATIO_TOLERANCE
     assert long_.rate_rps / long_.decode_total * long_.decode_sim * growth_horizon_s(long_) <= 1.25 * REQUEST_BUDGET
+
 
 def _with_trace(catalog, trace: str | None, utilisation: float = 0.7):
     data = yaml.safe_load(default_scenario_path().read_text())

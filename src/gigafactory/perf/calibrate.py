@@ -55,8 +55,9 @@ PRIOR_LOG_SD = math.log(2.0)
 _OVERHEAD_FLOOR_S = 1e-4
 #: fixed cost per kernel of a whole step, measured on an H200 (docs/accuracy.md, "Fixed cost per
 #: kernel of whole steps"): 2.80-3.17 us in decode steps replayed as CUDA graphs (2.95 for
-#: Llama-3.1 8B in BF16), 7.0-10.7 us per eager launch.  An engine's host-side scheduling puts
-#: its step overhead between the two [s]
+#: Llama-3.1 8B in BF16), 7.0-10.7 us per eager launch (10.5: `eager_total_us_per_kernel` of
+#: bench/results/h200_probe.json, 1,000 launches).  An engine's host-side scheduling puts its
+#: step overhead between the two [s]
 GRAPH_KERNEL_S, EAGER_KERNEL_S = 2.95e-6, 10.5e-6
 #: the step overhead the pooled fit is shrunk towards (PRIOR_LOG_SD, on that parameter only):
 #: the bracket's geometric middle, 5.6 us, for each of the reference step's kernels (80 Llama

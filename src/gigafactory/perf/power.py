@@ -52,9 +52,11 @@ def power_capped(hw: Hardware, limit_w: float | None) -> Hardware:
 
 def row_power_limit_w(row: dict[str, Any]) -> float | None:
     """A measured row's GPU power limit [W]: its ``power_limit_w`` cell, else "power_limit N W"
-    in its notes (how calibration.csv records MLPerf MaxQ runs); None when it states none."""
-    cell = cell_float(row, "power_limit_w")  # validate checks the cell's value (AMOUNT_COLUMNS)
+    in its notes (how calibration.csv records MLPerf MaxQ runs); None when it states none.  A
+    value of 0 is returned as stated: `validate` rejects it (the cell in its checks, the notes'
+    value as an unsupported row)."""
+    cell = cell_float(row, "power_limit_w")
     if cell is not None:
-        return cell if cell > 0 else None
+        return cell
     hit = _NOTES_LIMIT.search(str(row.get("notes") or ""))
     return float(hit.group(1)) if hit else None

@@ -161,6 +161,8 @@ def cell_problem(row: dict[str, Any], column: str) -> tuple[str, str] | None:
         return "not 0 or 1", expected
     if column in AMOUNT_COLUMNS and v < 0:
         return "negative", expected
+    if column == "power_limit_w" and v <= 0:
+        return "not a positive board power", "a GPU board-power limit > 0 W, or blank"
     return None
 
 
@@ -280,6 +282,8 @@ def predict_row(row: dict[str, str], cat: Catalog, table: dict | None = None, ef
     except InputError:
         return unsupported(f"hardware '{row.get('hardware')}' not in the catalog")
     limit_w = row_power_limit_w(row)
+    if limit_w is not None and limit_w <= 0:
+        return unsupported(f"power limit {limit_w:g} W in the notes is not a positive board power (expected 'power_limit N W' with N > 0)")
     if limit_w is not None and limit_w < hw.tdp_w:
         meta["power_limit_w"] = limit_w  # a MaxQ run: its GPUs' clocks are held down (perf.power)
         hw = power_capped(hw, limit_w)

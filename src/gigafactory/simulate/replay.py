@@ -27,9 +27,9 @@ from gigafactory.catalog import Catalog
 from gigafactory.perf.architecture import param_counts
 from gigafactory.perf.efficiency import efficiency_for
 from gigafactory.perf.hardware import hardware_from_catalog
-from gigafactory.perf.power import power_capped, row_power_limit_w
 from gigafactory.perf.layout import Layout
 from gigafactory.perf.memory import memory_fit
+from gigafactory.perf.power import power_capped, row_power_limit_w
 from gigafactory.perf.rows import cell_float, cell_int, prefill_layout, row_layouts
 from gigafactory.perf.serving import Speculation
 from gigafactory.simulate import workload as wlmod
