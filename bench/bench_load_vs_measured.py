@@ -31,10 +31,9 @@ from gigafactory.catalog import load_catalog
 from gigafactory.perf import validate as V
 from gigafactory.perf.architecture import param_counts
 from gigafactory.perf.efficiency import efficiency_for
-from gigafactory.perf.hardware import hardware_from_catalog
 from gigafactory.perf.load import DEFAULT_LENGTH_CV, Lengths, load_at
 from gigafactory.perf.memory import memory_fit
-from gigafactory.perf.power import power_capped, row_power_limit_w
+from gigafactory.perf.power import row_hardware
 from gigafactory.perf.releases import software_release
 from gigafactory.perf.rows import cell_float, cell_int, output_length_cv, row_layouts, row_precision
 from gigafactory.perf.serving import Speculation, aggregated_point
@@ -60,7 +59,7 @@ def evaluate(rows: list[dict[str, str]], cat) -> list[dict]:
         if pred.status != "ok":
             continue
         m = cat.model(cat.resolve_id("models", r["model"]))
-        pc, hw = param_counts(m), power_capped(hardware_from_catalog(cat, r["hardware"]), row_power_limit_w(r))
+        pc, hw = param_counts(m), row_hardware(cat, r)
         prec = row_precision(r["precision"], hw).precision  # predicted (and so here) in what the GPU computes
         eff = efficiency_for(hw.generation, r.get("framework") or "trtllm", None, release=software_release(r))
         isl, osl, n_gpus = float(r["isl_mean"]), float(r["osl_mean"]), int(r["num_gpus"])

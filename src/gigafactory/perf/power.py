@@ -24,7 +24,7 @@ import re
 from dataclasses import replace
 from typing import Any
 
-from gigafactory.perf.hardware import Hardware
+from gigafactory.perf.hardware import Hardware, hardware_from_catalog
 from gigafactory.perf.rows import cell_float
 
 #: throughput under a power limit / uncapped = (limit / TDP) ^ this [1] (module docstring)
@@ -60,3 +60,10 @@ def row_power_limit_w(row: dict[str, Any]) -> float | None:
         return cell
     hit = _NOTES_LIMIT.search(str(row.get("notes") or ""))
     return float(hit.group(1)) if hit else None
+
+
+def row_hardware(cat: Any, row: dict[str, Any]) -> Hardware:
+    """The per-GPU view of a measured row's system, held to the row's power limit if it states a
+    positive one (:func:`row_power_limit_w`); `validate` rejects a non-positive one first."""
+    limit = row_power_limit_w(row)
+    return power_capped(hardware_from_catalog(cat, row["hardware"]), limit if limit and limit > 0 else None)

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import csv
 import io
+import itertools
 import math
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -353,7 +354,7 @@ def predict_row(row: dict[str, str], cat: Catalog, table: dict | None = None, ef
             # offline is the best batch, not always the largest: past some batch, attention
             # over every sequence's KV cache costs more than the batch brings
             sizes = [max_c] if scenario == "decode-only" else batch_sizes(max_c)
-            for c, as_disagg in [(c, d) for c in sizes for d in modes]:
+            for c, as_disagg in itertools.product(sizes, modes):
                 if scenario == "decode-only":
                     p = disaggregated_point(m, pc, hw, eff, lay, lay, precision, isl, osl, c, spec, prefill_instances=1, decode_instances=1, osl_cv=osl_cv)
                     if p is not None:  # decode GPUs only: the decode pool's own rate

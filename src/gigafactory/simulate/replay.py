@@ -26,10 +26,9 @@ import numpy as np
 from gigafactory.catalog import Catalog
 from gigafactory.perf.architecture import param_counts
 from gigafactory.perf.efficiency import efficiency_for
-from gigafactory.perf.hardware import hardware_from_catalog
 from gigafactory.perf.layout import Layout
 from gigafactory.perf.memory import memory_fit
-from gigafactory.perf.power import power_capped, row_power_limit_w
+from gigafactory.perf.power import row_hardware
 from gigafactory.perf.rows import cell_float, cell_int, prefill_layout, row_layouts
 from gigafactory.perf.serving import Speculation
 from gigafactory.simulate import workload as wlmod
@@ -66,7 +65,7 @@ class ReplayResult:
 
 def _row_setup(row: dict[str, str], cat: Catalog) -> dict[str, Any]:
     m = cat.model(row["model"])
-    hw = power_capped(hardware_from_catalog(cat, row["hardware"]), row_power_limit_w(row))  # MaxQ rows run capped
+    hw = row_hardware(cat, row)  # MaxQ rows run capped
     return {"m": m, "pc": param_counts(m), "hw": hw, "eff": efficiency_for(hw.generation, row.get("framework") or "trtllm", accelerator=hw.accelerator_id),
             "precision": row["precision"], "spec": Speculation(draft_tokens=max(1, m.mtp_layers or 1)) if cell_int(row, "mtp") == 1 else Speculation()}
 
