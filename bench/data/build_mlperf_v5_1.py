@@ -24,7 +24,8 @@ How each cell is read (the column format of calibration.csv, see its README):
   ``osl_mean`` = tokens per second / samples per second (completed samples for Server).
 - Server / Interactive: ``target_qps``, p50 / p99 TTFT and TPOT and the limits from the summary.
 - ``isl_mean`` / ``isl_max`` / ``osl_max``: the benchmark datasets, as in
-  ``shared/data/measured/isl_sources.md`` (mixtral-8x7b: not tabulated there, left blank).
+  ``shared/data/measured/isl_sources.md`` (mixtral-8x7b from the same source's summary file,
+  see BENCHMARKS).
 - ``hardware``: the catalog's id for the accelerator named in the system description, or a slug
   of that name when the catalog has no such accelerator (the bench reports it as a coverage gap).
 - ``precision`` and the parallel layout: the submitter's own configuration
@@ -55,7 +56,9 @@ COLUMNS = ["id", "source_kind", "source_url", "date", "trust", "hardware", "num_
            "tpot_p50_ms", "tpot_p99_ms", "disaggregated", "prefill_gpus", "decode_gpus", "tp", "ep", "pp",
            "dp_attention", "mtp", "notes"]
 #: benchmark directory -> (catalog model name, config file stem, isl_mean, isl_max, osl_max)
-#: (lengths: shared/data/measured/isl_sources.md; mixtral-8x7b is not tabulated there)
+#: (lengths: shared/data/measured/isl_sources.md; mixtral-8x7b, not tabulated there, from the same
+#: per-sample summaries: openshift-psap/performance-dashboard @71007029,
+#: mlperf-data/summaries/mixtral-8x7b.csv, 15,000 samples, mean output 144.84 as MLCommons states)
 BENCHMARKS = {
     "llama2-70b-99": ("meta-llama/Llama-2-70b-chat-hf", "llama2-70b", "222.3", "1021", "1024"),
     "llama3.1-8b": ("meta-llama/Llama-3.1-8B-Instruct", "llama3_1-8b", "870.7", "2540", "128"),
@@ -63,7 +66,7 @@ BENCHMARKS = {
     "llama3.1-405b": ("meta-llama/Llama-3.1-405B-Instruct", "llama3_1-405b", "9428.6", "19988", "2000"),
     "llama3_1-405b": ("meta-llama/Llama-3.1-405B-Instruct", "llama3_1-405b", "9428.6", "19988", "2000"),
     "deepseek-r1": ("deepseek-ai/DeepSeek-R1", "deepseek-r1", "803.8", "3140", "20000"),
-    "mixtral-8x7b": ("mistralai/Mixtral-8x7B-Instruct-v0.1", "mixtral-8x7b", "", "", "1024"),
+    "mixtral-8x7b": ("mistralai/Mixtral-8x7B-Instruct-v0.1", "mixtral-8x7b", "427.4", "1948", "1024"),
 }
 SCENARIOS = {"Offline": "offline", "Server": "server", "Interactive": "interactive"}
 #: accelerator name (system description) -> (catalog hardware id, generation precision)
