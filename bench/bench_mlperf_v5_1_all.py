@@ -1,11 +1,11 @@
-"""Results the fit never saw, from submitters it never saw: every MLPerf Inference v5.1 LLM result
-that calibration.csv does not hold.
+"""Results the fit never saw, most from submitters with no row in it: every MLPerf Inference v5.1 LLM
+result on accelerators that calibration.csv does not hold.
 
 Run: python bench/bench_mlperf_v5_1_all.py [--json bench/results/mlperf_v5_1_all.json]
 
 bench/data/mlperf_v5_1_all.csv (built by bench/data/build_mlperf_v5_1.py, selection in its
 docstring) holds the round's valid closed-division results on Llama-2-70B, Llama-3.1-8B,
-Llama-3.1-405B, DeepSeek-R1 and Mixtral-8x7B from 20 submitters, less the 28 rows calibration.csv
+Llama-3.1-405B, DeepSeek-R1 and Mixtral-8x7B from 25 submitters, less the 28 rows calibration.csv
 has.  Each is predicted with the committed calibration, as ``gigafactory validate`` would (fixed
 ratios for the latency limits, the row's layout where the submitter's configuration names one,
 its v5.1 release multipliers).  Rows on hardware or models the catalog lacks are reported as

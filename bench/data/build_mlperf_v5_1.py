@@ -1,11 +1,11 @@
 """Build ``mlperf_v5_1_all.csv``: every valid closed-division MLPerf Inference v5.1 LLM result that
 ``shared/data/measured/calibration.csv`` does not hold, from every submitter.
 
-calibration.csv holds 28 v5.1 rows (NVIDIA's own submissions and a few partners').  The round has
-about 150 more valid LLM results on the same benchmarks from 20 submitters (Dell, HPE, Lenovo,
-Supermicro, Cisco, ASUSTeK, Azure, CoreWeave, Oracle, Quanta, GigaComputing, AMD, ...): results the
-fit never saw, on systems it knows (B200, H200, H100, GB200) and on systems it does not (H200 NVL,
-AMD Instinct MI300X / MI325X / MI355X, RTX PRO 6000).  ``bench/bench_mlperf_v5_1_all.py``
+calibration.csv holds 28 v5.1 rows (14 of them NVIDIA's own).  The round has over 200 more valid
+GPU results on the same benchmarks, most from submitters with no row in calibration.csv (Dell,
+Supermicro, ASUSTeK, Azure, Google, Oracle, Quanta, GigaComputing, Lambda, AMD, ...): results the
+fit never saw, on systems it knows (B200, H200, H100, GB200, GB300) and on systems it does not
+(H200 NVL, AMD Instinct MI300X / MI325X, RTX PRO 6000).  ``bench/bench_mlperf_v5_1_all.py``
 predicts them.
 
 Selection, fixed before any prediction was made:
@@ -14,25 +14,30 @@ Selection, fixed before any prediction was made:
   accuracy variant of llama2-70b is left out (the same model and usually the same engine: it
   would count most systems twice);
 - scenarios Offline, Server and Interactive; results LoadGen marks VALID;
-- every result whose ``performance/run_1/mlperf_log_summary.txt`` path is not a ``source_url``
-  of calibration.csv.
+- systems with accelerators: CPU-only results (Intel Xeon llama3.1-8b runs) are left out;
+- every result whose ``performance/run_1/mlperf_log_summary.txt`` is not a ``source_url`` of
+  calibration.csv.
 
 How each cell is read (the column format of calibration.csv, see its README):
 
 - ``tok_s_gpu``: Offline "Tokens per second", Server / Interactive "Completed tokens per second",
   divided by the accelerators of ``systems/<system>.json`` (per node x nodes);
-  ``osl_mean`` = tokens per second / samples per second (completed samples for Server).
+  ``osl_mean`` = tokens per second / samples per second (completed samples for Server), both at
+  the six significant digits of ``mlperf_log_detail.txt`` (the summary rounds samples per second
+  to two decimals, 0.5 % on a 405B run); ``date`` is its ``test_datetime``.
 - Server / Interactive: ``target_qps``, p50 / p99 TTFT and TPOT and the limits from the summary.
 - ``isl_mean`` / ``isl_max`` / ``osl_max``: the benchmark datasets, as in
   ``shared/data/measured/isl_sources.md`` (mixtral-8x7b from the same source's summary file,
   see BENCHMARKS).
 - ``hardware``: the catalog's id for the accelerator named in the system description, or a slug
-  of that name when the catalog has no such accelerator (the bench reports it as a coverage gap).
+  of that name when the catalog has no such accelerator or the system mixes two kinds (the bench
+  reports it as a coverage gap).
 - ``precision`` and the parallel layout: the submitter's own configuration
   (``configs/<system>/<Scenario>/<benchmark>.py``, NVIDIA's harness) where it names one value;
   otherwise the precision the harness runs on that GPU generation (FP8 on Hopper and CDNA3,
-  FP4 on Blackwell and CDNA4) and a blank layout (searched).  The note says which.
-- ``framework``: ``vllm`` / ``sglang`` where the system description names them, else ``trtllm``.
+  FP4 on Blackwell) and a blank layout (searched).  The note says which.
+- ``framework``: ``vllm`` / ``sglang`` where the system description names them; ``vllm`` for the
+  other ROCm stacks (MangoBoost's LLMBoost), whose engine is not named; else ``trtllm``.
 - ``trust`` 2: official results, read from the logs, some cells (precision, layout) inferred.
 
 Usage: ``python bench/data/build_mlperf_v5_1.py --repo <clone of mlcommons/inference_results_v5.1>``
@@ -71,9 +76,10 @@ BENCHMARKS = {
 SCENARIOS = {"Offline": "offline", "Server": "server", "Interactive": "interactive"}
 #: accelerator name (system description) -> (catalog hardware id, generation precision)
 HARDWARE = [
-    (r"GB300", "gb300-nvl72", "fp4"), (r"GB200", "gb200-nvl72", "fp4"), (r"B300", "b300", "fp4"), (r"B200", "b200", "fp4"),
+    (r"GB300", "gb300-nvl72", "fp4"), (r"GB200", "gb200-nvl72", "fp4"), (r"GH200", "gh200", "fp8"), (r"B300", "b300", "fp4"), (r"B200", "b200", "fp4"),
     (r"H200.*NVL|NVL.*H200", "h200-nvl", "fp8"), (r"H200", "h200-sxm", "fp8"), (r"H100.*NVL|NVL.*H100", "h100-nvl", "fp8"),
-    (r"H100", "h100-sxm", "fp8"), (r"MI355X", "mi355x", "fp4"), (r"MI325X", "mi325x", "fp8"), (r"MI300X", "mi300x", "fp8"),
+    (r"H100", "h100-sxm", "fp8"), (r"MI300X.*MI325X|MI325X.*MI300X", "mixed-mi300x-mi325x", ""),
+    (r"MI355X", "mi355x", "fp4"), (r"MI325X", "mi325x", "fp8"), (r"MI300X", "mi300x", "fp8"),
     (r"RTX PRO 6000|RTX_PRO_6000", "rtx-pro-6000", "fp4"), (r"L40S", "l40s", "fp8"),
 ]
 PATH = re.compile(r"^closed/([^/]+)/results/([^/]+)/([^/]+)/(Offline|Server|Interactive)/performance/run_1/mlperf_log_summary\.txt$")
@@ -91,13 +97,19 @@ def show(repo: Path, path: str) -> str | None:
 
 
 def field(text: str, label: str) -> float | None:
-    m = re.search(rf"^{re.escape(label)}\s*:\s*([0-9.eE+]+)\s*$", text, re.M)
+    m = re.search(rf"^{re.escape(label)}\s*:\s*([0-9.eE+]+)\s*$", text, re.MULTILINE)
+    return float(m.group(1)) if m else None
+
+
+def logged(detail: str, key: str) -> float | None:
+    """A numeric result from LoadGen's ``mlperf_log_detail.txt`` (``:::MLLOG`` JSON lines)."""
+    m = re.search(rf'"key": "{re.escape(key)}", "value": ([0-9.eE+-]+)', detail)
     return float(m.group(1)) if m else None
 
 
 def hardware_of(name: str) -> tuple[str, str]:
     for pattern, hw, precision in HARDWARE:
-        if re.search(pattern, name, re.I):
+        if re.search(pattern, name, re.IGNORECASE):
             return hw, precision
     return re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-"), ""
 
@@ -121,7 +133,8 @@ def build(repo: Path) -> list[dict[str, str]]:
     known = set()
     with CALIBRATION.open() as f:
         for r in csv.DictReader(f):
-            known.add(r["source_url"].split("/blob/main/")[-1])
+            if r["source_url"].startswith(URL):  # this round's: other rounds reuse the same paths
+                known.add(r["source_url"].removeprefix(URL))
     files = git(repo, "ls-tree", "-r", "--name-only", "HEAD", "closed/").splitlines()
     rows = []
     for path in files:
@@ -142,8 +155,9 @@ def build(repo: Path) -> list[dict[str, str]]:
         acc = str(desc.get("accelerator_model_name", ""))
         hw, gen_precision = hardware_of(f"{acc} {system}")
         stack = f"{desc.get('framework', '')} {desc.get('other_software_stack', '')}"
-        framework = "vllm" if re.search(r"vllm", stack, re.I) else "sglang" if re.search(r"sglang", stack, re.I) else "trtllm"
-        cfg_dir = system[:-4] if system.endswith("_TRT") else system
+        framework = ("vllm" if re.search(r"vllm", stack, re.IGNORECASE) else "sglang" if re.search(r"sglang", stack, re.IGNORECASE)
+                     else "vllm" if re.search(r"rocm|llmboost", stack, re.IGNORECASE) else "trtllm")
+        cfg_dir = system.removesuffix("_TRT")
         cfg = config_values(show(repo, f"closed/{submitter}/configs/{cfg_dir}/{scen}/{stem}.py"))
         precision = one(cfg, "precision")
         notes = [f"MLPerf v5.1 closed, {submitter}, system {system} ({acc}; sw: {desc.get('framework', '')})",
@@ -160,17 +174,23 @@ def build(repo: Path) -> list[dict[str, str]]:
         else:
             tp = pp = ep = dp = ""
             notes.append("layout not read (searched)")
-        if scen == "Offline":
-            tok, samples = field(text, "Tokens per second"), field(text, "Samples per second")
-        else:
-            tok, samples = field(text, "Completed tokens per second"), field(text, "Completed samples per second")
+        detail = show(repo, path.replace("mlperf_log_summary.txt", "mlperf_log_detail.txt")) or ""
+        keys = ("result_tokens_per_second", "result_samples_per_second") if scen == "Offline" else \
+            ("result_completed_tokens_per_second", "result_completed_samples_per_sec")
+        tok, samples = (logged(detail, k) for k in keys)
+        if not tok or not samples:  # no detail log: the summary's rounded figures
+            if scen == "Offline":
+                tok, samples = field(text, "Tokens per second"), field(text, "Samples per second")
+            else:
+                tok, samples = field(text, "Completed tokens per second"), field(text, "Completed samples per second")
+        when = re.search(r'"key": "test_datetime", "value": "(\d{4}-\d{2}-\d{2})', detail)
         if not tok or not samples:
             continue
         row = dict.fromkeys(COLUMNS, "")
         sub = submitter.lower().replace("_", "-")
         tag = re.sub(r"[^a-z0-9]+", "-", system.lower()).strip("-")
         row.update(id=f"mlperf-v5.1-{sub}-{tag}-{bench.replace('_', '.').replace('-99', '')}-{SCENARIOS[scen]}",
-                   source_kind="mlperf", source_url=URL + path, date="2025-09", trust="2", hardware=hw, num_gpus=str(gpus),
+                   source_kind="mlperf", source_url=URL + path, date=when.group(1) if when else "2025-09", trust="2", hardware=hw, num_gpus=str(gpus),
                    model=model, precision=precision, framework=framework, scenario=SCENARIOS[scen], isl_mean=isl,
                    osl_mean=f"{tok / samples:.1f}", isl_max=isl_max, osl_max=osl_max, tok_s_gpu=f"{tok / gpus:.2f}",
                    disaggregated="0", tp=tp, ep=ep, pp=pp, dp_attention=dp, mtp="0")

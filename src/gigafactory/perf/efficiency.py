@@ -275,9 +275,10 @@ def calibrated_frameworks(table: dict | None = None) -> list[str]:
 #: a generation without measurements borrows the next older calibrated one: announced
 #: hardware is assumed to reach the same fraction of its (higher) peaks as its predecessor.
 #: Another vendor's generation without measurements borrows its contemporary's fit (AMD's
-#: CDNA 3, MI300X / MI325X, the Hopper generation it was sold against: the same engines, vLLM
-#: and SGLang, at the same FP8 precision) rather than PRIOR, which is a shrinkage centre, not a
-#: measured stack.  How far that is from ROCm's measured results: docs/accuracy.md, sixteenth round.
+#: CDNA 3, MI300X / MI325X: the Hopper generation it was sold against, at the same FP8 precision;
+#: Hopper has TensorRT-LLM and SGLang fits, so ROCm's vLLM rows get TensorRT-LLM's) rather than
+#: PRIOR, which is a shrinkage centre, not a measured stack.  How far that is from ROCm's measured
+#: results: docs/accuracy.md, sixteenth round.
 OLDER_GENERATION = {"rubin": "blackwell-ultra", "blackwell-ultra": "blackwell", "blackwell": "hopper", "cdna3": "hopper"}
 
 

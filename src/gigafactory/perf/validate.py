@@ -27,7 +27,7 @@ import numpy as np
 from gigafactory.catalog import Catalog
 from gigafactory.errors import InputError, Problem
 from gigafactory.perf.architecture import param_counts
-from gigafactory.perf.efficiency import Efficiency, efficiency_for
+from gigafactory.perf.efficiency import Efficiency, efficiency_for, efficiency_source
 from gigafactory.perf.hardware import hardware_from_catalog
 from gigafactory.perf.load import DEFAULT_LENGTH_CV, Lengths, admission_utilisation
 from gigafactory.perf.memory import memory_fit
@@ -298,6 +298,9 @@ def predict_row(row: dict[str, str], cat: Catalog, table: dict | None = None, ef
     pc = param_counts(m)
     if eff is None:
         eff = efficiency_for(hw.generation, row.get("framework") or "trtllm", table, release=release, accelerator=hw.accelerator_id)
+        # which fit applied: another generation's where this one has no measured rows (AMD's CDNA 3
+        # borrows Hopper's), so that a prediction says what it rests on
+        meta["efficiency"] = efficiency_source(hw.generation, row.get("framework") or "trtllm", table)
     isl, osl = cell_float(row, "isl_mean"), cell_float(row, "osl_mean")
     n_gpus = cell_int(row, "num_gpus")
     if not isl or not osl or not n_gpus:
