@@ -79,3 +79,13 @@ def test_another_vendor_borrows_its_contemporarys_fit_and_says_so(heldout, catal
     assert signed.size == 53
     assert all("applied to cdna3" in p.meta["efficiency"] for p, _ in err.values())
     assert 0.15 < np.median(signed) < 0.45
+
+
+def test_validates_summary_groups_rows_by_the_fit_they_rest_on(heldout, catalog):
+    from gigafactory.perf.validate import validate_rows
+
+    rows = [r for r in heldout if r["hardware"] in ("mi300x", "h200-nvl")]
+    _, summary = validate_rows(rows, catalog)
+    by = summary["by"]["efficiency"]
+    assert by["calibrated (hopper, trtllm; applied to cdna3, which has no measurements)"]["n_ok"] == 16
+    assert by["calibrated (hopper, trtllm)"]["n_ok"] == 13

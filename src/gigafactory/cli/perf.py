@@ -175,8 +175,10 @@ def validate(
 
     s.add_row("all", "", str(summary["n_ok"]), fmt(summary["median_ape"]), fmt(summary["p90_ape"]))
     s.add_row("trust 1-2", "", str(summary["trust_1_2"]["n_ok"]), fmt(summary["trust_1_2"]["median_ape"]), fmt(summary["trust_1_2"]["p90_ape"]))
-    for key in ("source_kind", "hardware", "model"):
+    for key in ("source_kind", "hardware", "model", "efficiency"):
         for value, st in summary["by"][key].items():
+            if key == "efficiency" and not value:
+                continue  # rows with no fit: unsupported before one was looked up
             s.add_row(key, value, str(st["n_ok"]), fmt(st["median_ape"]), fmt(st["p90_ape"]))
     out.print(s)
     out.print(f"{summary['n_rows']} rows: {summary['n_ok']} predicted, {summary['n_unsupported']} unsupported "

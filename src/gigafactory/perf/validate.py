@@ -413,7 +413,7 @@ def summarise(preds: Iterable[RowPrediction]) -> dict[str, Any]:
         return {"n_ok": int(a.size), "median_ape": float(np.median(a)) if a.size else None, "p90_ape": float(np.percentile(a, 90)) if a.size else None}
 
     groups: dict[str, dict[str, Any]] = {}
-    for key in ("source_kind", "hardware", "model", "scenario", "trust"):
+    for key in ("source_kind", "hardware", "model", "scenario", "trust", "efficiency"):
         vals = sorted({(p.meta or {}).get(key) or "" for p in preds})
         groups[key] = {v: stats([p for p in preds if (p.meta or {}).get(key) == v]) for v in vals}
     trusted = [p for p in preds if (p.meta or {}).get("trust") in ("1", "2")]
