@@ -30,10 +30,9 @@ HERE = Path(__file__).resolve().parent
 ROWS = HERE / "data" / "mlperf_v5_1_all.csv"
 
 
-def submitter(row_id: str, known: set[str]) -> str:
-    """The submitter of an id ``mlperf-v5.1-<submitter>-<system>-...`` (submitters may contain '-')."""
-    rest = row_id.removeprefix("mlperf-v5.1-")
-    return max((s for s in known if rest.startswith(s + "-")), key=len, default=rest.split("-")[0])
+def submitter(row: dict[str, str]) -> str:
+    """The submitter, as the builder's note names it ("MLPerf v5.1 closed, <submitter>, system ...")."""
+    return row["notes"].split(", ")[1]
 
 
 def stats(errors: list[float]) -> dict:
@@ -53,13 +52,12 @@ def main() -> None:
     t0 = time.perf_counter()
     cat = load_catalog()
     rows = read_measured_csv(args.rows)
-    known = {r["notes"].split(", ")[1].lower().replace("_", "-") for r in rows if r["notes"].startswith("MLPerf v5.1 closed, ")}
     preds = [predict_row(r, cat) for r in rows]
     scored = [(r, p, p.predicted_tok_s_gpu / p.measured_tok_s_gpu - 1.0) for r, p in zip(rows, preds) if p.status == "ok"]
     out: dict = {"rows": len(rows), "scored": len(scored), "all": stats([e for _, _, e in scored]), "by": {},
                  "not_scored": dict(Counter(p.reason for p in preds if p.status != "ok").most_common())}
     keys = {"hardware": lambda r: r["hardware"], "model": lambda r: r["model"], "scenario": lambda r: r["scenario"],
-            "submitter": lambda r: submitter(r["id"], known)}
+            "submitter": submitter}
     for name, key in keys.items():
         groups: dict[str, list[float]] = defaultdict(list)
         for r, _, e in scored:

@@ -55,11 +55,6 @@ HERE = Path(__file__).resolve().parent
 OUT = HERE / "mlperf_v5_1_all.csv"
 CALIBRATION = HERE.parents[2] / "shared" / "data" / "measured" / "calibration.csv"
 URL = "https://github.com/mlcommons/inference_results_v5.1/blob/main/"
-COLUMNS = ["id", "source_kind", "source_url", "date", "trust", "hardware", "num_gpus", "model", "precision",
-           "framework", "scenario", "isl_mean", "osl_mean", "isl_max", "osl_max", "concurrency", "target_qps",
-           "ttft_p99_limit_ms", "tpot_p99_limit_ms", "tok_s_gpu", "tok_s_user", "ttft_p50_ms", "ttft_p99_ms",
-           "tpot_p50_ms", "tpot_p99_ms", "disaggregated", "prefill_gpus", "decode_gpus", "tp", "ep", "pp",
-           "dp_attention", "mtp", "notes"]
 #: benchmark directory -> (catalog model name, config file stem, isl_mean, isl_max, osl_max)
 #: (lengths: shared/data/measured/isl_sources.md; mixtral-8x7b, not tabulated there, from the same
 #: per-sample summaries: openshift-psap/performance-dashboard @71007029,
@@ -129,10 +124,12 @@ def one(values: dict[str, set[str]], key: str) -> str:
     return next(iter(v)) if len(v) == 1 else ""
 
 
-def build(repo: Path) -> list[dict[str, str]]:
+def build(repo: Path) -> tuple[list[str], list[dict[str, str]]]:
     known = set()
     with CALIBRATION.open() as f:
-        for r in csv.DictReader(f):
+        reader = csv.DictReader(f)
+        columns = reader.fieldnames  # the rows are written in calibration.csv's format
+        for r in reader:
             if r["source_url"].startswith(URL):  # this round's: other rounds reuse the same paths
                 known.add(r["source_url"].removeprefix(URL))
     files = git(repo, "ls-tree", "-r", "--name-only", "HEAD", "closed/").splitlines()
@@ -186,7 +183,7 @@ def build(repo: Path) -> list[dict[str, str]]:
         when = re.search(r'"key": "test_datetime", "value": "(\d{4}-\d{2}-\d{2})', detail)
         if not tok or not samples:
             continue
-        row = dict.fromkeys(COLUMNS, "")
+        row = dict.fromkeys(columns, "")
         sub = submitter.lower().replace("_", "-")
         tag = re.sub(r"[^a-z0-9]+", "-", system.lower()).strip("-")
         row.update(id=f"mlperf-v5.1-{sub}-{tag}-{bench.replace('_', '.').replace('-99', '')}-{SCENARIOS[scen]}",
@@ -210,7 +207,7 @@ def build(repo: Path) -> list[dict[str, str]]:
         row["notes"] = "; ".join(notes)
         rows.append(row)
     rows.sort(key=lambda r: r["id"])
-    return rows
+    return columns, rows
 
 
 def main() -> None:
@@ -219,10 +216,10 @@ def main() -> None:
     ap.add_argument("--out", default=str(OUT))
     args = ap.parse_args()
     repo = Path(args.repo)
-    rows = build(repo)
+    columns, rows = build(repo)
     commit = git(repo, "rev-parse", "HEAD").strip()
     with open(args.out, "w", newline="") as f:
-        w = csv.DictWriter(f, fieldnames=COLUMNS)
+        w = csv.DictWriter(f, fieldnames=columns)
         w.writeheader()
         w.writerows(rows)
     print(f"{len(rows)} rows from mlcommons/inference_results_v5.1 @ {commit[:8]} -> {args.out}")
