@@ -398,6 +398,7 @@ def test_release_factors_are_recovered_and_leave_the_base_curve_alone(catalog):
     assert 0.7 * 0.97 <= f.compute * f.expert <= 0.8
     assert f.expert < 0.85 and 0.9 <= f.compute <= 1.0
     assert f.step_overhead == pytest.approx(1.0, abs=0.05)
+    assert f.moe_models == ("deepseek-r1", "qwen3-235b-a22b")  # whose MoE back end ``expert`` describes
     base = next(r for r in reports if not isinstance(r, ReleaseReport)).efficiency.expert
     one_curve = calibrate(base_rows + [{**r, "release": ""} for r in rel_rows], catalog, "synthetic")[0].efficiency.expert
     assert abs(base - truth.expert) < 0.6 * abs(one_curve - truth.expert)

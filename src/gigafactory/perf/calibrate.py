@@ -251,10 +251,13 @@ def fit_release(rows: list[dict[str, str]], cat: Catalog, table: dict, release: 
     bases = [efficiency_for((group_key(r, cat) or ("?", "?"))[0], r.get("framework") or "trtllm", table,
                             accelerator=hardware_from_catalog(cat, r["hardware"]).accelerator_id) for r in rows]
     lo, hi = (math.log(b) for b in FACTOR_BOUNDS)
+    models = [cat.resolve_id("models", r.get("model", "")) for r in rows]
+    # the expert factor describes the MoE back end these models ran in this release
+    moe = tuple(sorted({mid for mid in models if mid and cat.model(mid).num_experts}))
 
     def predictions(x: np.ndarray) -> list[RowPrediction]:
-        f = ReleaseFactors(*np.exp(x))
-        return [predict_row(r, cat, eff=f.apply(b)) for r, b in zip(rows, bases)]
+        f = ReleaseFactors(*np.exp(x), moe_models=moe)
+        return [predict_row(r, cat, eff=f.apply(b, mid)) for r, b, mid in zip(rows, bases, models)]
 
     def residuals(x: np.ndarray) -> np.ndarray:
         out = np.array([math.log(p.predicted_tok_s_gpu / p.measured_tok_s_gpu) if p.status == "ok" else INFEASIBLE_RESIDUAL for p in predictions(x)])
@@ -264,7 +267,8 @@ def fit_release(rows: list[dict[str, str]], cat: Catalog, table: dict, release: 
     preds = predictions(res.x)
     apes = np.array([p.ape for p in preds if p.status == "ok"])
     return ReleaseReport(
-        release=release, engine=engine, efficiency=ReleaseFactors(*(float(f"{v:.6g}") for v in np.exp(res.x))), rows=[r["id"] for r in rows],
+        release=release, engine=engine, efficiency=ReleaseFactors(*(float(f"{v:.6g}") for v in np.exp(res.x)), moe_models=moe),
+        rows=[r["id"] for r in rows],
         median_ape=float(np.median(apes)) if apes.size else float("nan"), p90_ape=float(np.percentile(apes, 90)) if apes.size else float("nan"),
         n_infeasible=sum(p.status != "ok" for p in preds),
     )
@@ -304,7 +308,7 @@ def calibrate(rows: list[dict[str, str]], cat: Catalog, source: str, progress: C
 
     def under_release(r: dict[str, str], c: Catalog, e: Efficiency) -> RowPrediction:
         f = release_factors(factors, _engine_of(r), software_release(r))
-        return predict_row(r, c, eff=f.apply(e) if f is not None else e)
+        return predict_row(r, c, eff=f.apply(e, c.resolve_id("models", r.get("model", ""))) if f is not None else e)
 
     if progress:
         progress("refitting the groups with each row under its release")
@@ -343,6 +347,7 @@ def write_efficiency_file(reports: list[FitReport | ReleaseReport], path: Path, 
                 "release": r.release,
                 "engine": r.engine,
                 **r.efficiency.as_dict(),
+                **({"moe_models": list(r.efficiency.moe_models)} if r.efficiency.moe_models else {}),
                 "n_rows": len(r.rows),
                 "in_sample_median_ape": round(r.median_ape, 4),
                 "in_sample_p90_ape": round(r.p90_ape, 4),

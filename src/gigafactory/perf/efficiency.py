@@ -213,6 +213,12 @@ def _parse_releases(items: Any, seq: Any, name: str, out: dict, problems: list[P
                                         fix=f"set {k} to a number in [{lo:g}, {hi:g}], or refit with `gigafactory calibrate`"))
                 continue
             factors[k] = v
+        models = item.get("moe_models", [])
+        if not isinstance(models, list) or not all(isinstance(x, str) and x.strip() for x in models):
+            bad = True
+            problems.append(Problem("'moe_models' must be a list of model ids", file=name, line=_line(_key_node(node, "moe_models") or node),
+                                    field=f"{where}.moe_models", value=models, expected="e.g. [deepseek-r1] (the MoE models whose rows fitted 'expert')",
+                                    fix="list catalog model ids, or remove the field (the expert factor then applies to every model)"))
         if bad:
             continue
         key = release_key(item["release"].strip(), item["engine"].strip())
@@ -220,7 +226,7 @@ def _parse_releases(items: Any, seq: Any, name: str, out: dict, problems: list[P
             problems.append(Problem(f"release ({item['release']}, {item['engine']}) appears twice", file=name, line=_line(node), field=where,
                                     expected="one entry per (release, engine)", fix="remove the duplicate entry"))
             continue
-        out[key] = ReleaseFactors(**factors)
+        out[key] = ReleaseFactors(**factors, moe_models=tuple(x.strip() for x in models))
 
 
 def _number(v: Any) -> float | None:
@@ -295,14 +301,15 @@ def _lookup(generation: str, engine: str, table: dict) -> tuple[Efficiency | Non
 
 
 def efficiency_for(generation: str, framework: str = "trtllm", table: dict | None = None, release: str | None = None,
-                   accelerator: str | None = None) -> Efficiency:
+                   accelerator: str | None = None, model: str | None = None) -> Efficiency:
     """Calibrated parameters for (generation, engine), falling back to TensorRT-LLM's fit on the
     same generation, then to the next older calibrated generation, then PRIOR;
     ``efficiency_source`` says which applied.  The collective latency is the one measured for
     the engine on ``accelerator`` (catalog id) or, failing that, on ``generation``, where there is
     one (perf/collectives.py), whichever fit applied.  With a ``release`` that has calibrated factors
-    for the engine (perf/releases.py), they are applied; without one, the engine's base curve
-    (its public releases) is used."""
+    for the engine (perf/releases.py), they are applied (its expert factor to ``model`` only where
+    the release's MoE rows were of that model: ReleaseFactors.moe_models); without one, the
+    engine's base curve (its public releases) is used."""
     from gigafactory.perf.collectives import with_measured_latency
     from gigafactory.perf.releases import release_factors
 
@@ -310,7 +317,7 @@ def efficiency_for(generation: str, framework: str = "trtllm", table: dict | Non
     engine = ENGINE.get(framework, framework)
     eff = with_measured_latency(_lookup(generation, engine, table)[0] or PRIOR, generation, engine, accelerator)
     factors = release_factors(table, engine, release)
-    return factors.apply(eff) if factors is not None else eff
+    return factors.apply(eff, model) if factors is not None else eff
 
 
 def efficiency_source(generation: str, framework: str = "trtllm", table: dict | None = None) -> str:

@@ -19,7 +19,7 @@ rows, or rows that do not exercise a part (no MoE row: ``expert`` stays 1), move
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass, field, replace
 from typing import Any, Mapping
 
 from gigafactory.perf.efficiency import BOUNDS, RELEASE_PREFIX, Efficiency
@@ -33,26 +33,34 @@ _MLPERF_ROUND = re.compile(r"inference_results_v(\d+\.\d+)|^mlperf-v(\d+\.\d+)-"
 
 @dataclass(frozen=True)
 class ReleaseFactors:
-    """Multipliers one software release applies to its engine's calibrated efficiencies [1]."""
+    """Multipliers one software release applies to its engine's calibrated efficiencies [1].
+
+    ``moe_models``: the MoE models (catalog ids) whose rows fitted ``expert``.  A submission picks
+    its MoE back end per model (MLPerf v5.1: TensorRT-LLM's WIDEEP back end for DeepSeek-R1, a
+    TensorRT engine's MoE plugin for Mixtral-8x7B, in the same code drop), so the expert factor is
+    applied to those models only; empty: to every model (a file without the field)."""
 
     compute: float = 1.0
     expert: float = 1.0
     step_overhead: float = 1.0
+    moe_models: tuple[str, ...] = field(default=(), compare=False)
 
-    def apply(self, eff: Efficiency) -> Efficiency:
-        """``eff`` as this release runs it, each parameter kept inside its physical bounds."""
+    def apply(self, eff: Efficiency, model: str | None = None) -> Efficiency:
+        """``eff`` as this release runs ``model`` (catalog id; None: any model whose back end the
+        expert factor describes), each parameter kept inside its physical bounds."""
         def clip(name: str, v: float) -> float:
             lo, hi = BOUNDS[name]
             return min(max(v, lo), hi)
 
-        return replace(eff, compute=clip("compute", eff.compute * self.compute), expert=clip("expert", eff.expert * self.expert),
+        expert = self.expert if not self.moe_models or model is None or model in self.moe_models else 1.0
+        return replace(eff, compute=clip("compute", eff.compute * self.compute), expert=clip("expert", eff.expert * expert),
                        step_overhead_s=clip("step_overhead_s", eff.step_overhead_s * self.step_overhead))
 
     def as_dict(self) -> dict[str, float]:
-        return {f.name: getattr(self, f.name) for f in fields(self)}
+        return {k: getattr(self, k) for k in FACTORS}
 
 
-FACTORS = tuple(f.name for f in fields(ReleaseFactors))
+FACTORS = ("compute", "expert", "step_overhead")
 
 
 def software_release(row: Mapping[str, Any]) -> str | None:

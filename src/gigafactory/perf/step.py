@@ -18,6 +18,7 @@ from gigafactory.perf.efficiency import COMM_EFFICIENCY, Efficiency
 from gigafactory.perf.hardware import Hardware
 from gigafactory.perf.layout import Layout
 from gigafactory.perf.memory import ATTN_BYTES, ATTN_PRECISION, EMBED_BYTES, KV_BYTES, MLP_BYTES, attention_shards
+from gigafactory.perf.moe_width import REFERENCE_WIDTH, half_width, width_factor
 
 ACT_BYTES = 2.0  # activations exchanged in collectives are 16-bit
 #: Tensor-core precision of decode attention where it is compute-bound.  Weight-absorbed MLA
@@ -128,10 +129,13 @@ def routed_expert_layer(hidden: float, intermediate: float, n_experts: int, top_
     return 2.0 * 3.0 * hidden * inter_gpu * pairs_rank, weight_bytes + pair_bytes, tok_imbalance
 
 
-def routed_experts_s(flops: float, bytes_: float, hw: Hardware, eff: Efficiency, precision: str) -> float:
+def routed_experts_s(flops: float, bytes_: float, hw: Hardware, eff: Efficiency, precision: str, width: float = REFERENCE_WIDTH) -> float:
     """Time of routed-expert work [s]: its weights stream at the memory roof like any GEMM's;
-    ``eff.expert`` derates only the math (grouped GEMMs over small per-expert batches)."""
-    return roofline_s(flops / (hw.flop_per_s[precision] * eff.compute * eff.expert), bytes_ / (hw.hbm_bw_bytes_per_s * eff.memory))
+    ``eff.expert`` derates only the math (grouped GEMMs over small per-expert batches), as it
+    runs at an expert width of REFERENCE_WIDTH per GPU; other widths run at the measured
+    ratio (perf/moe_width.py: narrower experts, as expert tensor parallelism makes them, are slower)."""
+    speed = width_factor(width, half_width(hw.generation, precision, hw.accelerator_id))
+    return roofline_s(flops / (hw.flop_per_s[precision] * eff.compute * eff.expert * speed), bytes_ / (hw.hbm_bw_bytes_per_s * eff.memory))
 
 
 def kernel_overhead_s(eff: Efficiency, kernels: float, pp: int = 1) -> float:
@@ -226,7 +230,7 @@ def step_time(
         layer_flops, layer_bytes, tok_imbalance = routed_expert_layer(
             m.hidden_size, m.moe_intermediate_size, m.num_experts, m.experts_per_token, tokens, ep_ranks, expert_tp, precision)
         moe_layers = (layers - (m.num_dense_layers or 0)) / pp
-        experts_s = routed_experts_s(moe_layers * layer_flops, moe_layers * layer_bytes, hw, eff, precision)
+        experts_s = routed_experts_s(moe_layers * layer_flops, moe_layers * layer_bytes, hw, eff, precision, m.moe_intermediate_size / expert_tp)
 
     # Attention over the KV cache.
     kv_tok = kv_cache_bytes_per_token(m, KV_BYTES[precision]) / (pp * attention_shards(m, layout))

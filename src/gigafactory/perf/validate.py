@@ -297,7 +297,8 @@ def predict_row(row: dict[str, str], cat: Catalog, table: dict | None = None, ef
     m = cat.model(model_id)
     pc = param_counts(m)
     if eff is None:
-        eff = efficiency_for(hw.generation, row.get("framework") or "trtllm", table, release=release, accelerator=hw.accelerator_id)
+        eff = efficiency_for(hw.generation, row.get("framework") or "trtllm", table, release=release, accelerator=hw.accelerator_id,
+                             model=model_id)
         # which fit applied: another generation's where this one has no measured rows (AMD's CDNA 3
         # borrows Hopper's), so that a prediction says what it rests on
         meta["efficiency"] = efficiency_source(hw.generation, row.get("framework") or "trtllm", table)
