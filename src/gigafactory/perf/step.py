@@ -131,9 +131,10 @@ def routed_expert_layer(hidden: float, intermediate: float, n_experts: int, top_
 
 def routed_experts_s(flops: float, bytes_: float, hw: Hardware, eff: Efficiency, precision: str, width: float = REFERENCE_WIDTH) -> float:
     """Time of routed-expert work [s]: its weights stream at the memory roof like any GEMM's;
-    ``eff.expert`` derates only the math (grouped GEMMs over small per-expert batches), as it
-    runs at an expert width of REFERENCE_WIDTH per GPU; other widths run at the measured
-    ratio (perf/moe_width.py: narrower experts, as expert tensor parallelism makes them, are slower)."""
+    ``eff.expert`` derates only the math (grouped GEMMs over small per-expert batches), as fitted
+    on experts up to REFERENCE_WIDTH wide per GPU; wider experts' math runs faster by the law
+    measured on NVIDIA's MoE layers (perf/moe_width.py: ``width`` = intermediate size / expert-TP
+    degree)."""
     speed = width_factor(width, half_width(hw.generation, precision, hw.accelerator_id))
     return roofline_s(flops / (hw.flop_per_s[precision] * eff.compute * eff.expert * speed), bytes_ / (hw.hbm_bw_bytes_per_s * eff.memory))
 
