@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import sys
 from pathlib import Path
 
 import duckdb
@@ -39,13 +40,11 @@ from gigafactory.catalog import load_catalog
 from gigafactory.perf.hardware import hardware_from_catalog
 from gigafactory.perf.step import routed_expert_layer
 
-#: database system -> catalog hardware id (the same systems as bench/extract_moe_kernel_rates.py)
-SYSTEMS = {"h100_sxm": "h100-sxm", "h200_sxm": "h200-sxm", "b200_sxm": "b200", "b300_sxm": "b300", "gb200": "gb200-nvl72", "gb300": "gb300-nvl72"}
-#: model precision -> (database dtype, kernel on Hopper, kernel on Blackwell): what TensorRT-LLM runs
-KERNELS = {"fp4": ("nvfp4", None, "moe_torch_flow_cutlass"),
-           "fp8": ("fp8_block", "moe_torch_flow_cutlass", "deepgemm"),
-           "bf16": ("bfloat16", "moe_torch_flow_cutlass", "moe_torch_flow_cutlass")}
-VERSION = "1.3.0rc20"
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+# the database's systems, the kernel TensorRT-LLM runs per precision and its version: as the fifth
+# round's extraction reads them
+from extract_moe_kernel_rates import KERNELS, SYSTEMS, VERSION
+
 #: tokens per expert below which a layer is not in its large-batch regime: each expert's GEMMs
 #: then have fewer rows than two 128-row tiles and stream weights more than they multiply
 MIN_ROWS_PER_EXPERT = 256
@@ -92,7 +91,7 @@ def main() -> None:
     args = ap.parse_args()
     cat = load_catalog()
     measured = []
-    for system, hw_id in SYSTEMS.items():
+    for system, (hw_id, _) in SYSTEMS.items():
         hw = hardware_from_catalog(cat, hw_id)
         for precision in KERNELS:
             pts = width_points(Path(args.db), system, hw, precision)
