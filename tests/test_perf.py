@@ -396,8 +396,8 @@ def test_a_row_that_does_not_say_whether_it_was_disaggregated_is_searched_both_w
 
 
 def test_validate_cli_latency_rule(cli, tmp_path):
-    """--latency-rule load judges a server row with the queueing model's p99s (reported with the
-    share of saturation); the default, ratios, reports only the share; an unknown rule is a
+    """--latency-rule load (the default) judges a server row with the queueing model's p99s
+    (reported with the share of saturation); ratios reports only the share; an unknown rule is a
     clear input error."""
     path = tmp_path / "server.csv"
     path.write_text("id,hardware,num_gpus,model,precision,framework,scenario,isl_mean,osl_mean,tok_s_gpu,trust,ttft_p99_limit_ms,tpot_p99_limit_ms\n"
@@ -410,6 +410,8 @@ def test_validate_cli_latency_rule(cli, tmp_path):
         assert rows[rule]["status"] == "ok"
     assert rows["load"]["config"]["ttft_p99_s"] <= 2.0 and rows["load"]["config"]["tpot_p99_s"] <= 0.2
     assert "ttft_p99_s" not in rows["ratios"]["config"]
+    code, out, err = cli("validate", "--measured", str(path), "--json", "-")
+    assert code == 0 and json.loads(out)["rows"][0] == rows["load"]
     code, out, err = cli("validate", "--measured", str(path), "--latency-rule", "p99")
     assert code == 2 and "--latency-rule" in err and "ratios or load" in err and "Traceback" not in err
 

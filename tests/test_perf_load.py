@@ -1,7 +1,7 @@
 """Latency under load (perf.load): queueing pieces against exact references, behaviour in the
 arrival rate, and agreement with the serving simulator.  The serving search judges p99 SLOs with
-it (tests/test_serving_p99.py); validate offers it as its "load" latency rule, not the default:
-measured there it predicts server rows worse than the fixed ratios (docs/accuracy.md)."""
+it (tests/test_serving_p99.py), and so does `validate` by default (its "load" latency rule;
+docs/accuracy.md, eighteenth round)."""
 from __future__ import annotations
 
 import math
@@ -14,11 +14,14 @@ from gigafactory.perf.layout import Layout
 from gigafactory.perf.load import (
     Lengths,
     aggregated_load,
+    busy_fraction_variance,
+    count_peakedness,
     cv_within_max,
     halfin_whitt_wait_probability,
     latency_under_load,
     lognormal_nodes,
     quantiles_from_cdf,
+    split_arrival_scv,
     ttft_distribution,
 )
 
@@ -86,6 +89,54 @@ def _core(rate: float) -> object:
     return latency_under_load(rate, lengths, 1.0, step, step_d, step_f, room, 2e6, 0.3)
 
 
+def test_busy_share_variance_is_takacs_for_poisson_and_shrinks_with_smoother_arrivals():
+    """Poisson arrivals: the variance rate of the prefill server's busy share equals the long-window
+    variance of the alternating renewal of M/G/1 busy and idle periods, (i^2 var_B + b^2 var_I) /
+    (b + i)^3 with Takacs' busy-period moments E[B] = E[S] / (1 - rho), E[B^2] = E[S^2] / (1 - rho)^3.
+    Renewal arrivals with gap SCV c_a^2 carry lambda (var S + c_a^2 E[S]^2) of it."""
+    service = np.array([0.05, 0.1, 0.2, 0.4, 0.8])
+    rate = 1.5
+    es, es2 = service.mean(), (service ** 2).mean()
+    rho = rate * es
+    b, i = es / (1 - rho), 1 / rate
+    takacs = (i * i * (es2 / (1 - rho) ** 3 - b * b) + b * b * i * i) / (b + i) ** 3
+    r, c = busy_fraction_variance(rate, service)
+    assert r == pytest.approx(rho) and c == pytest.approx(takacs, rel=1e-12)
+    for n in (2, 8, 18):
+        _, cn = busy_fraction_variance(rate, service, split_arrival_scv(n))
+        assert cn == pytest.approx(rate * (service.var() + es * es / n), rel=1e-12) and cn < c
+    assert split_arrival_scv(1) == 1.0 and split_arrival_scv(18) == pytest.approx(1 / 18)
+
+
+def test_count_peakedness_of_an_infinite_server_queue():
+    """Whitt's peakedness z = 1 + (c_a^2 - 1) E[min(L1, L2)] / E[L]: 1 for Poisson arrivals,
+    c_a^2 for fixed lifetimes, (1 + c_a^2) / 2 for exponential lifetimes."""
+    nodes = -np.log(1 - (np.arange(4096) + 0.5) / 4096)  # exponential quantiles
+    assert count_peakedness(1.0, nodes) == 1.0
+    assert count_peakedness(0.25, np.full(64, 3.0)) == pytest.approx(0.25)
+    assert count_peakedness(0.25, nodes) == pytest.approx((1 + 0.25) / 2, rel=0.01)
+
+
+def test_a_router_narrows_each_replicas_tpot_spread_as_in_the_simulator(row8b):
+    """Long prompts (8,000 / 650 tokens, the shape of MLPerf's Llama-3.1-405B rows) on Llama-3.1-8B,
+    32 sequences per replica at the model's rate: a router dealing the requests out over 8
+    replicas leaves each fewer bursts of prompts than Poisson arrivals into one, so its decode
+    steps are slowed more evenly.  The simulator (least-outstanding router, 6,000 requests)
+    measures TPOT p99 / p50 2.3 with one replica and 1.6 with eight; the model narrows too
+    (1.79 to 1.66) and at eight replicas is within 20 % of the simulator.  MLPerf's multi-instance
+    405B rows measured the same (docs/accuracy.md, eighteenth round)."""
+    _, s = row8b
+    lay, lengths = Layout(tp=1), Lengths(8000.0, 650.0)
+    spreads = {}
+    for replicas in (1, 8):
+        _, lp = aggregated_load(s["m"], s["pc"], s["hw"], s["eff"], lay, s["precision"], lengths, 32, s["spec"], instances=replicas)
+        _, (o50, o99) = _simulate(s, lay, replicas, lp.rate_rps * replicas, 8000.0, 650.0, 6000)
+        spreads[replicas] = (lp.tpot_p99_s / lp.tpot_p50_s, o99 / o50)
+    assert spreads[8][1] < 0.8 * spreads[1][1]  # the simulator
+    assert spreads[8][0] < spreads[1][0]  # the model
+    assert 0.8 < spreads[8][0] / spreads[8][1] < 1.25
+
+
 def test_latencies_grow_with_the_rate_and_p99_exceeds_p50():
     pts = [_core(r) for r in (1.0, 4.0, 8.0, 12.0, 14.0)]
     assert all(p.stable for p in pts)
@@ -139,8 +190,8 @@ def test_agrees_with_the_simulator(row8b, replicas, concurrency):
     and its p99 TTFT 0.60-1.18x (the simulator's router balances outstanding tokens, not prefill
     work, so it queues prompts more than the M/G/c the model assumes).  With the roofline exponent
     measured on an H200 (4.4, twelfth round) four replicas at 128 sequences give 0.59x, so the
-    TTFT bound is 0.55.  The ranges are wide: that is the model's measured accuracy, and why it
-    is not wired into validate."""
+    TTFT bound is 0.55.  The ranges are wide: that is the model's measured accuracy against the
+    simulator; against MLPerf's measured TPOTs it does better (the next tests)."""
     row, s = row8b
     lay = Layout(tp=1)
     lengths = Lengths(870.7, 129.0)
@@ -155,10 +206,12 @@ def test_tpot_under_load_matches_mlperf_servers_at_their_operating_point(catalog
     """The queue against measured reality (bench/bench_load_vs_measured.py; LoadGen's own p50/p99
     of 27 trust 1-2 MLPerf Server / Interactive rows, v4.1-v6.0, H100 to GB300, 8B to 671B).  At
     each row's operating point (sequences in flight by Little's law: rate x p50 TPOT) and its
-    measured arrival rate, the model's p50 and p99 TPOT are a median 1.02x and 1.04x the
-    measured, within a factor 1.12 and 1.14 (docs/accuracy.md, seventh round).  Its TTFTs are
-    0.64x (p50) and 0.37x (p99) the measured: real servers' TTFT carries delays the queue does
-    not have, so this test holds the TPOT only, and the TTFT's sign."""
+    measured arrival rate, the model's p50 and p99 TPOT are a median 0.96x and 0.94x the
+    measured, within a factor 1.12 (both), and the spread p99 / p50 within a factor 1.06 (1.09
+    before the router's share of the arrivals was modelled: the multi-instance Llama-3.1-405B
+    rows' spread came out 1.13-1.53x the measured, now 1.00-1.18x; docs/accuracy.md, eighteenth
+    round).  Its TTFTs are 0.58x (p50) and 0.34x (p99) the measured: real servers' TTFT carries
+    delays the queue does not have, so this test holds the TPOT only, and the TTFT's sign."""
     from gigafactory.perf.validate import read_measured_csv
 
     b = bench_module("bench_load_vs_measured")
@@ -166,7 +219,9 @@ def test_tpot_under_load_matches_mlperf_servers_at_their_operating_point(catalog
     s = b.summary(recs, "at_real_point")
     assert s["n"] >= 25
     for key in ("tpot_p50_ms", "tpot_p99_ms"):
-        assert 0.9 < s["median_ratio"][key] < 1.1 and s["error_factor"][key] < 1.2
+        assert 0.9 < s["median_ratio"][key] < 1.1 and s["error_factor"][key] < 1.15
+    spread = np.array([math.log((x["at_real_point"][3] / x["at_real_point"][2]) / (x["measured"][3] / x["measured"][2])) for x in recs])
+    assert math.exp(np.median(np.abs(spread))) < 1.07
     assert s["median_ratio"]["ttft_p99_ms"] < 1  # under-predicted: the known gap, stated
 
 
@@ -215,10 +270,12 @@ def test_admission_utilisation_limits():
 
 def test_a_server_row_runs_below_the_same_systems_offline_rate(catalog):
     """MLPerf v4.1 H100 Llama-2-70B (4 x TP2): the server run sustained 0.88 of the offline one
-    (2,700.72 against 3,065.61 tok/s/GPU, calibration.csv).  The model's server rate is its
-    offline point fed at the share that keeps the p99 wait for a batch slot inside the 2 s TTFT
-    limit: below the offline rate (0.98 x; before the admission headroom, the same rate).  It
-    explains a part of the measured gap only (docs/accuracy.md, eleventh round)."""
+    (2,700.72 against 3,065.61 tok/s/GPU, calibration.csv).  Under the "ratios" rule the model's
+    server rate is its offline point fed at the share that keeps the p99 wait for a batch slot
+    inside the 2 s TTFT limit: below the offline rate (0.98 x; before the admission headroom, the
+    same rate).  It explains a part of the measured gap only (docs/accuracy.md, eleventh round).
+    The queueing rule (the default) finds the largest batch's p99s inside both limits at its full
+    rate, so it predicts the offline rate for this row."""
     from conftest import SHARED
 
     from gigafactory.perf.efficiency import load_efficiencies
@@ -228,7 +285,8 @@ def test_a_server_row_runs_below_the_same_systems_offline_rate(catalog):
     if not measured.exists():
         pytest.skip("shared/data/measured not present")
     rows = {r["id"]: r for r in read_measured_csv(measured)}
-    off, srv = (predict_row(rows[f"mlperf-v4.1-nvidia-h100x8-llama2-70b-{s}"], catalog, load_efficiencies()) for s in ("offline", "server"))
+    off, srv = (predict_row(rows[f"mlperf-v4.1-nvidia-h100x8-llama2-70b-{s}"], catalog, load_efficiencies(), latency_rule="ratios")
+                for s in ("offline", "server"))
     assert off.status == srv.status == "ok"
     assert 0.75 < srv.predicted_tok_s_gpu / off.predicted_tok_s_gpu < 0.995
 

@@ -125,18 +125,19 @@ def validate(
     measured: Path = typer.Option(..., "--measured", help="Measured-results CSV (format of shared/data/measured/calibration.csv)."),
     json_out: Optional[str] = typer.Option(None, "--json", help="Write rows and summary as JSON to this file ('-' for stdout)."),
     efficiency: Optional[Path] = typer.Option(None, "--efficiency", help="Efficiency parameters file (default: the calibrated package file)."),
-    latency_rule: str = typer.Option("ratios", "--latency-rule",
-                                     help="How server / interactive rows judge their p99 limits: 'ratios' (fixed p99/steady ratios and the slot queue) "
-                                          "or 'load' (the queueing model's p99s, as the serving search)."),
+    latency_rule: Optional[str] = typer.Option(None, "--latency-rule",
+                                               help="How server / interactive rows judge their p99 limits: 'load' (the default: the queueing "
+                                                    "model's p99s, as the serving search) or 'ratios' (fixed p99/steady ratios and the slot queue)."),
 ) -> None:
     """Predict every row of a measured CSV by its scenario's rule and report the errors."""
 
     from gigafactory.perf.efficiency import load_efficiencies
-    from gigafactory.perf.validate import LATENCY_RULES, read_measured_csv, validate_rows
+    from gigafactory.perf.validate import DEFAULT_LATENCY_RULE, LATENCY_RULES, read_measured_csv, validate_rows
 
+    latency_rule = DEFAULT_LATENCY_RULE if latency_rule is None else latency_rule
     if latency_rule not in LATENCY_RULES:
         raise InputError.single(f"unknown latency rule '{latency_rule}'", field="--latency-rule", value=latency_rule,
-                                expected=" or ".join(LATENCY_RULES), fix="--latency-rule ratios")
+                                expected=" or ".join(LATENCY_RULES), fix=f"--latency-rule {DEFAULT_LATENCY_RULE}")
     rows = read_measured_csv(measured)
     if efficiency is not None and not efficiency.exists():
         raise InputError.single("no such file", file=str(efficiency), fix="give a file written by `gigafactory calibrate --out`")

@@ -335,34 +335,60 @@ def quantiles_from_cdf(grid: np.ndarray, cdf: np.ndarray, qs: tuple[float, ...] 
     return out
 
 
-def busy_fraction_variance(rate_rps: float, service_s: np.ndarray) -> tuple[float, float]:
-    """(rho, c): the prefill server of an M/G/1 queue is busy a share rho of the time, and the
-    share of a window w it is busy has variance min(rho (1 - rho), c / w) [1, s].
+def busy_fraction_variance(rate_rps: float, service_s: np.ndarray, arrival_scv: float = 1.0) -> tuple[float, float]:
+    """(rho, c): the prefill server of a queue fed at ``rate_rps`` is busy a share rho of the
+    time, and the share of a window w it is busy has variance min(rho (1 - rho), c / w) [1, s].
 
-    Busy and idle periods alternate: idle ~ exponential(lambda); busy periods B have E[B] =
-    E[S] / (1 - rho) and E[B^2] = E[S^2] / (1 - rho)^3 (Takacs).  For an alternating renewal
-    process the long-window variance of the busy share is (i^2 var_B + b^2 var_I) / (b + i)^3 / w."""
+    Over a long window the busy time is the work that arrived in it (the queue at either end is
+    bounded), so c is the variance rate of the arriving work: lambda (var S + c_a^2 E[S]^2) for
+    renewal arrivals whose gaps have squared CV ``arrival_scv`` = c_a^2.  Poisson arrivals (c_a^2
+    = 1) give lambda E[S^2], what the alternating renewal of M/G/1 busy periods (Takacs) gives
+    too.  A router that deals a Poisson stream out over N schedulers in turn leaves each gaps
+    of N exponentials: c_a^2 = 1/N (:func:`split_arrival_scv`)."""
     es, es2 = float(service_s.mean()), float((service_s * service_s).mean())
     rho = rate_rps * es
     if rho <= 0 or rho >= 1:
         return rho, 0.0
-    b, i = es / (1 - rho), 1.0 / rate_rps
-    var_b = es2 / (1 - rho) ** 3 - b * b
-    return rho, (i * i * var_b + b * b * i * i) / (b + i) ** 3
+    return rho, rate_rps * (es2 - (1.0 - arrival_scv) * es * es)
+
+
+def split_arrival_scv(schedulers: int) -> float:
+    """Squared CV of the gaps between the requests one of ``schedulers`` identical schedulers
+    receives when a router deals a Poisson stream out over them in turn (each gap is the sum of
+    ``schedulers`` exponential gaps) [1].  A router that sends each request where the least work
+    is waiting evens the schedulers out at least as well, so it is taken at this value too."""
+    return 1.0 / max(1, int(schedulers))
+
+
+def count_peakedness(arrival_scv: float, lifetimes: np.ndarray) -> float:
+    """Variance / mean of the number of sequences in flight (a GI/G/inf count) [1]:
+    z = 1 + (c_a^2 - 1) E[min(L1, L2)] / E[L] for arrival gaps of squared CV c_a^2 and i.i.d.
+    lifetimes L (Whitt's peakedness of an infinite-server queue in heavy traffic; Poisson
+    arrivals give 1, the M/G/inf count).  ``lifetimes``: equal-probability nodes."""
+    if arrival_scv == 1.0:
+        return 1.0
+    srt = np.sort(np.asarray(lifetimes, dtype=float))
+    n = srt.size
+    # E[min(L1, L2)] over independent draws from the nodes: node k is the smaller of a pair
+    # with probability (2 (n - k) - 1) / n^2 (0-based, ascending)
+    e_min = float((srt * (2 * (n - np.arange(n)) - 1)).sum()) / (n * n)
+    mean = float(srt.mean())
+    return 1.0 + (arrival_scv - 1.0) * (e_min / mean if mean > 0 else 1.0)
 
 
 def tpot_spread(osl: np.ndarray, tokens_per_step: float, step_s: float, step_decode_s: float, step_full_s: float,
-                rho: float, busy_c: float, elasticity: float, in_flight: float) -> np.ndarray:
+                rho: float, busy_c: float, elasticity: float, in_flight: float, peakedness: float = 1.0) -> np.ndarray:
     """Standard deviation of each output-length node's TPOT [s].
 
     prefill: a request's steps are full-budget steps (``step_full_s``) while the prefill queue
     is busy and decode steps otherwise; the busy share f of its window (k steps of ``step_s``)
     varies as :func:`busy_fraction_variance`, and TPOT = tau_d / (1 - f (1 - tau_d / tau_f))
     moves by step^2 (1 - tau_d / tau_f) / tau_d per unit of f.
-    batch: the batch follows the M/G/inf count (variance = mean), whose average over a window w
-    has variance n (1 - w / 3L) for w <= L and n (L/w - L^2 / 3w^2) beyond (triangular
-    autocovariance of a count with lifetime L); the decode step scales as batch^elasticity and
-    the mean step as the decode step.
+    batch: the batch follows the sequences-in-flight count (variance = ``peakedness`` x mean:
+    1 for Poisson arrivals, the M/G/inf count), whose average over a window w has variance
+    z n (1 - w / 3L) for w <= L and z n (L/w - L^2 / 3w^2) beyond (triangular autocovariance of a
+    count with lifetime L); the decode step scales as batch^elasticity and the mean step as the
+    decode step.
     """
     k = np.maximum(1.0, (osl - 1) / tokens_per_step)
     window = k * step_s
@@ -371,7 +397,7 @@ def tpot_spread(osl: np.ndarray, tokens_per_step: float, step_s: float, step_dec
     life = max(osl.mean() / tokens_per_step * step_s, 1e-12)
     r = window / life
     f = np.where(r <= 1, 1 - r / 3, 1 / np.maximum(r, 1) - 1 / (3 * np.maximum(r, 1) ** 2))
-    slow = step_s * elasticity * np.sqrt(f / max(in_flight, 1.0))
+    slow = step_s * elasticity * np.sqrt(peakedness * f / max(in_flight, 1.0))
     return np.sqrt(sens * sens * var_f + slow * slow) / tokens_per_step
 
 
@@ -423,8 +449,11 @@ def latency_under_load(
     pool = schedulers if PREFILL_ROUTING == "least-work" else 1
     t50, t99 = quantiles_from_cdf(*ttft_distribution(rate_rps * pool, service, own, step_s, pa, ta, pool))
     multi = osl[osl >= 2] if (osl >= 2).any() else osl  # 64 nodes: the p99 moves < 1 % against 1,024
-    _, busy_c = busy_fraction_variance(rate_rps, service)
-    sd = tpot_spread(multi, tokens_per_step, step_s, step_decode_s, step_full_s, rho, busy_c, elasticity, n)
+    # each scheduler gets its share of the arrivals dealt out by the router: smoother than Poisson
+    scv = split_arrival_scv(schedulers)
+    _, busy_c = busy_fraction_variance(rate_rps, service, scv)
+    sd = tpot_spread(multi, tokens_per_step, step_s, step_decode_s, step_full_s, rho, busy_c, elasticity, n,
+                     count_peakedness(scv, osl_f))
     p50, p99 = tpot_quantiles(tpot, sd)
     return LoadPoint(rate_rps, t50, t99, p50, p99, rho, pa, True)
 
