@@ -75,6 +75,11 @@ GRAPH_KERNEL_S, EAGER_KERNEL_S = 2.95e-6, 10.5e-6
 OVERHEAD_PRIOR_S = math.sqrt(GRAPH_KERNEL_S * EAGER_KERNEL_S) * 80 * KERNELS_REFERENCE_LAYER
 
 
+def _fit_prediction(r: dict[str, str], c: Catalog, eff: Efficiency) -> RowPrediction:
+    """A row predicted as the fit sees it: under ``eff``, limited rows by FIT_LATENCY_RULE."""
+    return predict_row(r, c, eff=eff, latency_rule=FIT_LATENCY_RULE)
+
+
 def _to_x(e: Efficiency) -> np.ndarray:
     return np.array([e.compute, e.memory, math.log10(e.collective_latency_s), e.step_overhead_s * 1e3, e.expert])
 
@@ -144,7 +149,7 @@ def fit_efficiency(
     """Fit one parameter set to ``rows`` (all of one generation and engine); only the
     parameters named in ``free`` move, the others stay at ``x0``.  With ``prior``, each free
     parameter (each one in ``prior_only``, when given) is shrunk towards its value there."""
-    predictor = predictor or (lambda r, c, e: predict_row(r, c, eff=e, latency_rule=FIT_LATENCY_RULE))
+    predictor = predictor or _fit_prediction
     weights = np.sqrt([TRUST_WEIGHT.get(r.get("trust", "3"), 0.5) for r in rows])
     idx = [PARAMS.index(p) for p in free]
     lo_all, hi_all = _bounds()
@@ -185,7 +190,7 @@ def _usable_groups(rows: list[dict[str, str]], cat: Catalog) -> dict[tuple[str, 
         if key is None:
             continue
         # keep only rows the model can predict at all
-        if predict_row(r, cat, eff=PRIOR, latency_rule=FIT_LATENCY_RULE).status != "ok":
+        if _fit_prediction(r, cat, PRIOR).status != "ok":
             continue
         groups.setdefault(key, []).append(r)
     return groups
@@ -194,7 +199,7 @@ def _usable_groups(rows: list[dict[str, str]], cat: Catalog) -> dict[tuple[str, 
 def _fit_groups(groups: dict[tuple[str, str], list[dict[str, str]]], cat: Catalog, progress: Callable[[str], None] | None,
                 predictor: Callable[[dict[str, str], Catalog, Efficiency], RowPrediction] | None = None) -> list[FitReport]:
     reports = []
-    inner = predictor or (lambda r, c, e: predict_row(r, c, eff=e, latency_rule=FIT_LATENCY_RULE))
+    inner = predictor or _fit_prediction
     # Every row runs at the collective latency measured for its own GPU and engine: the fits
     # move the other parameters only (FITTED).
     where = {r["id"]: (*key, hardware_from_catalog(cat, r["hardware"]).accelerator_id) for key, rows_ in groups.items() for r in rows_}
@@ -265,7 +270,7 @@ def fit_release(rows: list[dict[str, str]], cat: Catalog, table: dict, release: 
 
     def predictions(x: np.ndarray) -> list[RowPrediction]:
         f = ReleaseFactors(*np.exp(x), moe_models=moe)
-        return [predict_row(r, cat, eff=f.apply(b, mid), latency_rule=FIT_LATENCY_RULE) for r, b, mid in zip(rows, bases, models)]
+        return [_fit_prediction(r, cat, f.apply(b, mid)) for r, b, mid in zip(rows, bases, models)]
 
     def residuals(x: np.ndarray) -> np.ndarray:
         out = np.array([math.log(p.predicted_tok_s_gpu / p.measured_tok_s_gpu) if p.status == "ok" else INFEASIBLE_RESIDUAL for p in predictions(x)])
@@ -316,8 +321,7 @@ def calibrate(rows: list[dict[str, str]], cat: Catalog, source: str, progress: C
 
     def under_release(r: dict[str, str], c: Catalog, e: Efficiency) -> RowPrediction:
         f = release_factors(factors, _engine_of(r), software_release(r))
-        return predict_row(r, c, eff=f.apply(e, c.resolve_id("models", r.get("model", ""))) if f is not None else e,
-                           latency_rule=FIT_LATENCY_RULE)
+        return _fit_prediction(r, c, f.apply(e, c.resolve_id("models", r.get("model", ""))) if f is not None else e)
 
     if progress:
         progress("refitting the groups with each row under its release")
