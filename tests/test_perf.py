@@ -416,6 +416,25 @@ def test_validate_cli_latency_rule(cli, tmp_path):
     assert code == 2 and "--latency-rule" in err and "ratios or load" in err and "Traceback" not in err
 
 
+def test_validate_flags_rows_that_contradict_their_own_latencies(cli, tmp_path):
+    """A fixed-concurrency row whose throughput is far below what its own p50 latencies give
+    (Little's law) is named as inconsistent, in the summary and on the console; a consistent
+    one is not."""
+    head = "id,hardware,num_gpus,model,precision,framework,scenario,isl_mean,osl_mean,concurrency,tok_s_gpu,ttft_p50_ms,tpot_p50_ms,trust\n"
+    implied = 64 * 1024 / (0.8 + 1023 * 0.03) / 8  # tok/s/GPU its latencies give
+    path = tmp_path / "fixed.csv"
+    path.write_text(head + f"ok-1,h100-sxm,8,llama2-70b,fp8,trtllm,fixed-concurrency,1024,1024,64,{implied:.2f},800,30,2\n"
+                    + f"stall-1,h100-sxm,8,llama2-70b,fp8,trtllm,fixed-concurrency,1024,1024,64,{0.6 * implied:.2f},800,30,2\n")
+    code, out, err = cli("validate", "--measured", str(path), "--json", "-")
+    assert code == 0, err
+    body = json.loads(out)
+    assert body["summary"]["inconsistent_rows"] == ["stall-1"]
+    ratios = {r["id"]: r["littles_law_ratio"] for r in body["rows"]}
+    assert abs(ratios["ok-1"] - 1) < 1e-3 and abs(ratios["stall-1"] - 0.6) < 1e-3
+    code, out, err = cli("validate", "--measured", str(path))
+    assert code == 0 and "inconsistent:" in out and "stall-1" in out and "ok-1: measured" not in out
+
+
 @pytest.mark.parametrize(("content", "needle"), [("", "no data rows"), ("a,b\n1,2\n", "missing columns"), (b"\x00\x01\x02", "binary")])
 def test_validate_cli_bad_csv(cli, tmp_path, content, needle):
     path = tmp_path / "bad.csv"

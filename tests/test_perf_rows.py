@@ -3,7 +3,14 @@ from __future__ import annotations
 
 from gigafactory.perf.hardware import hardware_from_catalog
 from gigafactory.perf.layout import Layout
-from gigafactory.perf.rows import cell_float, cell_int, row_layouts, row_precision
+from gigafactory.perf.rows import (
+    LITTLES_LAW_TOLERANCE,
+    cell_float,
+    cell_int,
+    littles_law_ratio,
+    row_layouts,
+    row_precision,
+)
 
 
 def test_cells_are_numbers_or_none():
@@ -33,3 +40,18 @@ def test_precision_is_the_row_s_or_the_next_wider_the_gpu_computes(catalog):
     assert sub.precision == "fp8" and sub.substitution.startswith("fp4 -> fp8: ")
     bad = row_precision("int3", b200)
     assert bad.precision is None and "expected one of" in bad.reason
+
+
+def test_littles_law_ratio_compares_a_run_with_its_own_latencies():
+    """16 users each taking 0.5 s to the first token and 1,000 more at 20 ms hold 16 x 1,001 tokens
+    per 20.48 s on 8 GPUs: 97.75 tok/s/GPU.  A run that reports that is consistent (1.0); one that
+    reports 70 % of it lost time its latencies do not show."""
+    row = {"scenario": "fixed-concurrency", "concurrency": "16", "osl_mean": "1001", "num_gpus": "8",
+           "ttft_p50_ms": "500", "tpot_p50_ms": "20"}
+    implied = 16 * 1001 / (0.5 + 1000 * 0.02) / 8
+    assert abs(littles_law_ratio({**row, "tok_s_gpu": str(implied)}) - 1.0) < 1e-12
+    assert abs(littles_law_ratio({**row, "tok_s_gpu": str(0.7 * implied)}) - 0.7) < 1e-12
+    assert 0.7 < 1 - LITTLES_LAW_TOLERANCE
+    # only fixed-concurrency rows state the concurrency the law needs; a missing cell gives None
+    assert littles_law_ratio({**row, "scenario": "server", "tok_s_gpu": "90"}) is None
+    assert littles_law_ratio({**row, "tpot_p50_ms": "", "tok_s_gpu": "90"}) is None

@@ -184,5 +184,10 @@ def validate(
     out.print(s)
     out.print(f"{summary['n_rows']} rows: {summary['n_ok']} predicted, {summary['n_unsupported']} unsupported "
               + (f"({'; '.join(f'{k}: {v}' for k, v in summary['unsupported_reasons'].items())})" if summary["unsupported_reasons"] else ""))
+    for p in preds:
+        ratio = (p.meta or {}).get("littles_law_ratio")
+        if p.id in summary["inconsistent_rows"]:
+            out.print(f"[yellow]inconsistent:[/] {p.id}: measured tok/s/GPU is {ratio:.2f} x what its own p50 TTFT and TPOT give at its "
+                      "concurrency (Little's law); the run lost time outside its steps, which the model does not predict")
     if json_out:
         out.print(f"JSON written to {json_out}")

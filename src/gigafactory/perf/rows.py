@@ -35,6 +35,27 @@ def cell_int(row: dict, key: str) -> int | None:
     return None if v is None else int(v)
 
 
+#: a fixed-concurrency row whose throughput is further than this share from what its own latencies
+#: give (:func:`littles_law_ratio`) is flagged as inconsistent
+LITTLES_LAW_TOLERANCE = 0.15
+
+
+def littles_law_ratio(row: dict) -> float | None:
+    """A fixed-concurrency row's measured tok/s/GPU over what its own median latencies give by
+    Little's law: concurrency x output length / (TTFT + (output - 1) x TPOT) / GPUs [1].
+
+    A run well below 1 lost time its latencies do not show (stalls, a ramp, a slow client); a
+    step-time model predicts the steps, so its error on such a row is partly the run's.  None
+    when the row is not fixed-concurrency or lacks a cell."""
+    if (row.get("scenario") or "") != "fixed-concurrency":
+        return None
+    c, osl, gpus, tok = (cell_float(row, k) for k in ("concurrency", "osl_mean", "num_gpus", "tok_s_gpu"))
+    ttft, tpot = cell_float(row, "ttft_p50_ms"), cell_float(row, "tpot_p50_ms")
+    if not all(x is not None and x > 0 for x in (c, osl, gpus, tok, ttft, tpot)):
+        return None
+    return tok / (c * osl / ((ttft + (osl - 1) * tpot) / 1e3) / gpus)
+
+
 def row_layouts(row: dict, m: Any, hw: Hardware) -> list[Layout]:
     """The layouts a row allows: the one its tp / ep / pp / dp_attention cells state (both
     attention variants of an MoE row that leaves dp_attention blank), or every candidate layout

@@ -34,9 +34,23 @@ from gigafactory.perf.load import DEFAULT_LENGTH_CV, Lengths, admission_utilisat
 from gigafactory.perf.memory import memory_fit
 from gigafactory.perf.power import power_capped, row_power_limit_w
 from gigafactory.perf.releases import software_release
-from gigafactory.perf.rows import cell_float, cell_int, output_length_cv, prefill_layout, row_layouts, row_precision
+from gigafactory.perf.rows import (
+    LITTLES_LAW_TOLERANCE,
+    cell_float,
+    cell_int,
+    littles_law_ratio,
+    output_length_cv,
+    prefill_layout,
+    row_layouts,
+    row_precision,
+)
 from gigafactory.perf.search import batch_sizes, sustainable_fraction
-from gigafactory.perf.serving import ServingPoint, Speculation, aggregated_point, disaggregated_point
+from gigafactory.perf.serving import (
+    ServingPoint,
+    Speculation,
+    aggregated_point,
+    disaggregated_point,
+)
 
 REQUIRED_COLUMNS = ("id", "hardware", "num_gpus", "model", "precision", "framework", "scenario", "isl_mean", "osl_mean", "tok_s_gpu")
 #: Poisson arrivals put the p99 well above the steady-state value.  Ratios p99 / p50 in the
@@ -259,6 +273,9 @@ def predict_row(row: dict[str, str], cat: Catalog, table: dict | None = None, ef
         "model": row.get("model"), "scenario": row.get("scenario"), "framework": row.get("framework"), "precision": row.get("precision"),
         "release": release,
     }
+    little = littles_law_ratio(row)
+    if little is not None:
+        meta["littles_law_ratio"] = little  # measured tok/s over its own latencies' (perf.rows)
 
     def unsupported(reason: str) -> RowPrediction:
         return RowPrediction(rid, "unsupported", reason, measured, measured_tok_s_user=cell_float(row, "tok_s_user"), meta=meta)
@@ -436,6 +453,8 @@ def summarise(preds: Iterable[RowPrediction]) -> dict[str, Any]:
         "trust_1_2": stats(trusted),
         "by": groups,
         "unsupported_reasons": _count(p.reason for p in preds if p.status != "ok"),
+        # rows whose throughput disagrees with their own latencies (perf.rows.littles_law_ratio)
+        "inconsistent_rows": sorted(p.id for p in preds if abs((p.meta or {}).get("littles_law_ratio", 1.0) - 1) > LITTLES_LAW_TOLERANCE),
     })
 
 
