@@ -15,6 +15,12 @@ TPOT (LoadGen's own percentiles) and an aggregated layout is evaluated twice:
   model reaches the measured tok/s/GPU, loaded at that rate: what the model believes the engine
   was doing.  Rows whose measured rate the model cannot reach are listed as beyond it.
 
+Rows whose submission configures TensorRT-LLM's attention-DP balancing (the seven v6.0 DeepSeek-R1
+rows of bench/data/mlperf_v6_deepseek_configs.csv, read from the submitters' configuration files)
+get its settings as the row cells ``adp_balancing_timeout_iters`` and
+``adp_balancing_batching_wait_iters``: the queue then holds their prompts as the engine does
+(``perf.load.AdpBalance``); ``--no-engine-settings`` leaves them out.
+
 Ratios are model / measured; "factor" is exp(median |ln ratio|)."""
 from __future__ import annotations
 
@@ -35,12 +41,24 @@ from gigafactory.perf.load import DEFAULT_LENGTH_CV, Lengths, load_at
 from gigafactory.perf.memory import memory_fit
 from gigafactory.perf.power import row_hardware
 from gigafactory.perf.releases import software_release
-from gigafactory.perf.rows import cell_float, cell_int, output_length_cv, row_layouts, row_precision
+from gigafactory.perf.rows import cell_float, cell_int, output_length_cv, row_adp_balance, row_layouts, row_precision
 from gigafactory.perf.serving import Speculation, aggregated_point
 
 REPO = Path(__file__).resolve().parents[1]
 MEASURED = REPO.parent / "shared/data/measured/calibration.csv"
 KEYS = ("ttft_p50_ms", "ttft_p99_ms", "tpot_p50_ms", "tpot_p99_ms")
+ENGINE_SETTINGS = REPO / "bench/data/mlperf_v6_deepseek_configs.csv"
+ADP_CELLS = ("adp_balancing_timeout_iters", "adp_balancing_batching_wait_iters")
+
+
+def with_engine_settings(rows: list[dict[str, str]], path: Path = ENGINE_SETTINGS) -> list[dict[str, str]]:
+    """The rows, those with a published configuration that enables attention-DP balancing given
+    its settings as cells (perf.rows.row_adp_balance reads them)."""
+    import csv
+
+    with open(path, encoding="utf-8") as f:
+        configs = {c["id"]: c for c in csv.DictReader(f) if c.get("adp_balancing_enable") == "True"}
+    return [{**r, **{k: configs[r["id"]][k] for k in ADP_CELLS}} if r["id"] in configs else r for r in rows]
 
 
 def _latencies_ms(lp) -> list[float]:
@@ -77,8 +95,9 @@ def evaluate(rows: list[dict[str, str]], cat) -> list[dict]:
         # the real operating point: sequences in flight per instance by Little's law
         c_real = max(1, round(measured * lay.gpus * float(r["tpot_p50_ms"]) / 1e3))
         p = point(min(c_real, max_c))
-        real = load_at(p, m, pc, hw, eff, prec, lengths, spec, instances=instances, rate_scale=measured / p.tok_s_gpu)
-        rec = {"id": r["id"], "scenario": r["scenario"], "layout": lay.label(), "measured": [float(r[k]) for k in KEYS],
+        adp = row_adp_balance(r)
+        real = load_at(p, m, pc, hw, eff, prec, lengths, spec, instances=instances, rate_scale=measured / p.tok_s_gpu, adp=adp)
+        rec = {"id": r["id"], "scenario": r["scenario"], "layout": lay.label(), "adp_balance": adp.__dict__ if adp else None, "measured": [float(r[k]) for k in KEYS],
                "limits_ms": [float(r["ttft_p99_limit_ms"]), float(r["tpot_p99_limit_ms"])],
                "concurrency_real": c_real, "max_concurrency": max_c, "steady_tok_s_gpu_at_real": p.tok_s_gpu,
                "at_real_point": _latencies_ms(real), "ratio_prediction_tok_s_gpu": pred.predicted_tok_s_gpu, "measured_tok_s_gpu": measured}
@@ -93,7 +112,7 @@ def evaluate(rows: list[dict[str, str]], cat) -> list[dict]:
                 q = point(mid)
                 lo, hi = (lo, mid) if q is not None and q.tok_s_gpu >= measured else (mid, hi)
             q = point(hi)
-            own = load_at(q, m, pc, hw, eff, prec, lengths, spec, instances=instances, rate_scale=measured / q.tok_s_gpu)
+            own = load_at(q, m, pc, hw, eff, prec, lengths, spec, instances=instances, rate_scale=measured / q.tok_s_gpu, adp=adp)
             rec["concurrency_model"] = hi
             rec["at_model_point"] = _latencies_ms(own)
         out.append(rec)
@@ -115,9 +134,11 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--measured", default=str(MEASURED))
     ap.add_argument("--json", default=str(REPO / "bench/results/load_vs_measured.json"))
+    ap.add_argument("--no-engine-settings", action="store_true", help="leave out the attention-DP balancing the configurations name")
     args = ap.parse_args()
     t0 = time.perf_counter()
-    recs = evaluate(V.read_measured_csv(args.measured), load_catalog())
+    rows = V.read_measured_csv(args.measured)
+    recs = evaluate(rows if args.no_engine_settings else with_engine_settings(rows), load_catalog())
     for x in recs:
         a, mm = x["at_real_point"], x["measured"]
         print(f"{x['id'][:54]:54} {x['layout']:6} c {x['concurrency_real']:5d}  TTFT p50 {a[0]:6.0f}/{mm[0]:6.0f}  p99 {a[1]:6.0f}/{mm[1]:6.0f}"
@@ -126,7 +147,7 @@ def main() -> None:
            "beyond_model": [x["id"] for x in recs if x["at_model_point"] is None],
            "wall_s": round(time.perf_counter() - t0, 1), "date": time.strftime("%Y-%m-%d"),
            "machine": f"{platform.processor() or platform.machine()}, Python {platform.python_version()}",
-           "command": "python bench/bench_load_vs_measured.py"}
+           "command": "python bench/bench_load_vs_measured.py" + (" --no-engine-settings" if args.no_engine_settings else "")}
     print(json.dumps(res, indent=1))
     Path(args.json).write_text(json.dumps({"summary": res, "rows": recs}, indent=1))
 

@@ -435,6 +435,26 @@ def test_validate_flags_rows_that_contradict_their_own_latencies(cli, tmp_path):
     assert code == 0 and "inconsistent:" in out and "stall-1" in out and "ok-1: measured" not in out
 
 
+def test_validate_reads_attention_dp_balancing_from_optional_cells(cli, tmp_path):
+    """A server row may state its engine's attention-DP balancing (the names of NVIDIA's MLPerf
+    settings); the queue then holds its prompts, which shows in the p99 TTFT it reports.  A
+    timeout below 1 or a negative batching wait is a clear input error."""
+    head = ("id,hardware,num_gpus,model,precision,framework,scenario,isl_mean,osl_mean,isl_max,osl_max,tok_s_gpu,trust,"
+            "ttft_p99_limit_ms,tpot_p99_limit_ms,tp,ep,dp_attention,adp_balancing_timeout_iters,adp_balancing_batching_wait_iters\n")
+    row = "gb300-nvl72,72,deepseek-ai/DeepSeek-R1,fp4,trtllm,server,803.8,3754.5,3140,20000,5561.62,1,2000,80,8,8,1"
+    path = tmp_path / "adp.csv"
+    path.write_text(head + f"plain,{row},,\n" + f"held,{row},9,3\n")
+    code, out, err = cli("validate", "--measured", str(path), "--json", "-")
+    assert code == 0, err
+    got = {r["id"]: r for r in json.loads(out)["rows"]}
+    assert got["plain"]["status"] == got["held"]["status"] == "ok"
+    assert got["held"]["config"]["ttft_p99_s"] > got["plain"]["config"]["ttft_p99_s"] + 0.2
+    for cells, needle in ((",0,3", "adp_balancing_timeout_iters"), (",9,-1", "adp_balancing_batching_wait_iters")):
+        path.write_text(head + f"bad,{row}{cells}\n")
+        code, _, err = cli("validate", "--measured", str(path))
+        assert code == 2 and needle in err and "Traceback" not in err
+
+
 @pytest.mark.parametrize(("content", "needle"), [("", "no data rows"), ("a,b\n1,2\n", "missing columns"), (b"\x00\x01\x02", "binary")])
 def test_validate_cli_bad_csv(cli, tmp_path, content, needle):
     path = tmp_path / "bad.csv"

@@ -3,14 +3,7 @@ from __future__ import annotations
 
 from gigafactory.perf.hardware import hardware_from_catalog
 from gigafactory.perf.layout import Layout
-from gigafactory.perf.rows import (
-    LITTLES_LAW_TOLERANCE,
-    cell_float,
-    cell_int,
-    littles_law_ratio,
-    row_layouts,
-    row_precision,
-)
+from gigafactory.perf.rows import LITTLES_LAW_TOLERANCE, cell_float, cell_int, littles_law_ratio, row_adp_balance, row_layouts, row_precision
 
 
 def test_cells_are_numbers_or_none():
@@ -55,3 +48,13 @@ def test_littles_law_ratio_compares_a_run_with_its_own_latencies():
     # only fixed-concurrency rows state the concurrency the law needs; a missing cell gives None
     assert littles_law_ratio({**row, "scenario": "server", "tok_s_gpu": "90"}) is None
     assert littles_law_ratio({**row, "tpot_p50_ms": "", "tok_s_gpu": "90"}) is None
+
+
+def test_adp_balance_comes_from_the_rows_optional_cells():
+    """The settings' names in NVIDIA's MLPerf configurations; no timeout, no balancing."""
+    from gigafactory.perf.load import AdpBalance
+
+    assert row_adp_balance({"adp_balancing_timeout_iters": "9", "adp_balancing_batching_wait_iters": "3"}) == AdpBalance(9, 3)
+    assert row_adp_balance({"adp_balancing_timeout_iters": "6"}) == AdpBalance(6, 0)
+    assert row_adp_balance({"adp_balancing_batching_wait_iters": "3"}) is None
+    assert row_adp_balance({}) is None

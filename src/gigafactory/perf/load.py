@@ -29,7 +29,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 from scipy.special import ndtr, ndtri
@@ -114,6 +114,48 @@ class LoadPoint:
 
     def as_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
+
+
+@dataclass(frozen=True)
+class AdpBalance:
+    """TensorRT-LLM's attention-DP balancing (``attention_dp_config``: enable_balance,
+    timeout_iters, batching_wait_iters; NVIDIA's "ADP Balance Strategy" tech blog, 2025).  The
+    ranks of an attention-DP instance run each step together, so a prompt prefilled on one rank
+    while the others decode stalls them all.  The scheduler therefore holds new prompts: until
+    every rank has one and then ``batching_wait_iters`` more steps, or until a counter that
+    advances every step the ranks are not all holding one reaches ``timeout_iters`` (then
+    whatever is waiting runs).  NVIDIA's MLPerf v5.1-v6.0 DeepSeek-R1 submissions set 2-3 / 6-9
+    (bench/data/mlperf_v6_deepseek_configs.csv).  TTFT grows by the hold (:func:`adp_hold_cdf`)."""
+
+    timeout_iters: int  # [steps]
+    batching_wait_iters: int = 0  # [steps]
+
+
+def adp_hold_cdf(t_s: np.ndarray, step_s: float, adp: AdpBalance, rank_rate_rps: float, ranks: int) -> np.ndarray:
+    """P(hold <= t) for a prompt arriving at one of ``ranks`` attention-DP ranks fed ``rank_rate_rps``
+    each (Poisson), under :class:`AdpBalance` with steps of ``step_s`` [1].  The hold is counted in
+    whole steps from the first scheduling point after the prompt arrives (the part-step before it
+    is the TTFT's residual, counted apart).
+
+    The scheduler releases the held prompts in cycles (its counters restart at each release).  A
+    cycle's j-th scheduling point finds every rank holding a prompt with probability
+    F(j) = (1 - exp(-q j))^R, q the prompts per rank per step; the cycle then ends W batching steps
+    later, and otherwise at the timeout T: L = tau + W if tau <= T, else T steps, so
+    P(L > x) = 1 - F(x - W) for x < T and F(T) - F(x - W) from T on.  A prompt seen at a random
+    scheduling point of its cycle waits K steps with P(K >= k) = sum_{x >= k} P(L > x) / E[L]
+    (the discrete forward recurrence time of L; the tagged prompt's own effect on tau is
+    neglected: it is one of R ranks).  Sparse arrivals (MLPerf's servers: q ~ 0.1) give K uniform
+    on 0 .. T - 1; dense ones, about W / 2.  Checked against the scheduler's logic run step by
+    step in tests/test_perf_load.py."""
+    T, W = max(1, int(adp.timeout_iters)), max(0, int(adp.batching_wait_iters))
+    q, r = rank_rate_rps * step_s, max(1, ranks)
+    x = np.arange(T + W + 1, dtype=float)
+    covered = (-np.expm1(-q * np.maximum(x - W, 0.0))) ** r  # F(x - W), 0 where x <= W
+    at_timeout = (-math.expm1(-q * T)) ** r
+    survival = np.where(x < T, 1.0 - covered, np.maximum(at_timeout - covered, 0.0))  # P(L > x)
+    at_least = np.cumsum(survival[::-1])[::-1] / survival.sum()  # P(K >= k), k = 0 .. T + W
+    k = np.floor(np.maximum(np.asarray(t_s, dtype=float), 0.0) / step_s + 1e-9).astype(int) + 1
+    return 1.0 - np.where(k < at_least.size, at_least[np.minimum(k, at_least.size - 1)], 0.0)
 
 
 def cv_within_max(mean: float, cv: float, cap: float | None, quantile: float | None = None) -> float:
@@ -261,9 +303,11 @@ def admission_utilisation(slots: float, lifetime_s: float, wait_budget_s: float,
 
 
 def ttft_distribution(rate_rps: float, service_s: np.ndarray, own_s: np.ndarray, residual_s: float,
-                      kv_wait_probability: float = 0.0, kv_wait_rate: float = math.inf, servers: int = 1) -> tuple[np.ndarray, np.ndarray]:
+                      kv_wait_probability: float = 0.0, kv_wait_rate: float = math.inf, servers: int = 1,
+                      hold: tuple[float, Callable[[np.ndarray], np.ndarray]] | None = None) -> tuple[np.ndarray, np.ndarray]:
     """(grid [s], P(TTFT <= grid) [1]) with TTFT = KV admission wait + prefill-queue wait +
-    residual of the step running at arrival (uniform on [0, ``residual_s``]) + own prefill.
+    residual of the step running at arrival (uniform on [0, ``residual_s``]) + own prefill
+    (+ a scheduler's hold: ``hold`` = (its longest [s], its CDF), :func:`adp_hold_cdf`).
 
     prefill queue: the M/G/1 first-come-first-served queue of one scheduler, Poisson
     ``rate_rps``, service ``service_s`` per equal-probability length node.  Its wait is exact up
@@ -289,7 +333,8 @@ def ttft_distribution(rate_rps: float, service_s: np.ndarray, own_s: np.ndarray,
     mean_q = rate_rps * float((service_s * service_s).mean()) / (2 * (1 - rho)) if rho > 0 else 0.0
     has_kv = kv_wait_probability > 1e-9 and math.isfinite(kv_wait_rate) and kv_wait_rate > 0
     base = (own_s[:, None] + residual_s * _R[None, :]).ravel()
-    span = 40 * mean_q + 4 * float(service_s.max()) + (40 / kv_wait_rate if has_kv else 0.0) + 1.5 * float(base.max())
+    span = (40 * mean_q + 4 * float(service_s.max()) + (40 / kv_wait_rate if has_kv else 0.0) + 1.5 * float(base.max())
+            + (hold[0] if hold else 0.0))
     dx = span / FFT_POINTS
     edges = np.arange(1, FFT_POINTS + 1) * dx
     hist = np.bincount(np.minimum((base / dx).astype(int), FFT_POINTS - 1), minlength=FFT_POINTS) / base.size
@@ -317,6 +362,8 @@ def ttft_distribution(rate_rps: float, service_s: np.ndarray, own_s: np.ndarray,
         pk = kv_wait_probability * (np.exp(-kv_wait_rate * (edges - dx)) - np.exp(-kv_wait_rate * edges))
         pk[0] += 1 - kv_wait_probability
         spec = spec * np.fft.rfft(pk)
+    if hold:
+        spec = spec * np.fft.rfft(np.diff(hold[1](edges), prepend=0.0))  # mass per cell [k dx, (k + 1) dx)
     return edges, np.clip(np.cumsum(np.fft.irfft(spec, FFT_POINTS)), 0.0, 1.0)
 
 
@@ -412,7 +459,7 @@ def tpot_quantiles(mean_s: float, sd_s: np.ndarray, qs: tuple[float, ...] = (0.5
 def latency_under_load(
     rate_rps: float, lengths: Lengths, tokens_per_step: float, step_s: float, step_decode_s: float, step_full_s: float,
     prefill_tokens_per_step: float, kv_capacity_tokens: float, elasticity: float, schedulers: int = 1, max_seqs: int | None = None,
-    full_step_s_per_context_token: float = 0.0,
+    full_step_s_per_context_token: float = 0.0, adp: AdpBalance | None = None, adp_ranks: int = 1,
 ) -> LoadPoint:
     """p50 / p99 TTFT and TPOT of one aggregated scheduler (chunked prefill shares each step with decode).
 
@@ -427,7 +474,9 @@ def latency_under_load(
     max_seqs: sequences one scheduler admits at most (None: only the KV cache limits) [count];
     full_step_s_per_context_token: how much longer the full step is per token of context its
     prompt chunks attend to, beyond the mean prompt's (attention over the prompt so far): a prompt
-    of I tokens is served in I x (step_full_s + slope x (I - isl_mean) / 2) / budget [s].
+    of I tokens is served in I x (step_full_s + slope x (I - isl_mean) / 2) / budget [s];
+    adp: attention-DP balancing of instances of ``adp_ranks`` ranks (each a scheduler here), whose
+    hold adds to the TTFT (:class:`AdpBalance`; None: prompts are scheduled at once).
     """
     if rate_rps <= 0 or prefill_tokens_per_step <= 0 or not all(map(math.isfinite, (step_s, step_decode_s, step_full_s))):
         return UNSTABLE
@@ -447,7 +496,11 @@ def latency_under_load(
     extra = max(step_full_s - step_decode_s, 0.0) / prefill_tokens_per_step  # a prompt token's share of a step [s]
     own = np.maximum(service, step_s + isl_f * extra)
     pool = schedulers if PREFILL_ROUTING == "least-work" else 1
-    t50, t99 = quantiles_from_cdf(*ttft_distribution(rate_rps * pool, service, own, step_s, pa, ta, pool))
+    hold = None
+    if adp is not None and adp_ranks > 1:
+        hold = ((adp.timeout_iters + adp.batching_wait_iters) * step_s,
+                lambda t: adp_hold_cdf(t, step_s, adp, rate_rps, adp_ranks))
+    t50, t99 = quantiles_from_cdf(*ttft_distribution(rate_rps * pool, service, own, step_s, pa, ta, pool, hold))
     multi = osl[osl >= 2] if (osl >= 2).any() else osl  # 64 nodes: the p99 moves < 1 % against 1,024
     # each scheduler gets its share of the arrivals dealt out by the router: smoother than Poisson
     scv = split_arrival_scv(schedulers)
@@ -468,13 +521,14 @@ def _elasticity(m: Any, pc: ParamCounts, hw: Hardware, eff: Efficiency, layout: 
 def aggregated_load(
     m: Any, pc: ParamCounts, hw: Hardware, eff: Efficiency, layout: Layout, precision: str, lengths: Lengths,
     concurrency: int, spec: Speculation = Speculation(), point: ServingPoint | None = None, instances: int = 1,
-    max_seqs: int | None = None, rate_scale: float = 1.0,
+    max_seqs: int | None = None, rate_scale: float = 1.0, adp: AdpBalance | None = None,
 ) -> tuple[ServingPoint, LoadPoint] | None:
     """The steady point of one aggregated instance at ``concurrency`` sequences
     (:func:`perf.serving.aggregated_point`) and the latencies at ``rate_scale`` x its arrival rate
     (the step times stay those of the point: conservative below 1); None if it does not fit.
     ``instances`` identical instances share the traffic behind one router; attention-data-parallel
-    ranks are schedulers of their own, each with 1/tp of an instance's traffic."""
+    ranks are schedulers of their own, each with 1/tp of an instance's traffic, and ``adp`` is how
+    their engine balances them (:class:`AdpBalance`; None: no hold)."""
     isl, osl = lengths.isl_mean, lengths.osl_mean
     p = point or aggregated_point(m, pc, hw, eff, layout, precision, isl, osl, concurrency, spec)
     if p is None:
@@ -493,7 +547,8 @@ def aggregated_load(
     rate = p.tok_s_gpu * p.gpus / osl / ranks * rate_scale
     fit = memory_fit(m, pc, hw, layout, precision, int(isl + osl))
     lp = latency_under_load(rate, lengths, acc, p.tpot_s * acc, st_d * cost, st_f * cost, pp * room / ranks, fit.kv_capacity_tokens / ranks, e,
-                            max(1, instances) * ranks, max(1, max_seqs // ranks) if max_seqs else None, (st_f2 - st_f) * cost / isl)
+                            max(1, instances) * ranks, max(1, max_seqs // ranks) if max_seqs else None, (st_f2 - st_f) * cost / isl,
+                            adp if layout.dp_attention else None, ranks)
     return p, lp
 
 
@@ -543,12 +598,15 @@ def disaggregated_load(
 
 
 def load_at(p: ServingPoint, m: Any, pc: ParamCounts, hw: Hardware, eff: Efficiency, precision: str, lengths: Lengths,
-            spec: Speculation = Speculation(), instances: int = 1, max_seqs: int | None = None, rate_scale: float = 1.0) -> LoadPoint:
+            spec: Speculation = Speculation(), instances: int = 1, max_seqs: int | None = None, rate_scale: float = 1.0,
+            adp: AdpBalance | None = None) -> LoadPoint:
     """Latencies of a steady point at ``rate_scale`` x its own arrival rate: :func:`aggregated_load`
     or :func:`disaggregated_load`; ``instances`` serving units share the traffic; ``max_seqs`` caps
-    the sequences an (decode) instance admits (None: only its KV cache does)."""
+    the sequences an (decode) instance admits (None: only its KV cache does); ``adp``: the
+    attention-DP balancing of an aggregated instance (a disaggregated decode pool has no prompts
+    to hold)."""
     if p.mode == "disaggregated":
         return disaggregated_load(m, pc, hw, eff, p, precision, lengths, spec, max_seqs=max_seqs, rate_scale=rate_scale)
     res = aggregated_load(m, pc, hw, eff, p.layout, precision, lengths, p.concurrency, spec, point=p, instances=instances, max_seqs=max_seqs,
-                          rate_scale=rate_scale)
+                          rate_scale=rate_scale, adp=adp)
     return res[1] if res else UNSTABLE

@@ -12,7 +12,7 @@ from typing import Any
 
 from gigafactory.perf.hardware import PRECISIONS, Hardware
 from gigafactory.perf.layout import Layout
-from gigafactory.perf.load import DEFAULT_LENGTH_CV, cv_within_max
+from gigafactory.perf.load import DEFAULT_LENGTH_CV, AdpBalance, cv_within_max
 from gigafactory.perf.memory import memory_fit
 from gigafactory.perf.search import candidate_layouts
 
@@ -54,6 +54,16 @@ def littles_law_ratio(row: dict) -> float | None:
     if not all(x is not None and x > 0 for x in (c, osl, gpus, tok, ttft, tpot)):
         return None
     return tok / (c * osl / ((ttft + (osl - 1) * tpot) / 1e3) / gpus)
+
+
+def row_adp_balance(row: dict) -> AdpBalance | None:
+    """The attention-DP balancing a row's engine ran (``perf.load.AdpBalance``), from its optional
+    ``adp_balancing_timeout_iters`` and ``adp_balancing_batching_wait_iters`` cells (the names of
+    the settings in NVIDIA's MLPerf configurations); None when the row does not state a timeout."""
+    timeout = cell_int(row, "adp_balancing_timeout_iters")
+    if not timeout or timeout < 1:
+        return None
+    return AdpBalance(timeout, max(0, cell_int(row, "adp_balancing_batching_wait_iters") or 0))
 
 
 def row_layouts(row: dict, m: Any, hw: Hardware) -> list[Layout]:

@@ -18,7 +18,7 @@ from gigafactory.perf.architecture import ParamCounts, param_counts
 from gigafactory.perf.efficiency import Efficiency
 from gigafactory.perf.hardware import Hardware
 from gigafactory.perf.layout import Layout
-from gigafactory.perf.load import Lengths, LoadPoint, load_at
+from gigafactory.perf.load import AdpBalance, Lengths, LoadPoint, load_at
 from gigafactory.perf.memory import memory_fit
 from gigafactory.perf.serving import ServingPoint, Speculation, aggregated_point, disaggregated_point
 
@@ -82,14 +82,15 @@ LOAD_BISECTIONS = 6
 
 def sustainable_fraction(p: ServingPoint, m: Any, pc: ParamCounts, hw: Hardware, eff: Efficiency, precision: str, lengths: Lengths,
                          ttft_p99_s: float | None, tpot_p99_s: float | None, spec: Speculation = Speculation(),
-                         peak: float = 1.0, instances: int = 1) -> tuple[float, LoadPoint]:
+                         peak: float = 1.0, instances: int = 1, adp: AdpBalance | None = None) -> tuple[float, LoadPoint]:
     """The largest share f of the point's saturation rate (its steady tok/s) at which the p99s under
     Poisson arrivals still meet the limits when the arrivals peak at ``peak`` x their mean: judged at
     ``f x peak`` x the rate (``perf.load.load_at``; ``instances`` aggregated instances behind one
-    router).  (0, latencies at f = 1) when no f of at least MIN_LOAD_FRACTION does."""
+    router, ``adp`` their engine's attention-DP balancing).  (0, latencies at f = 1) when no f of at
+    least MIN_LOAD_FRACTION does."""
 
     def at(f: float) -> LoadPoint:
-        return load_at(p, m, pc, hw, eff, precision, lengths, spec, instances=instances, rate_scale=f * peak)
+        return load_at(p, m, pc, hw, eff, precision, lengths, spec, instances=instances, rate_scale=f * peak, adp=adp)
 
     full = at(1.0)
     if full.meets(ttft_p99_s, tpot_p99_s):

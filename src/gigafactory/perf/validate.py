@@ -30,27 +30,14 @@ from gigafactory.errors import InputError, Problem
 from gigafactory.perf.architecture import param_counts
 from gigafactory.perf.efficiency import Efficiency, efficiency_for, efficiency_source
 from gigafactory.perf.hardware import hardware_from_catalog
-from gigafactory.perf.load import DEFAULT_LENGTH_CV, Lengths, admission_utilisation
+from gigafactory.perf.load import DEFAULT_LENGTH_CV, AdpBalance, Lengths, admission_utilisation
 from gigafactory.perf.memory import memory_fit
 from gigafactory.perf.power import power_capped, row_power_limit_w
 from gigafactory.perf.releases import software_release
-from gigafactory.perf.rows import (
-    LITTLES_LAW_TOLERANCE,
-    cell_float,
-    cell_int,
-    littles_law_ratio,
-    output_length_cv,
-    prefill_layout,
-    row_layouts,
-    row_precision,
-)
+from gigafactory.perf.rows import (LITTLES_LAW_TOLERANCE, cell_float, cell_int, littles_law_ratio, output_length_cv, prefill_layout,
+                                   row_adp_balance, row_layouts, row_precision)
 from gigafactory.perf.search import batch_sizes, sustainable_fraction
-from gigafactory.perf.serving import (
-    ServingPoint,
-    Speculation,
-    aggregated_point,
-    disaggregated_point,
-)
+from gigafactory.perf.serving import ServingPoint, Speculation, aggregated_point, disaggregated_point
 
 REQUIRED_COLUMNS = ("id", "hardware", "num_gpus", "model", "precision", "framework", "scenario", "isl_mean", "osl_mean", "tok_s_gpu")
 #: Poisson arrivals put the p99 well above the steady-state value.  Ratios p99 / p50 in the
@@ -107,11 +94,14 @@ class RowPrediction:
 
 #: numeric columns of the measured-results format (shared/data/measured/README.md) and what
 #: a value must be when it is not blank.
-COUNT_COLUMNS = ("num_gpus", "isl_max", "osl_max", "concurrency", "prefill_gpus", "decode_gpus", "tp", "ep", "pp")
+COUNT_COLUMNS = ("num_gpus", "isl_max", "osl_max", "concurrency", "prefill_gpus", "decode_gpus", "tp", "ep", "pp",
+                 "adp_balancing_timeout_iters")
+#: optional whole-number cells that may be 0 (perf.rows.row_adp_balance)
+STEP_COLUMNS = ("adp_balancing_batching_wait_iters",)
 FLAG_COLUMNS = ("disaggregated", "dp_attention", "mtp")
 AMOUNT_COLUMNS = ("isl_mean", "osl_mean", "target_qps", "ttft_p99_limit_ms", "tpot_p99_limit_ms", "tok_s_gpu", "tok_s_user",
                   "ttft_p50_ms", "ttft_p99_ms", "tpot_p50_ms", "tpot_p99_ms", "power_limit_w")
-NUMERIC_COLUMNS = COUNT_COLUMNS + FLAG_COLUMNS + AMOUNT_COLUMNS
+NUMERIC_COLUMNS = COUNT_COLUMNS + STEP_COLUMNS + FLAG_COLUMNS + AMOUNT_COLUMNS
 #: at most this many problems are listed for one CSV (the rest are counted)
 MAX_PROBLEMS = 20
 
@@ -165,6 +155,8 @@ def cell_problem(row: dict[str, Any], column: str) -> tuple[str, str] | None:
         v = None
     if column in COUNT_COLUMNS:
         expected = "a whole number >= 1, or blank"
+    elif column in STEP_COLUMNS:
+        expected = "a whole number >= 0, or blank"
     elif column in FLAG_COLUMNS:
         expected = "0 or 1, or blank"
     else:
@@ -175,6 +167,8 @@ def cell_problem(row: dict[str, Any], column: str) -> tuple[str, str] | None:
         return "not a finite number", expected
     if column in COUNT_COLUMNS and (v < 1 or v != int(v)):
         return "not a whole number >= 1", expected
+    if column in STEP_COLUMNS and (v < 0 or v != int(v)):
+        return "not a whole number >= 0", expected
     if column in FLAG_COLUMNS and v not in (0, 1):
         return "not 0 or 1", expected
     if column in AMOUNT_COLUMNS and v < 0:
@@ -247,15 +241,16 @@ def _with_admission_headroom(p: ServingPoint, slots: float, osl: float, ttft_lim
 
 
 def _under_load(p: ServingPoint, m: Any, pc: Any, hw: Any, eff: Efficiency, precision: str, lengths: Lengths, spec: Speculation,
-                instances: int, ttft_limit_s: float, tpot_limit_s: float) -> ServingPoint | None:
+                instances: int, ttft_limit_s: float, tpot_limit_s: float, adp: AdpBalance | None = None) -> ServingPoint | None:
     """The point at the largest share of its saturation rate whose p99 TTFT and TPOT under Poisson
     arrivals (perf.load) meet the limits, with those p99s in its details; None when no share of
     at least search.MIN_LOAD_FRACTION does.  Aggregated instances share one router; a
-    disaggregated point's own prefill and decode pools are in the point."""
+    disaggregated point's own prefill and decode pools are in the point; ``adp``: the row's
+    attention-DP balancing (perf.rows.row_adp_balance)."""
     if p.ttft_s > ttft_limit_s or p.tpot_s > tpot_limit_s:
         return None  # a p99 under load is never below the unloaded value
     f, lp = sustainable_fraction(p, m, pc, hw, eff, precision, lengths, ttft_limit_s, tpot_limit_s, spec,
-                                 instances=instances if p.mode == "aggregated" else 1)
+                                 instances=instances if p.mode == "aggregated" else 1, adp=adp)
     if f <= 0:
         return None
     return replace(p, tok_s_gpu=p.tok_s_gpu * f, details={**p.details, "load_fraction": f, "ttft_p99_s": lp.ttft_p99_s, "tpot_p99_s": lp.tpot_p99_s})
@@ -411,7 +406,7 @@ def predict_row(row: dict[str, str], cat: Catalog, table: dict | None = None, ef
             p, instances = loaded[i]
             if best is not None and p.tok_s_gpu <= best.tok_s_gpu:
                 break
-            q = _under_load(p, m, pc, hw, eff, precision, lengths, spec, instances, ttft_lim / 1e3, tpot_lim / 1e3)
+            q = _under_load(p, m, pc, hw, eff, precision, lengths, spec, instances, ttft_lim / 1e3, tpot_lim / 1e3, row_adp_balance(row))
             if q is not None and (best is None or q.tok_s_gpu > best.tok_s_gpu):
                 best = q
     else:
