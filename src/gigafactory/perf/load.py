@@ -14,7 +14,9 @@ requests) is seen as three delays in series, as the simulator's engine (`simulat
    token budget left after the decode tokens: an M/G/1 queue in prompt tokens, its wait exact up
    to a grid (Pollaczek-Khinchine transform by FFT); several schedulers behind a router that
    sends work where there is least are one M/G/c queue (:func:`ttft_distribution`).
-3. **own prefill**, plus the rest of the step running when the request arrives.
+3. **own prefill**, plus the rest of the step running when the request arrives, and, for an
+   attention-DP engine that balances its ranks (TensorRT-LLM's ADP balancing), the steps it holds
+   a new prompt until the ranks take prompts together (:class:`AdpBalance`, :func:`adp_hold_cdf`).
 
 A request's TPOT is the mean of its decode steps: full-budget steps while the prefill queue is
 busy, decode steps otherwise (the busy share of its window varies as for an alternating renewal
