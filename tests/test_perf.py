@@ -433,6 +433,12 @@ def test_validate_flags_rows_that_contradict_their_own_latencies(cli, tmp_path):
     assert abs(ratios["ok-1"] - 1) < 1e-3 and abs(ratios["stall-1"] - 0.6) < 1e-3
     code, out, err = cli("validate", "--measured", str(path))
     assert code == 0 and "inconsistent:" in out and "stall-1" in out and "ok-1: measured" not in out
+    # a second row under the same id, with no latencies, is not mistaken for the flagged one
+    with path.open("a") as f:
+        f.write("stall-1,h100-sxm,8,llama2-70b,fp8,trtllm,offline,1024,1024,,2000,,,2\n")
+    code, out, err = cli("validate", "--measured", str(path))
+    assert code == 0, err
+    assert out.count("inconsistent:") == 1
 
 
 def test_validate_reads_attention_dp_balancing_from_optional_cells(cli, tmp_path):
@@ -449,7 +455,8 @@ def test_validate_reads_attention_dp_balancing_from_optional_cells(cli, tmp_path
     got = {r["id"]: r for r in json.loads(out)["rows"]}
     assert got["plain"]["status"] == got["held"]["status"] == "ok"
     assert got["held"]["config"]["ttft_p99_s"] > got["plain"]["config"]["ttft_p99_s"] + 0.2
-    for cells, needle in ((",0,3", "adp_balancing_timeout_iters"), (",9,-1", "adp_balancing_batching_wait_iters")):
+    for cells, needle in ((",0,3", "adp_balancing_timeout_iters"), (",9,-1", "adp_balancing_batching_wait_iters"),
+                          (",1e12,3", "adp_balancing_timeout_iters"), (",9,20000", "adp_balancing_batching_wait_iters")):
         path.write_text(head + f"bad,{row}{cells}\n")
         code, _, err = cli("validate", "--measured", str(path))
         assert code == 2 and needle in err and "Traceback" not in err

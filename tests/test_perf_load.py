@@ -199,6 +199,34 @@ def test_adp_hold_matches_the_schedulers_rule_run_step_by_step(q, timeout, wait)
         assert (model * k).sum() == pytest.approx((timeout - 1) / 2, abs=0.15)
 
 
+def test_adp_hold_degenerate_inputs():
+    """No step, no hold; no arrivals (or an unknown rate), the timeout's uniform hold."""
+    t = np.array([0.0, 0.05, 1.0])
+    assert np.all(adp_hold_cdf(t, 0.0, AdpBalance(9, 3), 1.0, 8) == 1.0)
+    for rate in (0.0, float("nan")):
+        cdf = adp_hold_cdf(np.arange(12.0), 1.0, AdpBalance(9, 3), rate, 8)
+        assert cdf[0] == pytest.approx(1 / 9) and cdf[8] == pytest.approx(1.0)
+
+
+def test_sustainable_fraction_scans_when_the_hold_makes_the_ttft_fall_with_the_rate(monkeypatch):
+    """With a balancing hold the p99 TTFT can fall as the rate rises (every rank holds a prompt
+    sooner) while the TPOT rises: here the TTFT limit fails below f = 0.7 and the TPOT limit above
+    f = 0.9.  Bisection from f = 0.5 would give up; the scan finds the largest f that meets both."""
+    from gigafactory.perf import search
+    from gigafactory.perf.load import LoadPoint
+
+    def fake(*args, rate_scale=1.0, adp=None, **kwargs):
+        f = rate_scale
+        return LoadPoint(f, 1.0, 2.0 - f, 0.05, 0.05 + 0.1 * f, 0.5, 0.0, True)
+
+    monkeypatch.setattr(search, "load_at", fake)
+    none = (None,) * 6
+    f, lp = search.sustainable_fraction(None, *none, 1.3, 0.14, adp=AdpBalance(50, 10))
+    assert f == pytest.approx(0.9, abs=1 / 512) and lp.meets(1.3, 0.14)
+    f, _ = search.sustainable_fraction(None, *none, 1.3, 0.14)  # without the hold: bisection from 0.5
+    assert f == 0.0
+
+
 def test_adp_hold_adds_its_steps_to_the_ttft_only():
     """The hold delays the first token by about its mean ((T - 1) / 2 steps at sparse arrivals) and
     leaves the TPOT alone; without attention-DP ranks to balance (one rank) there is no hold."""

@@ -132,6 +132,7 @@ def validate(
     """Predict every row of a measured CSV by its scenario's rule and report the errors."""
 
     from gigafactory.perf.efficiency import load_efficiencies
+    from gigafactory.perf.rows import LITTLES_LAW_TOLERANCE
     from gigafactory.perf.validate import DEFAULT_LATENCY_RULE, LATENCY_RULES, read_measured_csv, validate_rows
 
     latency_rule = DEFAULT_LATENCY_RULE if latency_rule is None else latency_rule
@@ -186,8 +187,10 @@ def validate(
               + (f"({'; '.join(f'{k}: {v}' for k, v in summary['unsupported_reasons'].items())})" if summary["unsupported_reasons"] else ""))
     for p in preds:
         ratio = (p.meta or {}).get("littles_law_ratio")
-        if p.id in summary["inconsistent_rows"]:
+        if ratio is not None and abs(ratio - 1) > LITTLES_LAW_TOLERANCE:
+            why = ("the run lost time its median latencies do not show (a heavy TTFT tail, stalls, a ramp), which a step-time model "
+                   "does not predict" if ratio < 1 else "more than its latencies allow: check the row's concurrency and latencies")
             out.print(f"[yellow]inconsistent:[/] {p.id}: measured tok/s/GPU is {ratio:.2f} x what its own p50 TTFT and TPOT give at its "
-                      "concurrency (Little's law); the run lost time outside its steps, which the model does not predict")
+                      f"concurrency (Little's law); {why}")
     if json_out:
         out.print(f"JSON written to {json_out}")

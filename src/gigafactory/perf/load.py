@@ -149,14 +149,18 @@ def adp_hold_cdf(t_s: np.ndarray, step_s: float, adp: AdpBalance, rank_rate_rps:
     neglected: it is one of R ranks).  Sparse arrivals (MLPerf's servers: q ~ 0.1) give K uniform
     on 0 .. T - 1; dense ones, about W / 2.  Checked against the scheduler's logic run step by
     step in tests/test_perf_load.py."""
+    t = np.asarray(t_s, dtype=float)
+    if not step_s > 0 or not math.isfinite(step_s):
+        return np.ones_like(t)  # no step to hold for
     T, W = max(1, int(adp.timeout_iters)), max(0, int(adp.batching_wait_iters))
-    q, r = rank_rate_rps * step_s, max(1, ranks)
+    q = rank_rate_rps * step_s if math.isfinite(rank_rate_rps) and rank_rate_rps > 0 else 0.0
+    r = max(1, ranks)
     x = np.arange(T + W + 1, dtype=float)
     covered = (-np.expm1(-q * np.maximum(x - W, 0.0))) ** r  # F(x - W), 0 where x <= W
     at_timeout = (-math.expm1(-q * T)) ** r
     survival = np.where(x < T, 1.0 - covered, np.maximum(at_timeout - covered, 0.0))  # P(L > x)
     at_least = np.cumsum(survival[::-1])[::-1] / survival.sum()  # P(K >= k), k = 0 .. T + W
-    k = np.floor(np.maximum(np.asarray(t_s, dtype=float), 0.0) / step_s + 1e-9).astype(int) + 1
+    k = np.floor(np.clip(t / step_s, 0.0, float(at_least.size)) + 1e-9).astype(int) + 1
     return 1.0 - np.where(k < at_least.size, at_least[np.minimum(k, at_least.size - 1)], 0.0)
 
 
@@ -365,7 +369,7 @@ def ttft_distribution(rate_rps: float, service_s: np.ndarray, own_s: np.ndarray,
         pk[0] += 1 - kv_wait_probability
         spec = spec * np.fft.rfft(pk)
     if hold:
-        spec = spec * np.fft.rfft(np.diff(hold[1](edges), prepend=0.0))  # mass per cell [k dx, (k + 1) dx)
+        spec = spec * np.fft.rfft(np.diff(hold[1](edges), prepend=0.0))  # mass per cell (k dx, (k + 1) dx]
     return edges, np.clip(np.cumsum(np.fft.irfft(spec, FFT_POINTS)), 0.0, 1.0)
 
 

@@ -44,8 +44,10 @@ def littles_law_ratio(row: dict) -> float | None:
     """A fixed-concurrency row's measured tok/s/GPU over what its own median latencies give by
     Little's law: concurrency x output length / (TTFT + (output - 1) x TPOT) / GPUs [1].
 
-    A run well below 1 lost time its latencies do not show (stalls, a ramp, a slow client); a
-    step-time model predicts the steps, so its error on such a row is partly the run's.  None
+    The law holds for means; the table gives medians, which a run with a long TTFT tail, stalls,
+    a ramp or a slow client leaves far above its throughput: a ratio well below 1 marks time its
+    median latencies do not show, which a step-time model does not predict (its error on such a
+    row is partly the run's).  Well above 1, the concurrency or the latencies are suspect.  None
     when the row is not fixed-concurrency or lacks a cell."""
     if (row.get("scenario") or "") != "fixed-concurrency":
         return None

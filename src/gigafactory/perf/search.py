@@ -78,6 +78,9 @@ PREFILL_HEADROOM_MAX = 2.0
 #: only lower is not worth its GPUs.  LOAD_BISECTIONS halvings find the share to 1/64 of the range
 MIN_LOAD_FRACTION = 0.5
 LOAD_BISECTIONS = 6
+#: with an attention-DP balancing hold the p99 TTFT is not monotonic in the rate: the shares of
+#: saturation scanned (from 1 down to MIN_LOAD_FRACTION) before the bisection refines
+ADP_SCAN_STEP = 1 / 16
 
 
 def sustainable_fraction(p: ServingPoint, m: Any, pc: ParamCounts, hw: Hardware, eff: Efficiency, precision: str, lengths: Lengths,
@@ -87,7 +90,12 @@ def sustainable_fraction(p: ServingPoint, m: Any, pc: ParamCounts, hw: Hardware,
     Poisson arrivals still meet the limits when the arrivals peak at ``peak`` x their mean: judged at
     ``f x peak`` x the rate (``perf.load.load_at``; ``instances`` aggregated instances behind one
     router, ``adp`` their engine's attention-DP balancing).  (0, latencies at f = 1) when no f of at
-    least MIN_LOAD_FRACTION does."""
+    least MIN_LOAD_FRACTION does.
+
+    The p99s grow with the rate, so the largest f is found by bisection, except with ``adp``: its
+    hold is shorter when prompts come faster (every rank holds one sooner), so a TTFT limit can
+    fail at a low f and pass at a higher one.  Then f is scanned downwards from 1 in steps of
+    ADP_SCAN_STEP first, and the bisection refines the first f that meets the limits."""
 
     def at(f: float) -> LoadPoint:
         return load_at(p, m, pc, hw, eff, precision, lengths, spec, instances=instances, rate_scale=f * peak, adp=adp)
@@ -95,10 +103,22 @@ def sustainable_fraction(p: ServingPoint, m: Any, pc: ParamCounts, hw: Hardware,
     full = at(1.0)
     if full.meets(ttft_p99_s, tpot_p99_s):
         return 1.0, full
-    low = at(MIN_LOAD_FRACTION)
-    if not low.meets(ttft_p99_s, tpot_p99_s):
-        return 0.0, full
-    lo, hi, best = MIN_LOAD_FRACTION, 1.0, low
+    hi = 1.0
+    if adp is not None:
+        f = 1.0 - ADP_SCAN_STEP
+        while f >= MIN_LOAD_FRACTION - 1e-12:
+            lp = at(f)
+            if lp.meets(ttft_p99_s, tpot_p99_s):
+                break
+            hi, f = f, f - ADP_SCAN_STEP
+        else:
+            return 0.0, full
+        low, lo_f = lp, f
+    else:
+        low, lo_f = at(MIN_LOAD_FRACTION), MIN_LOAD_FRACTION
+        if not low.meets(ttft_p99_s, tpot_p99_s):
+            return 0.0, full
+    lo, best = lo_f, low
     for _ in range(LOAD_BISECTIONS):
         mid = (lo + hi) / 2
         lp = at(mid)

@@ -98,6 +98,10 @@ COUNT_COLUMNS = ("num_gpus", "isl_max", "osl_max", "concurrency", "prefill_gpus"
                  "adp_balancing_timeout_iters")
 #: optional whole-number cells that may be 0 (perf.rows.row_adp_balance)
 STEP_COLUMNS = ("adp_balancing_batching_wait_iters",)
+#: the attention-DP balancing cells count engine steps; beyond this a hold would last minutes and
+#: its distribution would not fit the TTFT grid (TensorRT-LLM's default timeout is 50 steps)
+MAX_ADP_STEPS = 10_000
+ADP_COLUMNS = ("adp_balancing_timeout_iters", "adp_balancing_batching_wait_iters")
 FLAG_COLUMNS = ("disaggregated", "dp_attention", "mtp")
 AMOUNT_COLUMNS = ("isl_mean", "osl_mean", "target_qps", "ttft_p99_limit_ms", "tpot_p99_limit_ms", "tok_s_gpu", "tok_s_user",
                   "ttft_p50_ms", "ttft_p99_ms", "tpot_p50_ms", "tpot_p99_ms", "power_limit_w")
@@ -169,6 +173,8 @@ def cell_problem(row: dict[str, Any], column: str) -> tuple[str, str] | None:
         return "not a whole number >= 1", expected
     if column in STEP_COLUMNS and (v < 0 or v != int(v)):
         return "not a whole number >= 0", expected
+    if column in ADP_COLUMNS and v > MAX_ADP_STEPS:
+        return f"more than {MAX_ADP_STEPS:,} steps", f"a whole number of engine steps up to {MAX_ADP_STEPS:,}, or blank"
     if column in FLAG_COLUMNS and v not in (0, 1):
         return "not 0 or 1", expected
     if column in AMOUNT_COLUMNS and v < 0:
