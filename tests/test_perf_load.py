@@ -310,8 +310,10 @@ def test_tpot_under_load_matches_mlperf_servers_at_their_operating_point(catalog
 
     The TTFT gap of the attention-DP DeepSeek-R1 rows is the engine's balancing hold: with the
     settings their submissions' configurations name (bench/data/mlperf_v6_deepseek_configs.csv:
-    timeout 9, batching wait 3) their TTFT p50 is 0.75-0.84x the measured, against 0.27-0.32x
-    without (nineteenth round), and over all rows 0.78x (p50) and 0.56x (p99)."""
+    timeout 9, batching wait 3) the v6.0 rows' TTFT p50 is 0.75-0.84x the measured, against
+    0.30-0.32x without (nineteenth round), and over all rows 0.78x (p50) and 0.56x (p99).  The hold
+    is counted in steps, so a row whose step the model makes too fast (v5.1 GB200: TPOT p50 0.62x)
+    keeps that share of the gap (0.21x -> 0.46x)."""
     from gigafactory.perf.validate import read_measured_csv
 
     b = bench_module("bench_load_vs_measured")
@@ -325,11 +327,13 @@ def test_tpot_under_load_matches_mlperf_servers_at_their_operating_point(catalog
     assert math.exp(np.median(np.abs(spread))) < 1.07
     assert s["median_ratio"]["ttft_p99_ms"] < 1  # under-predicted: the known gap, stated
     held = [x for x in recs if x["adp_balance"]]
-    assert len(held) >= 5
-    assert all(0.7 < x["at_real_point"][0] / x["measured"][0] < 1.1 for x in held)
+    stepped = [x for x in held if 0.8 < x["at_real_point"][2] / x["measured"][2] < 1.25]  # the step within 20 %
+    assert len(held) >= 6 and len(stepped) >= 5
+    assert all(0.7 < x["at_real_point"][0] / x["measured"][0] < 1.1 for x in stepped)
     assert s["median_ratio"]["ttft_p50_ms"] > 0.7
     without = {x["id"]: x for x in b.evaluate(rows, catalog)}
     assert all(without[x["id"]]["at_real_point"][0] / x["measured"][0] < 0.4 for x in held)
+    assert all(x["at_real_point"][0] > 2 * without[x["id"]]["at_real_point"][0] for x in held)
 
 
 def _mmc_wait_tail(servers: int, load: float, service_s: float, budget_s: float, n: int = 200_000, seed: int = 7) -> float:

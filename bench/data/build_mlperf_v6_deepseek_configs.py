@@ -10,7 +10,9 @@ as text (regular expressions on literal settings), never executed.
 
 Usage: ``python bench/data/build_mlperf_v6_deepseek_configs.py --repo <git dir of inference_results_v6.0>
 [--measured ../shared/data/measured/calibration.csv]`` (the mirror used: gbeezybez/inference_results_v6.0
-@232fbf9, a copy of mlcommons/inference_results_v6.0).
+@232fbf9, a copy of mlcommons/inference_results_v6.0).  ``--round v5.1 --repo <git dir of
+inference_results_v5.1>`` adds that round's rows (mlcommons/inference_results_v5.1); each run
+replaces its own round's rows and keeps the others.
 """
 from __future__ import annotations
 
@@ -58,17 +60,25 @@ def config_path(source_url: str) -> str | None:
 
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--repo", required=True, help="git directory of a copy of mlcommons/inference_results_v6.0")
+    ap.add_argument("--repo", required=True, help="git directory of a copy of mlcommons/inference_results_<round>")
+    ap.add_argument("--round", default="v6.0", help="the MLPerf round whose DeepSeek-R1 rows to read (v6.0, v5.1)")
     ap.add_argument("--measured", default=str(HERE.parents[2] / "shared" / "data" / "measured" / "calibration.csv"))
     args = ap.parse_args()
     with open(args.measured, encoding="utf-8") as f:
-        rows = [r for r in csv.DictReader(f) if r["id"].startswith("mlperf-v6.0-") and "deepseek" in r["model"].lower()]
+        rows = [r for r in csv.DictReader(f) if r["id"].startswith(f"mlperf-{args.round}-") and "deepseek" in r["model"].lower()]
     out = []
+    if OUT.exists():  # keep the other rounds' rows
+        with open(OUT, encoding="utf-8") as f:
+            out = [c for c in csv.DictReader(f) if not c["id"].startswith(f"mlperf-{args.round}-")]
     for r in rows:
         path = config_path(r["source_url"])
         if path is None:
             continue
         shown = subprocess.run(["git", f"--git-dir={args.repo}", "show", f"HEAD:{path}"], capture_output=True, text=True, check=False)
+        if shown.returncode != 0:  # some systems keep the _TRT suffix in their configs folder too (v5.1 GB300 NVL72)
+            trt = path.replace("/Offline/", "_TRT/Offline/").replace("/Server/", "_TRT/Server/").replace("/Interactive/", "_TRT/Interactive/")
+            shown = subprocess.run(["git", f"--git-dir={args.repo}", "show", f"HEAD:{trt}"], capture_output=True, text=True, check=False)
+            path = trt if shown.returncode == 0 else path
         if shown.returncode != 0:
             print(f"skip {r['id']}: {path} not in the copy")
             continue
@@ -77,7 +87,7 @@ def main() -> None:
             print(f"skip {r['id']}: {path} sets no moe_backend (disaggregated: settings live elsewhere)")
             continue
         out.append({"id": r["id"], "config_path": path,
-                    "source_url": f"https://github.com/mlcommons/inference_results_v6.0/blob/main/{path}", **settings})
+                    "source_url": f"https://github.com/mlcommons/inference_results_{args.round}/blob/main/{path}", **settings})
     with open(OUT, "w", newline="", encoding="utf-8") as f:
         w = csv.DictWriter(f, fieldnames=COLUMNS, lineterminator="\n")
         w.writeheader()

@@ -126,8 +126,9 @@ class AdpBalance:
     while the others decode stalls them all.  The scheduler therefore holds new prompts: until
     every rank has one and then ``batching_wait_iters`` more steps, or until a counter that
     advances every step the ranks are not all holding one reaches ``timeout_iters`` (then
-    whatever is waiting runs).  NVIDIA's MLPerf v5.1-v6.0 DeepSeek-R1 submissions set 2-3 / 6-9
-    (bench/data/mlperf_v6_deepseek_configs.csv).  TTFT grows by the hold (:func:`adp_hold_cdf`)."""
+    whatever is waiting runs).  NVIDIA's MLPerf v5.1-v6.0 DeepSeek-R1 servers set 3 / 9, their
+    offline runs 2-10 / 6-500 (bench/data/mlperf_v6_deepseek_configs.csv).  TTFT grows by the hold
+    (:func:`adp_hold_cdf`)."""
 
     timeout_iters: int  # [steps]
     batching_wait_iters: int = 0  # [steps]
