@@ -25,6 +25,7 @@ Ratios are model / measured; "factor" is exp(median |ln ratio|)."""
 from __future__ import annotations
 
 import argparse
+import csv
 import json
 import math
 import platform
@@ -54,8 +55,6 @@ ADP_CELLS = ("adp_balancing_timeout_iters", "adp_balancing_batching_wait_iters")
 def with_engine_settings(rows: list[dict[str, str]], path: Path = ENGINE_SETTINGS) -> list[dict[str, str]]:
     """The rows, those with a published configuration that enables attention-DP balancing given
     its settings as cells (perf.rows.row_adp_balance reads them)."""
-    import csv
-
     with open(path, encoding="utf-8") as f:
         configs = {c["id"]: c for c in csv.DictReader(f) if c.get("adp_balancing_enable") == "True"}
     return [{**r, **{k: configs[r["id"]][k] for k in ADP_CELLS}} if r["id"] in configs else r for r in rows]

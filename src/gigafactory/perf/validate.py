@@ -370,6 +370,7 @@ def predict_row(row: dict[str, str], cat: Catalog, table: dict | None = None, ef
         if limited and (ttft_lim is None or tpot_lim is None):
             return unsupported(f"{scenario} row without latency limits")
         lengths = Lengths(isl, osl, DEFAULT_LENGTH_CV, cell_float(row, "isl_max"), cell_float(row, "osl_max"))
+        adp = row_adp_balance(row)  # the engine's attention-DP balancing, when the row states it
         # a row that does not say whether it was disaggregated is searched both ways, as a blank
         # layout is: its measured rate is a lower bound of the best configuration the row allows
         modes = (False,) if scenario in ("offline", "decode-only") else (disagg,) if (row.get("disaggregated") or "").strip() else (False, True)
@@ -412,7 +413,7 @@ def predict_row(row: dict[str, str], cat: Catalog, table: dict | None = None, ef
             p, instances = loaded[i]
             if best is not None and p.tok_s_gpu <= best.tok_s_gpu:
                 break
-            q = _under_load(p, m, pc, hw, eff, precision, lengths, spec, instances, ttft_lim / 1e3, tpot_lim / 1e3, row_adp_balance(row))
+            q = _under_load(p, m, pc, hw, eff, precision, lengths, spec, instances, ttft_lim / 1e3, tpot_lim / 1e3, adp)
             if q is not None and (best is None or q.tok_s_gpu > best.tok_s_gpu):
                 best = q
     else:
